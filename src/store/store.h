@@ -1,0 +1,120 @@
+/* The replicated state machine: the znode tree plus the table of live sessions.
+ *
+ * Deterministic: applying the same transactions in the same order gives the same tree, byte for
+ * byte, on every member (design.md #3). A transaction is the *command* a client sent (opcode +
+ * the jute request body as received), stamped with zxid, time, session id and cxid; store_apply
+ * computes the result, errors included, so the reply a client gets is the one every member
+ * computed. No I/O, no clock (time comes in the txn), no randomness.
+ *
+ * Watches are member-local (they belong to connections): the store keeps a watch table and,
+ * while applying, calls the delivery callback for every notification it fires. Watchers are
+ * opaque uint64 ids chosen by the caller (the server uses connection ids). */
+#ifndef ZK_STORE_H
+#define ZK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/jute.h"
+#include "proto/zkproto.h"
+
+struct store;
+struct msgpack_packer;
+
+/* A command to apply. body/auth point into caller memory that lives during the call. */
+struct store_txn {
+    int64_t zxid;       /* > every zxid applied before */
+    int64_t time_ms;    /* leader's wall clock when it ordered the txn: ctime/mtime */
+    int64_t session_id; /* the client session that issued it (0 for server-internal txns) */
+    int32_t cxid;       /* the client's xid (informational) */
+    int32_t type;       /* enum zk_op: a write op, ZOP_CREATESESSION or ZOP_CLOSESESSION */
+    const uint8_t *body; /* jute request body (after the RequestHeader) */
+    uint32_t body_len;
+    /* jute vector<Id> of the session's authenticated ids, used to expand `auth` ACL entries
+     * at create/setACL time. NULL/0 means none. */
+    const uint8_t *auth;
+    uint32_t auth_len;
+};
+
+/* Bodies of the server-generated txns:
+ *   ZOP_CREATESESSION: int timeout_ms, buffer passwd (16 bytes)
+ *   ZOP_CLOSESESSION : empty (closes txn.session_id; its ephemerals are deleted in this txn)
+ *   ZOP_DELETECONTAINER: ustring path (deleted only if still empty; used for container/TTL reaping)
+ */
+
+/* Delivery of one notification to one watcher (connection). Called during store_apply/store_read
+ * (setWatches may fire events immediately). At most one call per (watcher, event, path) per txn. */
+typedef void (*store_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+
+struct store_options {
+    int32_t max_data_len;     /* data size limit (jute.maxbuffer), default ZK_MAX_BUFFER_DEFAULT */
+    bool extended_types;      /* allow TTL nodes (ZooKeeper: extendedTypesEnabled) */
+    store_notify_fn notify;   /* may be NULL */
+    void *notify_ctx;
+};
+
+/* A fresh tree holds /, /zookeeper, /zookeeper/quota, /zookeeper/config (as ZooKeeper 3.8). */
+struct store *store_new(const struct store_options *opts);
+void store_free(struct store *st);
+
+/* Apply a committed txn. Writes the client's reply into the out-parameters:
+ *   *reply_err = the ReplyHeader err (0 on success, and 0 for a multi that failed atomically);
+ *   reply_body (may be NULL when nobody will read it) gets the response record when
+ *   *reply_err == 0 (CreateResponse, Stat, MultiResponse...), nothing otherwise.
+ * Returns 0, or -1 only if memory ran out (the tree is then unchanged and the caller must stop:
+ * a member that cannot apply a committed txn cannot go on). */
+int store_apply(struct store *st, const struct store_txn *txn, struct jute_writer *reply_body,
+                int32_t *reply_err);
+
+/* Check, before a write is logged, that its body parses as the opcode's request record and that
+ * the opcode is one store_apply handles. Returns 0 or ZE_MARSHALLINGERROR / ZE_UNIMPLEMENTED /
+ * ZE_BADARGUMENTS. Garbage never reaches the log. */
+int32_t store_validate_write(int32_t type, const uint8_t *body, size_t body_len,
+                             int32_t max_data_len);
+
+/* Serve a read-only or watch-management request against the current tree:
+ * exists, getData, getChildren, getChildren2, getACL, getAllChildrenNumber, getEphemerals
+ * (of session_id), multiRead, addWatch, removeWatches, checkWatches, setWatches, setWatches2.
+ * `watcher` is the id watches are registered for. Returns the reply err; the reply record
+ * goes to reply_body on success. Malformed bodies give ZE_MARSHALLINGERROR. */
+int32_t store_read(struct store *st, int32_t type, const uint8_t *body, size_t body_len,
+                   int64_t session_id, uint64_t watcher, struct jute_writer *reply_body);
+
+/* Drop every watch of a watcher (its connection closed). */
+void store_remove_watcher(struct store *st, uint64_t watcher);
+
+/* ---- sessions (replicated state) ---- */
+bool store_session_exists(const struct store *st, int64_t session_id);
+/* Returns false if unknown. passwd gets 16 bytes. */
+bool store_session_get(const struct store *st, int64_t session_id, int32_t *timeout_ms,
+                       uint8_t passwd[ZK_PASSWD_LEN]);
+/* Visit every live session (used to rebuild expiry tracking after start-up or election). */
+void store_session_foreach(const struct store *st,
+                           void (*fn)(void *ctx, int64_t session_id, int32_t timeout_ms),
+                           void *ctx);
+size_t store_session_count(const struct store *st);
+
+/* Paths of nodes due for server-side deletion at now_ms: containers that had children and are
+ * empty again, TTL nodes childless and unmodified for their ttl. Leader calls this and proposes
+ * ZOP_DELETECONTAINER txns. */
+void store_reap_candidates(const struct store *st, int64_t now_ms,
+                           void (*fn)(void *ctx, const char *path), void *ctx);
+
+/* ---- introspection ---- */
+int64_t store_last_zxid(const struct store *st);
+size_t store_node_count(const struct store *st);  /* including / and /zookeeper... */
+size_t store_watch_count(const struct store *st);
+size_t store_ephemeral_count(const struct store *st);
+uint64_t store_approximate_data_size(const struct store *st);
+/* Order-independent digest of the whole state (tree + sessions), maintained incrementally;
+ * equal on members that applied the same txns. */
+uint64_t store_digest(const struct store *st);
+
+/* ---- snapshots (msgpack; format in docs/storage.md) ---- */
+/* Serialize the tree and the session table (not watches). */
+int store_snapshot_write(const struct store *st, struct msgpack_packer *pk);
+/* Replace st's state with a snapshot. Returns 0, or -1 on malformed input (st unchanged). */
+int store_snapshot_read(struct store *st, const void *data, size_t len);
+
+#endif
