@@ -1,0 +1,29 @@
+#!/bin/bash
+# Idempotent set-up for a fresh Debian 12 machine (run as root): installs only the Debian packages
+# that are missing, then builds zabkeeper into build/.
+#   ./setup.sh            install + build
+#   ./setup.sh --no-build install only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-dev
+          libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
+          python3-pytest default-jre-headless iproute2 procps)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    echo "setup: all packages present"
+fi
+
+[[ ${1:-} == --no-build ]] && exit 0
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built into build/"

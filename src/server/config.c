@@ -1,0 +1,296 @@
+/* zoo.cfg parser (see config.h). */
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "proto/zkproto.h"
+
+/* Keys ZooKeeper accepts that zabkeeper has no use for (yet): accepted and logged once. */
+static const char *const ignored_keys[] = {
+    "peerType", "reconfigEnabled", "standaloneEnabled", "admin.enableServer", "admin.serverPort",
+    "localSessionsEnabled", "localSessionsUpgradingEnabled", "forceSync", "preAllocSize",
+    "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
+    "leaderServes", "quorumListenOnAllIPs", "secureClientPort", "dynamicConfigFile",
+    "clientPortListenBacklog", "globalOutstandingLimit", "commitLogCount", "syncEnabled",
+    "skipACL", "superDigest", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
+    "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification", "snapSizeLimitInKb",
+    "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
+    "connectToLearnerMasterLimit", "initLimit.ms", NULL,
+};
+
+static void set_defaults(struct zk_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->tick_ms = 3000; /* ZooKeeper's default when zoo.cfg omits tickTime */
+    cfg->init_limit = 10;
+    cfg->sync_limit = 5;
+    cfg->client_port = 2181;
+    cfg->max_client_cnxns = 60;
+    cfg->min_session_timeout_ms = -1;
+    cfg->max_session_timeout_ms = -1;
+    cfg->max_buffer = ZK_MAX_BUFFER_DEFAULT;
+    cfg->snap_count = 100000;
+    cfg->extended_types = true;
+    snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "*");
+    cfg->lmdb_map_bytes = 64ULL << 30;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static int parse_long(const char *key, const char *val, long lo, long hi, long *out, char *err,
+                      size_t n)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end != '\0' || v < lo || v > hi) {
+        snprintf(err, n, "invalid value '%s' for %s (expected an integer in %ld..%ld)", val, key,
+                 lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *key, const char *val, long lo, long hi, int *out, char *err,
+                     size_t n)
+{
+    long v;
+    if (parse_long(key, val, lo, hi, &v, err, n))
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_bool(const char *key, const char *val, bool *out, char *err, size_t n)
+{
+    if (!strcasecmp(val, "true") || !strcasecmp(val, "yes") || !strcmp(val, "1"))
+        *out = true;
+    else if (!strcasecmp(val, "false") || !strcasecmp(val, "no") || !strcmp(val, "0"))
+        *out = false;
+    else {
+        snprintf(err, n, "invalid value '%s' for %s (expected true or false)", val, key);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_port(const char *what, const char *s, int *out, char *err, size_t n)
+{
+    return parse_int(what, s, 1, 65535, out, err, n);
+}
+
+/* server.N=host:peerPort:electionPort[:participant|observer][;[clientHost:]clientPort] */
+static int parse_member(struct zk_config *cfg, const char *key, char *val, char *err, size_t n)
+{
+    struct zk_member m = {0};
+    if (parse_int(key, key + 7, 0, 255, &m.id, err, n))
+        return -1;
+    char *client = strchr(val, ';');
+    if (client) {
+        *client++ = '\0';
+        char *colon = strrchr(client, ':');
+        if (parse_port(key, trim(colon ? colon + 1 : client), &m.client_port, err, n))
+            return -1;
+    }
+    char *fields[4] = {0};
+    int count = 0;
+    for (char *save = NULL, *tok = strtok_r(val, ":", &save); tok && count < 4;
+         tok = strtok_r(NULL, ":", &save))
+        fields[count++] = trim(tok);
+    if (count < 3) {
+        snprintf(err, n, "invalid %s: expected host:peerPort:electionPort", key);
+        return -1;
+    }
+    if (strlen(fields[0]) >= sizeof m.host || !*fields[0]) {
+        snprintf(err, n, "invalid host in %s", key);
+        return -1;
+    }
+    snprintf(m.host, sizeof m.host, "%s", fields[0]);
+    if (parse_port(key, fields[1], &m.peer_port, err, n) ||
+        parse_port(key, fields[2], &m.election_port, err, n))
+        return -1;
+    if (count == 4 && strcmp(fields[3], "participant") && strcmp(fields[3], "observer")) {
+        snprintf(err, n, "invalid role '%s' in %s (participant or observer)", fields[3], key);
+        return -1;
+    }
+    m.observer = count == 4 && !strcmp(fields[3], "observer");
+    for (int i = 0; i < cfg->n_members; i++) {
+        if (cfg->members[i].id == m.id) {
+            snprintf(err, n, "duplicate %s", key);
+            return -1;
+        }
+    }
+    if (cfg->n_members == ZK_SERVERS_MAX) {
+        snprintf(err, n, "too many server.N lines (at most %d)", ZK_SERVERS_MAX);
+        return -1;
+    }
+    cfg->members[cfg->n_members++] = m;
+    return 0;
+}
+
+static int set_path(char *dst, const char *key, const char *val, char *err, size_t n)
+{
+    if (!*val || strlen(val) >= ZK_PATH_MAX) {
+        snprintf(err, n, "invalid %s '%s'", key, val);
+        return -1;
+    }
+    snprintf(dst, ZK_PATH_MAX, "%s", val);
+    return 0;
+}
+
+static bool is_ignored(const char *key)
+{
+    if (!strncmp(key, "authProvider.", 13) || !strncmp(key, "metricsProvider.", 16) ||
+        !strncmp(key, "ssl.", 4) || !strncmp(key, "group.", 6) || !strncmp(key, "weight.", 7))
+        return true;
+    for (int i = 0; ignored_keys[i]; i++)
+        if (!strcmp(key, ignored_keys[i]))
+            return true;
+    return false;
+}
+
+static int apply_key(struct zk_config *cfg, const char *key, char *val, char *err, size_t n)
+{
+    if (!strcmp(key, "tickTime"))
+        return parse_int(key, val, 1, 1000000, &cfg->tick_ms, err, n);
+    if (!strcmp(key, "initLimit"))
+        return parse_int(key, val, 1, 100000, &cfg->init_limit, err, n);
+    if (!strcmp(key, "syncLimit"))
+        return parse_int(key, val, 1, 100000, &cfg->sync_limit, err, n);
+    if (!strcmp(key, "dataDir"))
+        return set_path(cfg->data_dir, key, val, err, n);
+    if (!strcmp(key, "dataLogDir"))
+        return set_path(cfg->data_log_dir, key, val, err, n);
+    if (!strcmp(key, "clientPort"))
+        return parse_port(key, val, &cfg->client_port, err, n);
+    if (!strcmp(key, "clientPortAddress"))
+        return snprintf(cfg->client_addr, sizeof cfg->client_addr, "%s", val) < 0 ? -1 : 0;
+    if (!strcmp(key, "maxClientCnxns"))
+        return parse_int(key, val, 0, 1000000, &cfg->max_client_cnxns, err, n);
+    if (!strcmp(key, "minSessionTimeout"))
+        return parse_int(key, val, -1, INT32_MAX, &cfg->min_session_timeout_ms, err, n);
+    if (!strcmp(key, "maxSessionTimeout"))
+        return parse_int(key, val, -1, INT32_MAX, &cfg->max_session_timeout_ms, err, n);
+    if (!strcmp(key, "jute.maxbuffer") || !strcmp(key, "juteMaxBuffer"))
+        return parse_int(key, val, 1024, 64 << 20, &cfg->max_buffer, err, n);
+    if (!strcmp(key, "snapCount"))
+        return parse_long(key, val, 2, 100000000, &cfg->snap_count, err, n);
+    if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
+        return parse_bool(key, val, &cfg->extended_types, err, n);
+    if (!strcmp(key, "4lw.commands.whitelist"))
+        return snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "%s", val) < 0;
+    if (!strcmp(key, "lmdbMapSizeMB")) {
+        long mb;
+        if (parse_long(key, val, 16, 16L << 20, &mb, err, n))
+            return -1;
+        cfg->lmdb_map_bytes = (uint64_t)mb << 20;
+        return 0;
+    }
+    if (!strncmp(key, "server.", 7))
+        return parse_member(cfg, key, val, err, n);
+    if (is_ignored(key))
+        ZK_INFO("config: %s is accepted but has no effect in zabkeeper", key);
+    else
+        ZK_WARN("config: unknown key '%s' ignored", key);
+    return 0;
+}
+
+static int read_myid(struct zk_config *cfg, char *err, size_t n)
+{
+    char path[ZK_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/myid", cfg->data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "ensemble mode needs %s (this member's id): %s", path, strerror(errno));
+        return -1;
+    }
+    char line[64] = {0};
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!ok || parse_int("myid", trim(line), 0, 255, &cfg->myid, err, n))
+        return -1;
+    for (int i = 0; i < cfg->n_members; i++)
+        if (cfg->members[i].id == cfg->myid)
+            return 0;
+    snprintf(err, n, "myid %d has no server.%d line in the configuration", cfg->myid, cfg->myid);
+    return -1;
+}
+
+static int validate(struct zk_config *cfg, char *err, size_t n)
+{
+    if (!cfg->data_dir[0]) {
+        snprintf(err, n, "dataDir is not set");
+        return -1;
+    }
+    if (!cfg->data_log_dir[0])
+        snprintf(cfg->data_log_dir, sizeof cfg->data_log_dir, "%s", cfg->data_dir);
+    if (cfg->min_session_timeout_ms < 0)
+        cfg->min_session_timeout_ms = 2 * cfg->tick_ms;
+    if (cfg->max_session_timeout_ms < 0)
+        cfg->max_session_timeout_ms = 20 * cfg->tick_ms;
+    if (cfg->min_session_timeout_ms > cfg->max_session_timeout_ms) {
+        snprintf(err, n, "minSessionTimeout (%d) is above maxSessionTimeout (%d)",
+                 cfg->min_session_timeout_ms, cfg->max_session_timeout_ms);
+        return -1;
+    }
+    if (cfg->n_members > 0)
+        return read_myid(cfg, err, n);
+    return 0;
+}
+
+int config_load(const char *path, struct zk_config *cfg, char *err, size_t n)
+{
+    set_defaults(cfg);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "cannot open config %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, n, "%s:%d: expected key=value, got '%s'", path, lineno, s);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        rc = apply_key(cfg, trim(s), trim(eq + 1), err, n);
+    }
+    fclose(f);
+    return rc ? rc : validate(cfg, err, n);
+}
+
+bool config_fourlw_allowed(const struct zk_config *cfg, const char *word)
+{
+    const char *list = cfg->fourlw_whitelist;
+    if (strchr(list, '*'))
+        return true;
+    size_t len = strlen(word);
+    for (const char *p = strstr(list, word); p; p = strstr(p + 1, word)) {
+        bool start_ok = p == list || p[-1] == ',' || isspace((unsigned char)p[-1]);
+        bool end_ok = p[len] == '\0' || p[len] == ',' || isspace((unsigned char)p[len]);
+        if (start_ok && end_ok)
+            return true;
+    }
+    return false;
+}

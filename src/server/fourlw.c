@@ -1,0 +1,198 @@
+/* Four-letter words on the client port (ruok, srvr, stat, mntr, conf, isro, envi, cons, wchs,
+ * dirs, crst, srst), in ZooKeeper 3.8's formats: monitoring tools parse these lines. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include "common/assert.h"
+#include "server/server.h"
+#include "store/txnlog.h"
+
+#define ZK_COMPAT_VERSION "3.8.0-zabkeeper-0.1"
+
+static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf", "isro", "envi",
+                                    "cons", "wchs", "wchc", "wchp", "dirs", "crst", "srst",
+                                    "dump", "hash", "gtmk", "stmk", NULL};
+
+bool fourlw_is_command(const uint8_t word[4])
+{
+    for (int i = 0; words[i]; i++)
+        if (!memcmp(words[i], word, 4))
+            return true;
+    return false;
+}
+
+static void outf(struct jute_writer *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void outf(struct jute_writer *out, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static const char *mode_name(const struct srv *s)
+{
+    return s->cfg.n_members > 0 ? "follower" : "standalone";
+}
+
+static size_t outstanding(const struct srv *s) { return s->props_pending; }
+
+static void write_version_line(struct jute_writer *out)
+{
+    outf(out, "Zookeeper version: %s, built on %s %.5s UTC\n", ZK_COMPAT_VERSION, __DATE__,
+         __TIME__);
+}
+
+static void write_server_stats(struct srv *s, struct jute_writer *out)
+{
+    const struct srv_stats *st = &s->stats;
+    double avg = st->latency_count ? (double)st->latency_total_ms / (double)st->latency_count : 0;
+    outf(out, "Latency min/avg/max: %lld/%.4f/%lld\n", (long long)st->latency_min_ms, avg,
+         (long long)st->latency_max_ms);
+    outf(out, "Received: %llu\n", (unsigned long long)st->packets_received);
+    outf(out, "Sent: %llu\n", (unsigned long long)st->packets_sent);
+    outf(out, "Connections: %zu\n", s->n_conns);
+    outf(out, "Outstanding: %zu\n", outstanding(s));
+    outf(out, "Zxid: 0x%llx\n", (unsigned long long)store_last_zxid(s->store));
+    outf(out, "Mode: %s\n", mode_name(s));
+    /* ZooKeeper's node map counts the root twice ("" and "/"); print what it would print. */
+    outf(out, "Node count: %zu\n", store_node_count(s->store) + 1);
+}
+
+static long open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+static void write_mntr(struct srv *s, struct jute_writer *out)
+{
+    const struct srv_stats *st = &s->stats;
+    double avg = st->latency_count ? (double)st->latency_total_ms / (double)st->latency_count : 0;
+    struct rlimit rl = {0, 0};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    outf(out, "zk_version\t%s, built on %s\n", ZK_COMPAT_VERSION, __DATE__);
+    outf(out, "zk_server_state\t%s\n", mode_name(s));
+    outf(out, "zk_avg_latency\t%.4f\n", avg);
+    outf(out, "zk_max_latency\t%lld\n", (long long)st->latency_max_ms);
+    outf(out, "zk_min_latency\t%lld\n", (long long)st->latency_min_ms);
+    outf(out, "zk_packets_received\t%llu\n", (unsigned long long)st->packets_received);
+    outf(out, "zk_packets_sent\t%llu\n", (unsigned long long)st->packets_sent);
+    outf(out, "zk_num_alive_connections\t%zu\n", s->n_conns);
+    outf(out, "zk_outstanding_requests\t%zu\n", outstanding(s));
+    outf(out, "zk_znode_count\t%zu\n", store_node_count(s->store) + 1);
+    outf(out, "zk_watch_count\t%zu\n", store_watch_count(s->store));
+    outf(out, "zk_ephemerals_count\t%zu\n", store_ephemeral_count(s->store));
+    outf(out, "zk_approximate_data_size\t%llu\n",
+         (unsigned long long)store_approximate_data_size(s->store));
+    outf(out, "zk_open_file_descriptor_count\t%ld\n", open_fds());
+    outf(out, "zk_max_file_descriptor_count\t%llu\n", (unsigned long long)rl.rlim_cur);
+    outf(out, "zk_uptime\t%lld\n", (long long)(srv_now_ms() - s->start_ms));
+    outf(out, "zk_global_sessions\t%zu\n", store_session_count(s->store));
+    outf(out, "zk_local_sessions\t0\n");
+    outf(out, "zk_last_zxid\t0x%llx\n", (unsigned long long)store_last_zxid(s->store));
+    outf(out, "zk_fsync_count\t%llu\n", (unsigned long long)st->fsyncs);
+    outf(out, "zk_txns_logged\t%llu\n", (unsigned long long)st->txns_logged);
+    outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "zk_tree_digest\t%016llx\n", (unsigned long long)store_digest(s->store));
+}
+
+static void write_conf(struct srv *s, struct jute_writer *out)
+{
+    const struct zk_config *c = &s->cfg;
+    outf(out, "clientPort=%d\n", c->client_port);
+    outf(out, "secureClientPort=-1\n");
+    outf(out, "dataDir=%s\n", c->data_dir);
+    outf(out, "dataDirSize=%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "dataLogDir=%s\n", c->data_log_dir);
+    outf(out, "dataLogSize=%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "tickTime=%d\n", c->tick_ms);
+    outf(out, "maxClientCnxns=%d\n", c->max_client_cnxns);
+    outf(out, "minSessionTimeout=%d\n", c->min_session_timeout_ms);
+    outf(out, "maxSessionTimeout=%d\n", c->max_session_timeout_ms);
+    outf(out, "clientPortListenBacklog=1024\n");
+    outf(out, "serverId=%d\n", c->myid);
+    if (c->n_members == 0)
+        return;
+    outf(out, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\n", c->init_limit, c->sync_limit);
+    outf(out, "membership: \n");
+    for (int i = 0; i < c->n_members; i++) {
+        const struct zk_member *m = &c->members[i];
+        outf(out, "server.%d=%s:%d:%d:%s;0.0.0.0:%d\n", m->id, m->host, m->peer_port,
+             m->election_port, m->observer ? "observer" : "participant",
+             m->client_port ? m->client_port : c->client_port);
+    }
+    outf(out, "version=0\n");
+}
+
+static void write_envi(struct jute_writer *out)
+{
+    struct utsname u;
+    char host[256] = "unknown";
+    gethostname(host, sizeof host - 1);
+    outf(out, "Environment:\n");
+    outf(out, "zookeeper.version=%s, built on %s\n", ZK_COMPAT_VERSION, __DATE__);
+    outf(out, "host.name=%s\n", host);
+    if (uname(&u) == 0)
+        outf(out, "os.name=%s\nos.arch=%s\nos.version=%s\n", u.sysname, u.machine, u.release);
+    outf(out, "server.implementation=zabkeeper (C, libevent, LMDB)\n");
+}
+
+static void write_dirs(struct srv *s, struct jute_writer *out)
+{
+    outf(out, "datadir_size: %llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "logdir_size: %llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+}
+
+void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)
+{
+    if (!config_fourlw_allowed(&s->cfg, word)) {
+        outf(out, "%s is not executed because it is not in the whitelist.\n", word);
+        return;
+    }
+    if (!strcmp(word, "ruok"))
+        outf(out, "imok");
+    else if (!strcmp(word, "isro"))
+        outf(out, s->serving ? "rw" : "null");
+    else if (!s->serving)
+        outf(out, "This ZooKeeper instance is not currently serving requests\n");
+    else if (!strcmp(word, "srvr")) {
+        write_version_line(out);
+        write_server_stats(s, out);
+    } else if (!strcmp(word, "stat")) {
+        write_version_line(out);
+        outf(out, "Clients:\n\n");
+        write_server_stats(s, out);
+    } else if (!strcmp(word, "mntr"))
+        write_mntr(s, out);
+    else if (!strcmp(word, "conf"))
+        write_conf(s, out);
+    else if (!strcmp(word, "envi"))
+        write_envi(out);
+    else if (!strcmp(word, "dirs"))
+        write_dirs(s, out);
+    else if (!strcmp(word, "wchs"))
+        outf(out, "%zu connections watching paths\nTotal watches:%zu\n", s->n_conns,
+             store_watch_count(s->store));
+    else if (!strcmp(word, "srst") || !strcmp(word, "crst")) {
+        memset(&s->stats, 0, sizeof s->stats);
+        outf(out, "%s stats reset.\n", word[0] == 's' ? "Server" : "Connection");
+    } else
+        outf(out, "%s: not available in zabkeeper\n", word);
+}

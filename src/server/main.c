@@ -1,0 +1,38 @@
+/* zabkeeper CONFIG: load a zoo.cfg-style file and run one member until SIGTERM. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "server/config.h"
+#include "server/server.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        fprintf(stderr, "usage: %s CONFIG\n  CONFIG: a zoo.cfg-style file\n", argv[0]);
+        return 2;
+    }
+    static struct zk_config cfg;
+    char err[512];
+    if (config_load(argv[1], &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "zabkeeper: bad configuration: %s\n", err);
+        return 2;
+    }
+    if (cfg.myid) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "zk%d", cfg.myid);
+        zk_log_set_prefix(prefix);
+    }
+    if (cfg.n_members > 0) {
+        fprintf(stderr, "zabkeeper: ensemble mode (server.N lines) is not available yet; "
+                        "remove the server.N lines to run standalone\n");
+        return 2;
+    }
+    static struct srv s;
+    int rc = srv_init(&s, &cfg);
+    if (rc == 0)
+        rc = srv_run(&s);
+    srv_destroy(&s);
+    ZK_INFO("stopped");
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,401 @@
+/* The member's core loop: recovery at start, ordering of writes, group commit, apply, snapshots,
+ * session expiry (see server.h for the pipeline). */
+#include "server/server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "common/log.h"
+#include "session/tracker.h"
+#include "store/txnlog.h"
+#include "store/txnrec.h"
+
+int64_t srv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t srv_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- recovery ---- */
+
+static int replay_record(void *ctx, int64_t zxid, const void *rec, size_t len)
+{
+    struct srv *s = ctx;
+    struct store_txn txn;
+    if (txnrec_decode(rec, len, &txn) != 0 || txn.zxid != zxid) {
+        ZK_ERROR("log record 0x%llx is corrupt; refusing to start", (unsigned long long)zxid);
+        return -1;
+    }
+    if (zxid <= store_last_zxid(s->store))
+        return 0; /* already in the snapshot */
+    int32_t err;
+    if (store_apply(s->store, &txn, NULL, &err) != 0) {
+        ZK_ERROR("out of memory replaying 0x%llx", (unsigned long long)zxid);
+        return -1;
+    }
+    return 0;
+}
+
+static int recover(struct srv *s)
+{
+    int64_t snap_zxid;
+    void *data;
+    size_t len;
+    if (txnlog_snapshot_latest(s->log, &snap_zxid, &data, &len) != TXNLOG_OK) {
+        ZK_ERROR("reading snapshot: %s", txnlog_errmsg(s->log));
+        return -1;
+    }
+    if (data) {
+        int rc = store_snapshot_read(s->store, data, len);
+        zk_free(data);
+        if (rc != 0) {
+            ZK_ERROR("snapshot 0x%llx is corrupt; refusing to start", (long long unsigned)snap_zxid);
+            return -1;
+        }
+        ZK_INFO("loaded snapshot at zxid 0x%llx", (unsigned long long)snap_zxid);
+    }
+    size_t before = store_node_count(s->store);
+    if (txnlog_read_after(s->log, store_last_zxid(s->store), replay_record, s) != 0)
+        return -1;
+    s->last_proposed_zxid = store_last_zxid(s->store);
+    if (txnlog_last_zxid(s->log) > s->last_proposed_zxid)
+        s->last_proposed_zxid = txnlog_last_zxid(s->log);
+    ZK_INFO("recovered to zxid 0x%llx: %zu znodes (%zu before replay), %zu sessions",
+            (unsigned long long)s->last_proposed_zxid, store_node_count(s->store), before,
+            store_session_count(s->store));
+    return 0;
+}
+
+/* Sessions restored from disk get a full timeout from now, as a new leader gives them. */
+static void track_restored(void *ctx, int64_t session_id, int32_t timeout_ms)
+{
+    struct srv *s = ctx;
+    if (sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms()) != 0)
+        ZK_ERROR("out of memory tracking session 0x%llx", (unsigned long long)session_id);
+}
+
+/* ---- ordering and group commit ---- */
+
+int srv_submit(struct srv *s, struct store_txn *txn)
+{
+    ZK_ASSERT(txn->type != 0);
+    txn->zxid = s->last_proposed_zxid + 1;
+    txn->time_ms = srv_wall_ms();
+    size_t len = txnrec_size(txn);
+    struct proposal *p = zk_malloc(sizeof *p + len);
+    if (!p)
+        return ZE_SYSTEMERROR;
+    p->zxid = txn->zxid;
+    p->next = NULL;
+    p->len = txnrec_encode(txn, p->rec);
+    if (txnlog_append(s->log, p->zxid, p->rec, p->len) != TXNLOG_OK) {
+        ZK_ERROR("log append failed: %s", txnlog_errmsg(s->log));
+        zk_free(p);
+        return ZE_SYSTEMERROR;
+    }
+    s->last_proposed_zxid = p->zxid;
+    if (s->prop_tail)
+        s->prop_tail->next = p;
+    else
+        s->prop_head = p;
+    s->prop_tail = p;
+    s->props_pending++;
+    s->stats.txns_logged++;
+    return ZE_OK;
+}
+
+static void track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
+{
+    if (txn->type == ZOP_CLOSESESSION) {
+        sess_tracker_remove(s->tracker, txn->session_id);
+        return;
+    }
+    if (txn->type != ZOP_CREATESESSION || err != ZE_OK)
+        return;
+    int32_t timeout_ms;
+    uint8_t passwd[ZK_PASSWD_LEN];
+    if (store_session_get(s->store, txn->session_id, &timeout_ms, passwd) &&
+        sess_tracker_touch(s->tracker, txn->session_id, timeout_ms, srv_now_ms()) != 0)
+        ZK_ERROR("out of memory tracking session");
+}
+
+static void apply_one(struct srv *s, struct proposal *p)
+{
+    struct store_txn txn;
+    int rc = txnrec_decode(p->rec, p->len, &txn);
+    ZK_ASSERT(rc == 0); /* we encoded it ourselves */
+    ZK_ASSERT(txn.zxid > store_last_zxid(s->store));
+    int32_t err = ZE_OK;
+    jw_reset(&s->body_scratch);
+    if (store_apply(s->store, &txn, &s->body_scratch, &err) != 0) {
+        /* A member that cannot apply a committed txn must not go on diverging. */
+        ZK_ERROR("out of memory applying zxid 0x%llx; exiting", (unsigned long long)txn.zxid);
+        abort();
+    }
+    ZK_ASSERT(store_last_zxid(s->store) == txn.zxid);
+    track_session_change(s, &txn, err);
+    client_on_applied(s, &txn, err, &s->body_scratch);
+}
+
+static void fail_pending(struct srv *s)
+{
+    for (struct proposal *p = s->prop_head, *next; p; p = next) {
+        next = p->next;
+        struct store_txn txn;
+        if (txnrec_decode(p->rec, p->len, &txn) == 0)
+            client_on_failed(s, &txn, ZE_SYSTEMERROR);
+        zk_free(p);
+    }
+    s->prop_head = s->prop_tail = NULL;
+    s->props_pending = 0;
+    s->last_proposed_zxid = store_last_zxid(s->store);
+}
+
+static void maybe_snapshot(struct srv *s);
+
+void srv_flush(struct srv *s)
+{
+    if (txnlog_has_pending(s->log)) {
+        int rc = txnlog_commit(s->log);
+        s->stats.fsyncs++;
+        if (rc != TXNLOG_OK) {
+            ZK_ERROR("log commit failed, %zu writes not acknowledged: %s", s->props_pending,
+                     txnlog_errmsg(s->log));
+            fail_pending(s);
+        }
+    }
+    int64_t durable = txnlog_last_zxid(s->log);
+    while (s->prop_head && s->prop_head->zxid <= durable) {
+        struct proposal *p = s->prop_head;
+        s->prop_head = p->next;
+        if (!s->prop_head)
+            s->prop_tail = NULL;
+        s->props_pending--;
+        apply_one(s, p);
+        zk_free(p);
+        s->txns_since_snapshot++;
+    }
+    client_drain_all(s);
+    maybe_snapshot(s);
+    client_reap_doomed(s);
+}
+
+/* ---- snapshots ---- */
+
+static void take_snapshot(struct srv *s)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    int64_t zxid = store_last_zxid(s->store);
+    int64_t started = srv_now_ms();
+    if (store_snapshot_write(s->store, &pk) != 0) {
+        ZK_ERROR("snapshot serialisation failed (out of memory?)");
+    } else if (txnlog_snapshot_put(s->log, zxid, sbuf.data, sbuf.size) != TXNLOG_OK) {
+        ZK_ERROR("snapshot write failed: %s", txnlog_errmsg(s->log));
+    } else if (txnlog_purge_through(s->log, zxid) != TXNLOG_OK) {
+        ZK_ERROR("log purge failed: %s", txnlog_errmsg(s->log));
+    } else {
+        ZK_INFO("snapshot at zxid 0x%llx: %zu bytes, %zu znodes, %lld ms",
+                (unsigned long long)zxid, sbuf.size, store_node_count(s->store),
+                (long long)(srv_now_ms() - started));
+        s->txns_since_snapshot = 0;
+    }
+    msgpack_sbuffer_destroy(&sbuf);
+}
+
+static void maybe_snapshot(struct srv *s)
+{
+    /* Only between batches: the snapshot must hold exactly the applied state. */
+    if (s->txns_since_snapshot >= s->cfg.snap_count && !txnlog_has_pending(s->log))
+        take_snapshot(s);
+}
+
+/* ---- ticks: session expiry and container reaping (this member orders writes) ---- */
+
+static void expire_session(void *ctx, int64_t session_id)
+{
+    struct srv *s = ctx;
+    ZK_INFO("session 0x%llx expired", (unsigned long long)session_id);
+    struct store_txn txn = {.session_id = session_id, .type = ZOP_CLOSESESSION};
+    if (srv_submit(s, &txn) != ZE_OK)
+        ZK_ERROR("could not log the expiry of session 0x%llx", (unsigned long long)session_id);
+}
+
+static void reap_node(void *ctx, const char *path)
+{
+    struct srv *s = ctx;
+    struct jute_writer body;
+    jw_init(&body);
+    jw_string(&body, path);
+    struct store_txn txn = {.type = ZOP_DELETECONTAINER, .body = body.data,
+                            .body_len = (uint32_t)body.len};
+    if (body.err || srv_submit(s, &txn) != ZE_OK)
+        ZK_ERROR("could not log the deletion of %s", path);
+    jw_free(&body);
+}
+
+#define CONTAINER_CHECK_MS 60000
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct srv *s = arg;
+    int64_t now = srv_now_ms();
+    sess_tracker_expire(s->tracker, now, expire_session, s);
+    if (now - s->last_reap_ms >= CONTAINER_CHECK_MS) {
+        s->last_reap_ms = now;
+        store_reap_candidates(s->store, srv_wall_ms(), reap_node, s);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct srv *s = arg;
+    ZK_INFO("signal %d: shutting down", (int)sig);
+    s->stopping = true;
+    event_base_loopbreak(s->base);
+}
+
+/* ---- lifecycle ---- */
+
+static int make_dirs(const struct zk_config *cfg)
+{
+    const char *dirs[] = {cfg->data_dir, cfg->data_log_dir};
+    for (int i = 0; i < 2; i++) {
+        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
+            ZK_ERROR("cannot create %s: %s", dirs[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int open_storage(struct srv *s)
+{
+    char dir[ZK_PATH_MAX + 32], err[TXNLOG_ERRMSG_SIZE];
+    snprintf(dir, sizeof dir, "%s/zabkeeper-log", s->cfg.data_log_dir);
+    if (txnlog_open(&s->log, dir, (size_t)s->cfg.lmdb_map_bytes, err, sizeof err) != TXNLOG_OK) {
+        ZK_ERROR("cannot open the transaction log in %s: %s", dir, err);
+        return -1;
+    }
+    struct store_options opts = {
+        .max_data_len = s->cfg.max_buffer,
+        .extended_types = s->cfg.extended_types,
+        .notify = client_notify,
+        .notify_ctx = s,
+    };
+    s->store = store_new(&opts);
+    s->tracker = sess_tracker_new(s->cfg.tick_ms);
+    if (!s->store || !s->tracker) {
+        ZK_ERROR("out of memory at start");
+        return -1;
+    }
+    if (recover(s) != 0)
+        return -1;
+    store_session_foreach(s->store, track_restored, s);
+    return 0;
+}
+
+static int start_events(struct srv *s)
+{
+    s->base = event_base_new();
+    if (!s->base)
+        return -1;
+    struct timeval tick = {0, 0};
+    int64_t half_tick_ms = s->cfg.tick_ms / 2 > 0 ? s->cfg.tick_ms / 2 : 1;
+    tick.tv_sec = half_tick_ms / 1000;
+    tick.tv_usec = (half_tick_ms % 1000) * 1000;
+    s->tick_ev = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+    s->sig_ev[0] = evsignal_new(s->base, SIGTERM, on_signal, s);
+    s->sig_ev[1] = evsignal_new(s->base, SIGINT, on_signal, s);
+    if (!s->tick_ev || !s->sig_ev[0] || !s->sig_ev[1] || event_add(s->tick_ev, &tick) ||
+        event_add(s->sig_ev[0], NULL) || event_add(s->sig_ev[1], NULL))
+        return -1;
+    return client_listen(s);
+}
+
+int srv_init(struct srv *s, const struct zk_config *cfg)
+{
+    memset(s, 0, sizeof *s);
+    s->cfg = *cfg;
+    i64map_init(&s->conn_by_id);
+    i64map_init(&s->conn_by_session);
+    jw_init(&s->scratch);
+    jw_init(&s->body_scratch);
+    s->start_ms = srv_now_ms();
+    s->last_reap_ms = s->start_ms;
+    s->next_conn_id = 1;
+    /* Session ids as ZooKeeper makes them: member id in the top byte, then milliseconds, so
+     * ids stay unique across members and restarts. */
+    s->next_session_id = (int64_t)(((uint64_t)srv_wall_ms() << 24) >> 8) |
+                         (int64_t)((uint64_t)cfg->myid << 56);
+    if (s->next_session_id == 0)
+        s->next_session_id = 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (make_dirs(cfg) || open_storage(s) || start_events(s))
+        return -1;
+    s->serving = true;
+    return 0;
+}
+
+int srv_run(struct srv *s)
+{
+    ZK_INFO("serving clients on port %d (standalone), zxid 0x%llx", s->cfg.client_port,
+            (unsigned long long)store_last_zxid(s->store));
+    while (!s->stopping) {
+        if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
+            ZK_ERROR("event loop failed");
+            return -1;
+        }
+        srv_flush(s);
+    }
+    return 0;
+}
+
+void srv_destroy(struct srv *s)
+{
+    if (s->log && txnlog_has_pending(s->log))
+        srv_flush(s); /* writes already accepted get their fsync and reply before we go */
+    client_close_all(s);
+    client_reap_doomed(s);
+    if (s->listener)
+        evconnlistener_free(s->listener);
+    if (s->tick_ev)
+        event_free(s->tick_ev);
+    for (int i = 0; i < 2; i++)
+        if (s->sig_ev[i])
+            event_free(s->sig_ev[i]);
+    if (s->base)
+        event_base_free(s->base);
+    for (struct proposal *p = s->prop_head, *next; p; p = next) {
+        next = p->next;
+        zk_free(p);
+    }
+    txnlog_close(s->log);
+    store_free(s->store);
+    sess_tracker_free(s->tracker);
+    i64map_free(&s->conn_by_id);
+    i64map_free(&s->conn_by_session);
+    jw_free(&s->scratch);
+    jw_free(&s->body_scratch);
+}

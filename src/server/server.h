@@ -1,0 +1,109 @@
+/* One zabkeeper member: the event loop, the request pipeline and the state it drives.
+ *
+ * Pipeline (design.md #5): client frames are decoded in read callbacks; writes become txns that
+ * are submitted for ordering; once per loop turn srv_flush() commits the batch of log writes
+ * with one fsync, applies everything committed in zxid order and queues the replies, which
+ * libevent writes out together. Standalone is an ensemble of one: the member orders its own
+ * writes and a txn is committed when it is durable in its own log. */
+#ifndef ZK_SERVER_H
+#define ZK_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/i64map.h"
+#include "proto/jute.h"
+#include "server/config.h"
+#include "store/store.h"
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct txnlog;
+struct sess_tracker;
+struct conn;
+
+/* A txn that was logged but not yet applied (waits for its commit). */
+struct proposal {
+    int64_t zxid;
+    struct proposal *next;
+    size_t len;
+    uint8_t rec[]; /* txnrec-encoded */
+};
+
+struct srv_stats {
+    uint64_t packets_received;
+    uint64_t packets_sent;
+    uint64_t latency_total_ms;
+    uint64_t latency_count;
+    int64_t latency_min_ms;
+    int64_t latency_max_ms;
+    uint64_t fsyncs;
+    uint64_t txns_logged;
+};
+
+struct srv {
+    struct zk_config cfg;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct event *tick_ev;
+    struct event *sig_ev[2];
+    struct store *store;
+    struct txnlog *log;
+    struct sess_tracker *tracker;
+
+    int64_t last_proposed_zxid;     /* highest zxid handed out */
+    struct proposal *prop_head, *prop_tail;
+    size_t props_pending;
+    int64_t txns_since_snapshot;
+    int64_t next_session_id;
+    int64_t last_reap_ms;
+
+    struct conn *conns;             /* all client connections (list) */
+    struct i64map conn_by_id;       /* watcher id -> conn */
+    struct i64map conn_by_session;  /* session id -> the conn that owns it here */
+    uint64_t next_conn_id;
+    size_t n_conns;
+    struct conn *doomed;            /* conns to free at the end of the loop turn */
+
+    struct jute_writer scratch;     /* reply/notification assembly */
+    struct jute_writer body_scratch;
+    struct srv_stats stats;
+    int64_t start_ms;
+    bool stopping;
+    bool serving;
+};
+
+/* Monotonic milliseconds (expiry, latency) and wall-clock milliseconds (ctime/mtime). */
+int64_t srv_now_ms(void);
+int64_t srv_wall_ms(void);
+
+int srv_init(struct srv *s, const struct zk_config *cfg);
+int srv_run(struct srv *s);
+void srv_destroy(struct srv *s);
+
+/* Order a txn (zxid and time are assigned here). Returns 0 or a ZE_* error for the client. */
+int srv_submit(struct srv *s, struct store_txn *txn);
+/* Commit what was logged this turn and apply it; called once per loop turn. */
+void srv_flush(struct srv *s);
+
+/* ---- client connections (client.c) ---- */
+int client_listen(struct srv *s);
+/* A committed txn was applied: reply to its session's connection here, if any. */
+void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
+                       const struct jute_writer *body);
+/* A logged txn could not be made durable: fail its request. */
+void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err);
+/* Deliver a watch notification (store callback). */
+void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+/* Replies that waited for later applies (sync) may now be ready. */
+void client_drain_all(struct srv *s);
+void client_close_all(struct srv *s);
+void client_reap_doomed(struct srv *s);
+
+/* ---- four-letter words (fourlw.c) ---- */
+bool fourlw_is_command(const uint8_t word[4]);
+/* Write the answer to `word` into out (plain text). */
+void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out);
+
+#endif

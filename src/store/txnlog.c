@@ -1,0 +1,444 @@
+/* LMDB implementation of the transaction log and snapshot store (see txnlog.h). */
+#include "store/txnlog.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+
+#define SNAP_CHUNK_BYTES (1u << 20)
+
+struct txnlog {
+    MDB_env *env;
+    MDB_dbi log_dbi;
+    MDB_dbi snap_dbi;
+    MDB_dbi meta_dbi;
+    MDB_txn *batch;         /* open write txn holding appended, uncommitted records */
+    int64_t batch_last_zxid;
+    int64_t last_zxid;      /* highest durable zxid */
+    char path[512];
+    char errmsg[TXNLOG_ERRMSG_SIZE];
+};
+
+static int fail(struct txnlog *log, int rc, const char *what)
+{
+    snprintf(log->errmsg, sizeof log->errmsg, "%s: %s", what, mdb_strerror(rc));
+    if (rc == MDB_MAP_FULL || rc == ENOSPC)
+        return TXNLOG_EFULL;
+    if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+        return TXNLOG_ECORRUPT;
+    if (rc == ENOMEM)
+        return TXNLOG_ENOMEM;
+    return TXNLOG_EIO;
+}
+
+static void zxid_key(uint8_t out[8], int64_t zxid)
+{
+    /* Big-endian so LMDB's byte order is zxid order. */
+    uint64_t v = (uint64_t)zxid;
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static int64_t key_zxid(const MDB_val *key)
+{
+    ZK_ASSERT(key->mv_size >= 8);
+    const uint8_t *p = key->mv_data;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return (int64_t)v;
+}
+
+const char *txnlog_errmsg(const struct txnlog *log) { return log->errmsg; }
+
+static int open_tables(struct txnlog *log)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc)
+        return fail(log, rc, "begin");
+    if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->log_dbi)) ||
+        (rc = mdb_dbi_open(txn, "snap", MDB_CREATE, &log->snap_dbi)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->meta_dbi))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "open tables");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? fail(log, rc, "commit tables") : TXNLOG_OK;
+}
+
+static int load_last_zxid(struct txnlog *log)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return fail(log, rc, "begin read");
+    rc = mdb_cursor_open(txn, log->log_dbi, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "cursor");
+    }
+    MDB_val key, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    log->last_zxid = rc == 0 ? key_zxid(&key) : 0;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc && rc != MDB_NOTFOUND)
+        return fail(log, rc, "read last");
+    return TXNLOG_OK;
+}
+
+int txnlog_open(struct txnlog **out, const char *dir, size_t map_size_bytes, char *errmsg,
+                size_t errmsg_size)
+{
+    struct txnlog *log = zk_calloc(1, sizeof *log);
+    if (!log) {
+        snprintf(errmsg, errmsg_size, "out of memory");
+        return TXNLOG_ENOMEM;
+    }
+    snprintf(log->path, sizeof log->path, "%s", dir);
+    int rc = TXNLOG_EIO;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(log->errmsg, sizeof log->errmsg, "mkdir %s: %s", dir, strerror(errno));
+        goto err_after_alloc;
+    }
+    int mrc = mdb_env_create(&log->env);
+    if (mrc) {
+        rc = fail(log, mrc, "mdb_env_create");
+        goto err_after_alloc;
+    }
+    if ((mrc = mdb_env_set_maxdbs(log->env, 4)) ||
+        (mrc = mdb_env_set_mapsize(log->env, map_size_bytes)) ||
+        (mrc = mdb_env_open(log->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0644))) {
+        rc = fail(log, mrc, "open LMDB environment");
+        goto err_after_env;
+    }
+    if ((rc = open_tables(log)) || (rc = load_last_zxid(log)))
+        goto err_after_env;
+    *out = log;
+    return TXNLOG_OK;
+
+err_after_env:
+    mdb_env_close(log->env);
+err_after_alloc:
+    snprintf(errmsg, errmsg_size, "%s", log->errmsg);
+    zk_free(log);
+    return rc;
+}
+
+void txnlog_close(struct txnlog *log)
+{
+    if (!log)
+        return;
+    txnlog_abort(log);
+    mdb_env_close(log->env);
+    zk_free(log);
+}
+
+int txnlog_has_pending(const struct txnlog *log) { return log->batch != NULL; }
+
+int txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len)
+{
+    ZK_ASSERT(zxid > log->last_zxid);
+    ZK_ASSERT(!log->batch || zxid > log->batch_last_zxid);
+    if (!log->batch) {
+        int rc = mdb_txn_begin(log->env, NULL, 0, &log->batch);
+        if (rc) {
+            log->batch = NULL;
+            return fail(log, rc, "begin batch");
+        }
+    }
+    uint8_t kb[8];
+    zxid_key(kb, zxid);
+    MDB_val key = {8, kb}, val = {len, (void *)rec};
+    int rc = mdb_put(log->batch, log->log_dbi, &key, &val, MDB_APPEND);
+    if (rc) {
+        txnlog_abort(log);
+        return fail(log, rc, "append");
+    }
+    log->batch_last_zxid = zxid;
+    return TXNLOG_OK;
+}
+
+int txnlog_commit(struct txnlog *log)
+{
+    if (!log->batch)
+        return TXNLOG_OK;
+    int rc = mdb_txn_commit(log->batch); /* fsyncs: durable when it returns 0 */
+    log->batch = NULL;
+    if (rc)
+        return fail(log, rc, "commit batch");
+    ZK_ASSERT(log->batch_last_zxid > log->last_zxid);
+    log->last_zxid = log->batch_last_zxid;
+    return TXNLOG_OK;
+}
+
+void txnlog_abort(struct txnlog *log)
+{
+    if (log->batch)
+        mdb_txn_abort(log->batch);
+    log->batch = NULL;
+    log->batch_last_zxid = log->last_zxid;
+}
+
+int64_t txnlog_last_zxid(struct txnlog *log) { return log->last_zxid; }
+
+/* Delete log records in (lo, hi] by walking a cursor; one durable write txn. */
+static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
+{
+    ZK_ASSERT(!log->batch);
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc)
+        return fail(log, rc, "begin delete");
+    if ((rc = mdb_cursor_open(txn, log->log_dbi, &cur))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "cursor delete");
+    }
+    uint8_t kb[8];
+    zxid_key(kb, lo == INT64_MAX ? lo : lo + 1);
+    MDB_val key = {8, kb}, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && key_zxid(&key) <= hi) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+        if (rc == EINVAL) /* cursor past the end after deleting the last record */
+            rc = MDB_NOTFOUND;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "delete range");
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return fail(log, rc, "commit delete");
+    return TXNLOG_OK;
+}
+
+int txnlog_truncate_after(struct txnlog *log, int64_t zxid)
+{
+    txnlog_abort(log);
+    int rc = delete_range(log, zxid, INT64_MAX);
+    if (rc == TXNLOG_OK && (rc = load_last_zxid(log)) == TXNLOG_OK) {
+        ZK_ASSERT(log->last_zxid <= zxid);
+        log->batch_last_zxid = log->last_zxid;
+    }
+    return rc;
+}
+
+int txnlog_purge_through(struct txnlog *log, int64_t zxid)
+{
+    if (log->batch)
+        return TXNLOG_OK; /* purge later: never mix it into a client batch */
+    return delete_range(log, INT64_MIN, zxid);
+}
+
+int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return fail(log, rc, "begin read");
+    if ((rc = mdb_cursor_open(txn, log->log_dbi, &cur))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "cursor read");
+    }
+    uint8_t kb[8];
+    zxid_key(kb, after_zxid + 1);
+    MDB_val key = {8, kb}, val;
+    int stop = 0;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && !stop) {
+        stop = fn(ctx, key_zxid(&key), val.mv_data, val.mv_size);
+        if (!stop)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (stop)
+        return stop;
+    return rc == MDB_NOTFOUND ? TXNLOG_OK : fail(log, rc, "read log");
+}
+
+size_t txnlog_count(struct txnlog *log)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    int rc = mdb_stat(txn, log->log_dbi, &st);
+    mdb_txn_abort(txn);
+    return rc ? 0 : st.ms_entries;
+}
+
+/* ---- snapshots: key = zxid(8) + chunk index(4), all big-endian ---- */
+
+static void snap_key(uint8_t out[12], int64_t zxid, uint32_t chunk)
+{
+    zxid_key(out, zxid);
+    out[8] = (uint8_t)(chunk >> 24);
+    out[9] = (uint8_t)(chunk >> 16);
+    out[10] = (uint8_t)(chunk >> 8);
+    out[11] = (uint8_t)chunk;
+}
+
+static int drop_snapshots_before(MDB_txn *txn, MDB_dbi dbi, int64_t zxid)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0 && key_zxid(&key) < zxid) {
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+        if (rc == EINVAL)
+            rc = MDB_NOTFOUND;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len)
+{
+    ZK_ASSERT(!log->batch);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc)
+        return fail(log, rc, "begin snapshot");
+    const uint8_t *p = data;
+    uint32_t chunk = 0;
+    size_t off = 0;
+    do {
+        size_t n = len - off < SNAP_CHUNK_BYTES ? len - off : SNAP_CHUNK_BYTES;
+        uint8_t kb[12];
+        snap_key(kb, zxid, chunk++);
+        MDB_val key = {12, kb}, val = {n, (void *)(p + off)};
+        if ((rc = mdb_put(txn, log->snap_dbi, &key, &val, 0)))
+            break;
+        off += n;
+    } while (off < len);
+    if (!rc)
+        rc = drop_snapshots_before(txn, log->snap_dbi, zxid);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "write snapshot");
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        return fail(log, rc, "commit snapshot");
+    return TXNLOG_OK;
+}
+
+/* Copy every chunk of the snapshot at zxid into one buffer. */
+static int gather_snapshot(struct txnlog *log, MDB_cursor *cur, int64_t zxid, void **data,
+                           size_t *len)
+{
+    uint8_t kb[12];
+    snap_key(kb, zxid, 0);
+    MDB_val key = {12, kb}, val;
+    size_t total = 0, cap = 0;
+    uint8_t *buf = NULL;
+    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && key_zxid(&key) == zxid) {
+        if (total + val.mv_size > cap) {
+            cap = (total + val.mv_size) * 2;
+            uint8_t *nb = zk_realloc(buf, cap);
+            if (!nb) {
+                zk_free(buf);
+                snprintf(log->errmsg, sizeof log->errmsg, "out of memory reading snapshot");
+                return TXNLOG_ENOMEM;
+            }
+            buf = nb;
+        }
+        memcpy(buf + total, val.mv_data, val.mv_size);
+        total += val.mv_size;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        zk_free(buf);
+        return fail(log, rc, "read snapshot");
+    }
+    *data = buf;
+    *len = total;
+    return TXNLOG_OK;
+}
+
+int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_t *len)
+{
+    *zxid = 0;
+    *data = NULL;
+    *len = 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return fail(log, rc, "begin read snapshot");
+    if ((rc = mdb_cursor_open(txn, log->snap_dbi, &cur))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "cursor snapshot");
+    }
+    MDB_val key, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    int result = TXNLOG_OK;
+    if (rc == 0) {
+        *zxid = key_zxid(&key);
+        result = gather_snapshot(log, cur, *zxid, data, len);
+    } else if (rc != MDB_NOTFOUND) {
+        result = fail(log, rc, "find snapshot");
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return result;
+}
+
+int txnlog_meta_put(struct txnlog *log, const char *name, int64_t value)
+{
+    ZK_ASSERT(!log->batch);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc)
+        return fail(log, rc, "begin meta");
+    uint8_t vb[8];
+    zxid_key(vb, value);
+    MDB_val key = {strlen(name), (void *)name}, val = {8, vb};
+    if ((rc = mdb_put(txn, log->meta_dbi, &key, &val, 0))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "put meta");
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? fail(log, rc, "commit meta") : TXNLOG_OK;
+}
+
+int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn))
+        return def;
+    MDB_val key = {strlen(name), (void *)name}, val;
+    int64_t result = def;
+    if (mdb_get(txn, log->meta_dbi, &key, &val) == 0 && val.mv_size == 8)
+        result = key_zxid(&val);
+    mdb_txn_abort(txn);
+    return result;
+}
+
+uint64_t txnlog_disk_bytes(struct txnlog *log)
+{
+    char file[600];
+    snprintf(file, sizeof file, "%s/data.mdb", log->path);
+    struct stat st;
+    return stat(file, &st) == 0 ? (uint64_t)st.st_blocks * 512u : 0;
+}

@@ -1,0 +1,68 @@
+/* The durable transaction log and snapshot store, in one LMDB environment.
+ *
+ * Records are opaque bytes keyed by zxid (the server encodes them, see txnrec.h). Appends are
+ * gathered in one LMDB write transaction and made durable together by txnlog_commit: one fsync
+ * for the whole batch (group commit). Snapshots are stored in chunks keyed by (zxid, chunk) so a
+ * large tree never needs one huge value. Small metadata (acceptedEpoch, currentEpoch) lives in
+ * its own table. Single-threaded: the owner calls everything from its event loop. */
+#ifndef ZK_TXNLOG_H
+#define ZK_TXNLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct txnlog;
+
+enum txnlog_err {
+    TXNLOG_OK = 0,
+    TXNLOG_EIO = -1,    /* LMDB or the disk failed; the message says which */
+    TXNLOG_EFULL = -2,  /* map or disk full: nothing of the batch is durable */
+    TXNLOG_ECORRUPT = -3,
+    TXNLOG_ENOMEM = -4,
+};
+
+#define TXNLOG_ERRMSG_SIZE 256
+
+/* Open (creating if needed) the log in directory `dir`. map_size_bytes bounds the database size
+ * (address space only; the file grows as needed). */
+int txnlog_open(struct txnlog **out, const char *dir, size_t map_size_bytes, char *errmsg,
+                size_t errmsg_size);
+void txnlog_close(struct txnlog *log);
+const char *txnlog_errmsg(const struct txnlog *log);
+
+/* Add a record to the pending batch. zxid must be above every zxid appended before. */
+int txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len);
+/* Make the pending batch durable (fsync). On failure the whole batch is dropped. */
+int txnlog_commit(struct txnlog *log);
+/* Drop the pending batch without writing it. */
+void txnlog_abort(struct txnlog *log);
+int txnlog_has_pending(const struct txnlog *log);
+
+/* Highest durable zxid in the log, or 0 if the log is empty. */
+int64_t txnlog_last_zxid(struct txnlog *log);
+/* Remove every durable record with zxid > zxid (a TRUNC from a new leader). */
+int txnlog_truncate_after(struct txnlog *log, int64_t zxid);
+/* Remove every durable record with zxid <= zxid (behind a snapshot). */
+int txnlog_purge_through(struct txnlog *log, int64_t zxid);
+
+/* Visit durable records with zxid > after_zxid in order. The callback's data pointer is valid
+ * only during the call; a non-zero return stops the walk and is returned. */
+typedef int (*txnlog_visit_fn)(void *ctx, int64_t zxid, const void *rec, size_t len);
+int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn, void *ctx);
+/* Number of durable records. */
+size_t txnlog_count(struct txnlog *log);
+
+/* Store a snapshot taken at zxid (durable when this returns) and drop older snapshots. */
+int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len);
+/* Newest snapshot: *data is zk_malloc'd (caller frees); returns TXNLOG_OK with *data NULL and
+ * *zxid 0 when there is none. */
+int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_t *len);
+
+/* Small durable integers by name (e.g. "acceptedEpoch"). get returns def when absent. */
+int txnlog_meta_put(struct txnlog *log, const char *name, int64_t value);
+int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def);
+
+/* Bytes used by the database file (for mntr/dirs). */
+uint64_t txnlog_disk_bytes(struct txnlog *log);
+
+#endif
