@@ -1,0 +1,566 @@
+"""Compatibility tests with kazoo 2.8 (python3-kazoo) against a real server process.
+
+Run: ZK_SERVER_KIND=zookeeper|zabkeeper ZK_TEST_PORT=... ZK_TEST_DIR=... \
+     /usr/bin/python3 -m pytest -p no:cacheprovider tests/compat/test_kazoo.py
+Each test works under its own top-level path, so tests share one server without interfering.
+Waits are bounded (queue.get(timeout=...), wait_for(...)); no test relies on a sleep for
+correctness.
+"""
+import queue
+import re
+import threading
+import time
+
+import pytest
+from kazoo.exceptions import (BadArgumentsError, BadVersionError, NoAuthError,
+                              NoChildrenForEphemeralsError, NodeExistsError, NoNodeError,
+                              NotEmptyError, RolledBackError, RuntimeInconsistency)
+from kazoo.protocol.states import EventType, KazooState, WatchedEvent
+from kazoo.security import ACL, Id, OPEN_ACL_UNSAFE, make_digest_acl, make_digest_acl_credential
+
+import zkwire
+from conftest import wait_for
+
+T = 15  # seconds: upper bound for any single expected event
+
+
+def events():
+    q = queue.Queue()
+    return q, q.put
+
+
+def no_more(q):
+    assert q.empty(), "unexpected extra event: %r" % (q.queue[0],)
+
+
+# --------------------------------------------------------------------------- basic operations
+
+def test_create_get_set_delete_and_stat(zk):
+    before = time.time()
+    p = zk.create("/basic", b"hello")
+    assert p == "/basic"
+    data, st = zk.get("/basic")
+    assert data == b"hello"
+    assert (st.version, st.cversion, st.aversion, st.numChildren) == (0, 0, 0, 0)
+    assert st.dataLength == 5 and st.ephemeralOwner == 0
+    assert st.czxid == st.mzxid == st.pzxid and st.czxid > 0
+    assert st.ctime == st.mtime
+    assert abs(st.ctime / 1000.0 - before) < 120
+
+    st2 = zk.set("/basic", b"hello world")
+    assert st2.version == 1 and st2.dataLength == 11
+    assert st2.mzxid > st2.czxid and st2.czxid == st.czxid
+    assert st2.pzxid == st.pzxid, "setData must not change pzxid"
+    assert st2.mtime >= st2.ctime
+    assert zk.get("/basic")[0] == b"hello world"
+    assert zk.exists("/basic") == st2
+
+    # children: cversion counts creates + deletes, pzxid follows the last child change
+    c1 = zk.create("/basic/c1", b"", include_data=True)
+    assert c1[0] == "/basic/c1"
+    cst = c1[1]
+    parent = zk.exists("/basic")
+    assert (parent.cversion, parent.numChildren) == (1, 1)
+    assert parent.pzxid == cst.czxid
+    assert parent.mzxid == st2.mzxid and parent.version == 1
+    zk.create("/basic/c2")
+    assert sorted(zk.get_children("/basic")) == ["c1", "c2"]
+    kids, pst = zk.get_children("/basic", include_data=True)
+    assert sorted(kids) == ["c1", "c2"] and pst.numChildren == 2 and pst.cversion == 2
+    zk.delete("/basic/c1")
+    parent = zk.exists("/basic")
+    assert (parent.cversion, parent.numChildren) == (3, 1)
+    assert parent.pzxid > cst.czxid
+    assert zk.exists("/basic/c1") is None
+
+    # empty data vs. no data
+    zk.create("/basic/empty", b"")
+    d, est = zk.get("/basic/empty")
+    assert d == b"" and est.dataLength == 0
+
+    # a big value (500 KB) round-trips
+    big = bytes(range(256)) * 2000
+    zk.set("/basic/empty", big)
+    assert zk.get("/basic/empty")[0] == big
+
+    zk.delete("/basic", recursive=True)
+    assert zk.exists("/basic") is None
+
+
+def test_create_modes_and_sequence_naming(zk):
+    zk.create("/seq")
+    p0 = zk.create("/seq/n-", b"x", sequence=True)
+    assert p0 == "/seq/n-0000000000"
+    p1 = zk.create("/seq/n-", sequence=True)
+    assert p1 == "/seq/n-0000000001"
+    # the counter is the parent's count of child creates: a plain child also bumps it and
+    # deleting a child does not decrement it
+    zk.create("/seq/plain")
+    zk.delete("/seq/plain")
+    assert zk.create("/seq/n-", sequence=True) == "/seq/n-0000000003"
+    # a path ending in "/" gives a name made of the digits only
+    assert zk.create("/seq/", sequence=True) == "/seq/0000000004"
+    # ephemeral sequential
+    pe = zk.create("/seq/e-", ephemeral=True, sequence=True)
+    assert re.fullmatch(r"/seq/e-\d{10}", pe) and pe.endswith("0000000005")
+    assert zk.exists(pe).ephemeralOwner == zk.client_id[0]
+    # ephemeral (plain)
+    zk.create("/seq/eph", b"e", ephemeral=True)
+    st = zk.exists("/seq/eph")
+    assert st.ephemeralOwner == zk.client_id[0] and st.ephemeralOwner != 0
+    # the sequence counter is per parent
+    zk.create("/seq2")
+    assert zk.create("/seq2/n-", sequence=True) == "/seq2/n-0000000000"
+    # makepath creates missing parents
+    assert zk.create("/seq3/a/b", b"v", makepath=True) == "/seq3/a/b"
+    assert zk.get("/seq3/a")[0] == b""
+
+
+def test_errors(zk):
+    zk.create("/err", b"v")
+    with pytest.raises(NoNodeError):
+        zk.get("/err/missing")
+    with pytest.raises(NoNodeError):
+        zk.create("/err/no/parent")
+    with pytest.raises(NoNodeError):
+        zk.set("/err/missing", b"")
+    with pytest.raises(NoNodeError):
+        zk.delete("/err/missing")
+    with pytest.raises(NoNodeError):
+        zk.get_children("/err/missing")
+    with pytest.raises(NodeExistsError):
+        zk.create("/err")
+    with pytest.raises(BadVersionError):
+        zk.set("/err", b"x", version=7)
+    with pytest.raises(BadVersionError):
+        zk.delete("/err", version=7)
+    zk.create("/err/child")
+    with pytest.raises(NotEmptyError):
+        zk.delete("/err")
+    # version check comes before the not-empty check
+    with pytest.raises(BadVersionError):
+        zk.delete("/err", version=5)
+    zk.create("/err/eph", ephemeral=True)
+    with pytest.raises(NoChildrenForEphemeralsError):
+        zk.create("/err/eph/child")
+    with pytest.raises(NoChildrenForEphemeralsError):
+        zk.create("/err/eph/s-", sequence=True)
+    # the tree is unchanged by the failures
+    assert zk.get("/err")[0] == b"v"
+    assert sorted(zk.get_children("/err")) == ["child", "eph"]
+    assert zk.exists("/err").version == 0
+
+
+# kazoo normalises paths itself ("/a/" -> "/a", "//" collapsed) and raises ValueError for "."
+# and ".." components, so those never reach the server through kazoo (test_badinput.py and the
+# C client test send them raw). These reach the server and must be rejected there.
+@pytest.mark.parametrize("bad", ["/bad/\u0001", "/bad/a\u007fb", "/bad/\u0085", "/bad/\ufffdx",
+                                 "/bad/\ufff0", "/bad/\ue000", "/bad/\U0001f600",
+                                 "/bad/a\u0000b"])
+def test_invalid_paths_rejected_by_server(zk, bad):
+    zk.ensure_path("/bad")
+    with pytest.raises(BadArgumentsError):
+        zk.create(bad, b"")
+    assert zk.get_children("/bad") == []
+
+
+def test_kazoo_client_side_path_checks(zk):
+    with pytest.raises(ValueError):
+        zk.create("/bad2/./x")
+    with pytest.raises(ValueError):
+        zk.create("/bad2/..")
+
+
+def test_reserved_and_special_paths(zk):
+    for p in ["/zookeeper", "/zookeeper/quota", "/zookeeper/config"]:
+        with pytest.raises(BadArgumentsError):
+            zk.delete(p)
+    with pytest.raises(BadArgumentsError):
+        zk.delete("/")
+    # dots inside names are fine
+    zk.create("/dots")
+    for ok in ["/dots/.a", "/dots/a.", "/dots/..a", "/dots/a..b"]:
+        assert zk.create(ok) == ok
+    assert "zookeeper" in zk.get_children("/")
+    assert zk.exists("/zookeeper") is not None
+
+
+def test_acl_get_set(zk, zk_factory):
+    zk.create("/acl", b"secret")
+    acls, st = zk.get_acls("/acl")
+    assert acls == OPEN_ACL_UNSAFE and st.aversion == 0
+    digest = make_digest_acl("alice", "pw", read=True, write=True, create=True, admin=True)
+    st2 = zk.set_acls("/acl", [digest, ACL(1, Id("world", "anyone"))], version=0)
+    assert st2.aversion == 1 and st2.version == 0
+    world_read = ACL(1, Id("world", "anyone"))
+    # ZooKeeper 3.8 masks digest ids as "user:x" in getACL for a caller without ADMIN
+    # permission on the node; a caller holding ADMIN (alice) sees what was stored.
+    acls, st = zk.get_acls("/acl")
+    assert st.aversion == 1
+    assert acls == [ACL(digest.perms, Id("digest", "alice:x")), world_read]
+    alice = zk_factory(auth_data=[("digest", "alice:pw")])
+    acls, st = alice.get_acls("/acl")
+    assert acls == [digest, world_read] and st.aversion == 1
+    # world lost ADMIN: NoAuth (checked before the version); alice with a stale aversion: BadVersion
+    with pytest.raises(NoAuthError):
+        zk.set_acls("/acl", OPEN_ACL_UNSAFE, version=1)
+    with pytest.raises(BadVersionError):
+        alice.set_acls("/acl", OPEN_ACL_UNSAFE, version=0)
+    # world may read but not write; alice (digest auth) may write
+    assert zk.get("/acl")[0] == b"secret"
+    with pytest.raises(NoAuthError):
+        zk.set("/acl", b"x")
+    alice.set("/acl", b"by alice")
+    assert zk.get("/acl")[0] == b"by alice"
+    # a node readable only by alice
+    alice.create("/acl/private", b"p", acl=[make_digest_acl("alice", "pw", all=True)])
+    with pytest.raises(NoAuthError):
+        zk.get("/acl/private")
+    assert alice.get("/acl/private")[0] == b"p"
+    assert make_digest_acl_credential("alice", "pw").startswith("alice:")
+
+
+def test_sync_and_server_version(zk):
+    zk.create("/sync")
+    assert zk.sync("/sync") == "/sync"
+    v = zk.server_version()
+    assert v[:2] == (3, 8), "envi zookeeper.version= must start with 3.8 (got %r)" % (v,)
+
+
+# --------------------------------------------------------------------------- watches
+
+def test_data_watch_fires_once_on_change_and_delete(zk, zk_factory):
+    other = zk_factory()
+    zk.create("/w", b"0")
+    q, cb = events()
+    zk.get("/w", watch=cb)
+    other.set("/w", b"1")
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path, ev.state) == (EventType.CHANGED, "/w", "CONNECTED")
+    # one-shot: a second change does not fire it again. Prove it without sleeping: a fresh
+    # watch registered afterwards fires for a third change; events arrive in order.
+    other.set("/w", b"2")
+    q2, cb2 = events()
+    zk.get("/w", watch=cb2)
+    other.set("/w", b"3")
+    assert q2.get(timeout=T).type == EventType.CHANGED
+    no_more(q)
+    # delete fires DELETED on a data watch
+    zk.get("/w", watch=cb)
+    other.delete("/w")
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path) == (EventType.DELETED, "/w")
+
+
+def test_exists_watch_on_missing_node_fires_created(zk, zk_factory):
+    other = zk_factory()
+    zk.create("/ew")
+    q, cb = events()
+    assert zk.exists("/ew/n", watch=cb) is None
+    other.create("/ew/n", b"x")
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path) == (EventType.CREATED, "/ew/n")
+    assert zk.exists("/ew/n", watch=cb) is not None
+    other.delete("/ew/n")
+    assert q.get(timeout=T).type == EventType.DELETED
+
+
+def test_child_watch(zk, zk_factory):
+    other = zk_factory()
+    zk.create("/cw")
+    q, cb = events()
+    assert zk.get_children("/cw", watch=cb) == []
+    other.create("/cw/a")
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path) == (EventType.CHILD, "/cw")
+    # setData on a child does not fire the parent's child watch; a child delete does
+    zk.get_children("/cw", watch=cb)
+    other.set("/cw/a", b"changed")
+    q2, cb2 = events()
+    zk.get("/cw/a", watch=cb2)
+    other.set("/cw/a", b"again")
+    assert q2.get(timeout=T).type == EventType.CHANGED
+    no_more(q)
+    other.delete("/cw/a")
+    assert (q.get(timeout=T).type) == EventType.CHILD
+    # deleting the watched node itself fires DELETED on a child watch
+    zk.get_children("/cw", watch=cb)
+    other.delete("/cw")
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path) == (EventType.DELETED, "/cw")
+
+
+def test_own_write_triggers_own_watch(zk):
+    zk.create("/ow")
+    q, cb = events()
+    zk.get("/ow", watch=cb)
+    zk.set("/ow", b"mine")
+    assert q.get(timeout=T).type == EventType.CHANGED
+
+
+# --------------------------------------------------------------------------- transactions
+
+def test_transaction_commit(zk):
+    zk.create("/tx", b"0")
+    zk.create("/tx/gone")
+    t = zk.transaction()
+    t.create("/tx/a", b"a")
+    t.create("/tx/s-", b"s", sequence=True)
+    t.check("/tx", 0)
+    t.set_data("/tx", b"1")
+    t.delete("/tx/gone")
+    res = t.commit()
+    assert res[0] == "/tx/a"
+    assert res[1] == "/tx/s-0000000002"
+    assert res[2] is True
+    assert res[3].version == 1
+    assert res[4] is True
+    a = zk.exists("/tx/a")
+    parent = zk.exists("/tx")
+    # all ops of one multi share one zxid
+    assert a.czxid == parent.mzxid == zk.exists("/tx/s-0000000002").czxid
+    assert parent.pzxid == a.czxid
+    assert sorted(zk.get_children("/tx")) == ["a", "s-0000000002"]
+
+
+def test_transaction_rollback(zk):
+    zk.create("/rb", b"0")
+    before = zk.exists("/rb")
+    t = zk.transaction()
+    t.create("/rb/new", b"n")
+    t.set_data("/rb", b"1")
+    t.check("/rb", 5)             # fails: version is 0 (and would be 1 after the set)
+    t.delete("/rb/new")
+    t.create("/rb/other")
+    res = t.commit()
+    assert len(res) == 5
+    assert isinstance(res[0], RolledBackError)
+    assert isinstance(res[1], RolledBackError)
+    assert isinstance(res[2], BadVersionError)
+    assert isinstance(res[3], RuntimeInconsistency)
+    assert isinstance(res[4], RuntimeInconsistency)
+    assert zk.get_children("/rb") == []
+    data, after = zk.get("/rb")
+    assert data == b"0" and after.version == 0 and after.mzxid == before.mzxid
+    assert after.cversion == before.cversion
+
+    # a failing create in the middle: NodeExists for the failing op
+    zk.create("/rb/x")
+    t = zk.transaction()
+    t.set_data("/rb", b"2")
+    t.create("/rb/x")
+    res = t.commit()
+    assert isinstance(res[0], RolledBackError) and isinstance(res[1], NodeExistsError)
+    assert zk.get("/rb")[0] == b"0"
+
+    # failing first op: NoNode, the rest RuntimeInconsistency
+    t = zk.transaction()
+    t.delete("/rb/missing")
+    t.create("/rb/y")
+    res = t.commit()
+    assert isinstance(res[0], NoNodeError) and isinstance(res[1], RuntimeInconsistency)
+    assert zk.exists("/rb/y") is None
+
+
+# --------------------------------------------------------------------------- ephemerals/sessions
+
+def test_ephemeral_removed_on_close_and_watch_fires(zk, zk_factory):
+    owner = zk_factory()
+    zk.create("/eph")
+    owner.create("/eph/a", b"a", ephemeral=True)
+    owner.create("/eph/s-", ephemeral=True, sequence=True)
+    owner.create("/eph/keep", b"persistent")
+    assert owner.exists("/eph/a").ephemeralOwner == owner.client_id[0]
+    q, cb = events()
+    assert zk.exists("/eph/a", watch=cb) is not None
+    qc, cbc = events()
+    zk.get_children("/eph", watch=cbc)
+    owner.stop()
+    owner.close()
+    ev = q.get(timeout=T)
+    assert (ev.type, ev.path) == (EventType.DELETED, "/eph/a")
+    assert qc.get(timeout=T).type == EventType.CHILD
+    assert zk.get_children("/eph") == ["keep"]
+
+
+def test_session_expiry_removes_ephemerals(zk, zk_factory, proxy_factory):
+    """The owner's TCP connection is cut and it cannot reconnect (proxy blocked) for longer than
+    its 2 s session timeout: the server expires the session, deletes its ephemerals and fires
+    watches; when the owner gets back it is told the session expired (kazoo state LOST) and
+    kazoo starts a fresh session."""
+    proxy = proxy_factory(1)
+    states = []
+    owner = zk_factory(hosts=proxy.hosts, timeout=2.0)
+    owner.add_listener(states.append)
+    old_session = owner.client_id[0]
+    zk.create("/exp")
+    owner.create("/exp/e", b"x", ephemeral=True)
+    q, cb = events()
+    assert zk.exists("/exp/e", watch=cb).ephemeralOwner == old_session
+    t0 = time.monotonic()
+    proxy.blocked = True
+    proxy.drop()
+    ev = q.get(timeout=20)
+    elapsed = time.monotonic() - t0
+    assert (ev.type, ev.path) == (EventType.DELETED, "/exp/e")
+    assert elapsed > 1.0, "ephemeral vanished %.2fs after the cut, before the 2 s timeout" % elapsed
+    assert zk.exists("/exp/e") is None
+    proxy.blocked = False
+    wait_for(lambda: KazooState.LOST in states and owner.connected
+             and owner.client_id[0] != old_session, 30, "owner to see LOST then reconnect")
+    assert KazooState.SUSPENDED in states
+    # the new session works and has its own ephemerals
+    owner.create("/exp/e2", ephemeral=True)
+    assert zk.exists("/exp/e2").ephemeralOwner == owner.client_id[0]
+
+
+def test_session_resumes_after_dropped_connection(zk, zk_factory, proxy_factory):
+    proxy = proxy_factory(2)
+    states = []
+    c = zk_factory(hosts=proxy.hosts, timeout=6.0)
+    c.add_listener(states.append)
+    sid = c.client_id[0]
+    zk.create("/resume")
+    c.create("/resume/e", b"mine", ephemeral=True)
+    n_before = proxy.accepted
+    proxy.drop()
+    wait_for(lambda: proxy.accepted > n_before and c.connected and KazooState.SUSPENDED in states,
+             20, "client to reconnect through the proxy")
+    assert c.client_id[0] == sid, "session id changed on reconnect"
+    assert KazooState.LOST not in states
+    # the ephemeral survived, still owned by the same session, and the session still works
+    assert zk.exists("/resume/e").ephemeralOwner == sid
+    assert c.get("/resume/e")[0] == b"mine"
+    c.set("/resume/e", b"after")
+    assert zk.get("/resume/e")[0] == b"after"
+
+
+# --------------------------------------------------------------------------- locks
+
+def run_lock_rounds(clients, acquire, release, rounds):
+    """Each client takes the lock `rounds` times in its own thread. Returns the log of
+    (client index, token) in acquisition order; fails on overlap."""
+    state = {"holder": None, "count": 0}
+    guard = threading.Lock()
+    log, errors = [], []
+
+    def worker(i, c):
+        try:
+            for _ in range(rounds):
+                token = acquire(c)
+                with guard:
+                    if state["holder"] is not None:
+                        errors.append("client %d entered while %d holds it" % (i, state["holder"]))
+                    state["holder"] = i
+                    log.append((i, token))
+                n = state["count"]
+                time.sleep(0.01)            # widen the window in which an overlap would show
+                state["count"] = n + 1      # unguarded read-modify-write: lost update on overlap
+                with guard:
+                    state["holder"] = None
+                release(c, token)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append("client %d: %r" % (i, e))
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+        assert not t.is_alive(), "lock worker hung"
+    assert not errors, errors
+    assert state["count"] == len(clients) * rounds
+    return log
+
+
+def test_kazoo_lock_three_clients(zk_factory):
+    clients = [zk_factory() for _ in range(3)]
+    locks = {id(c): c.Lock("/klock", identifier="c%d" % i) for i, c in enumerate(clients)}
+
+    def acquire(c):
+        assert locks[id(c)].acquire(timeout=30)
+        return None
+
+    def release(c, token):
+        locks[id(c)].release()
+
+    log = run_lock_rounds(clients, acquire, release, rounds=4)
+    assert sorted(i for i, _ in log) == sorted(list(range(3)) * 4)
+
+    # fairness: waiters get the lock in the order they queued
+    l0, l1, l2 = (clients[i].Lock("/klock2", identifier="c%d" % i) for i in range(3))
+    assert l0.acquire(timeout=10)
+    order = []
+    ths = []
+    for i, lk in ((1, l1), (2, l2)):
+        th = threading.Thread(target=lambda lk=lk, i=i: (lk.acquire(timeout=30), order.append(i),
+                                                          lk.release()))
+        th.start()
+        ths.append(th)
+        wait_for(lambda n=i + 1: len(l0.contenders()) == n, 10, "contender %d queued" % i)
+    assert l0.contenders() == ["c0", "c1", "c2"]
+    l0.release()
+    for th in ths:
+        th.join(30)
+    assert order == [1, 2]
+
+
+def seed_lock_acquire(zk):
+    """The hand-written lock from the seed article."""
+    me = zk.create("/lock/n-", b"", ephemeral=True, sequence=True)
+    name = me.rsplit("/", 1)[1]
+    while True:
+        children = sorted(zk.get_children("/lock"))
+        idx = children.index(name)
+        if idx == 0:
+            return me
+        prev = "/lock/" + children[idx - 1]
+        q = queue.Queue()
+        try:
+            zk.get(prev, watch=q.put)
+        except NoNodeError:
+            continue
+        ev = q.get(timeout=30)
+        assert isinstance(ev, WatchedEvent)
+
+
+def test_seed_article_lock_three_clients_take_turns(zk, zk_factory):
+    zk.create("/lock")
+    clients = [zk_factory() for _ in range(3)]
+    log = run_lock_rounds(clients, seed_lock_acquire, lambda c, me: c.delete(me), rounds=3)
+    seqs = [int(me[-10:]) for _, me in log]
+    # FIFO: the lock is granted in sequence-number order
+    assert seqs == sorted(seqs), log
+    assert len(set(seqs)) == 9
+    assert zk.get_children("/lock") == []
+
+
+# --------------------------------------------------------------------------- four-letter words
+
+def test_four_letter_words(server, zk):
+    fl = lambda c: zkwire.four_letter(server.port, c)
+    assert fl("ruok") == "imok"
+    assert fl("isro") == "rw"
+    srvr = fl("srvr")
+    assert re.search(r"^Zookeeper version: 3\.8\.", srvr, re.M), srvr
+    assert re.search(r"^Mode: standalone$", srvr, re.M), srvr
+    assert re.search(r"^Zxid: 0x[0-9a-f]+$", srvr, re.M), srvr
+    assert re.search(r"^Node count: \d+$", srvr, re.M), srvr
+    assert re.search(r"^Latency min/avg/max: \d+/[\d.]+/\d+$", srvr, re.M), srvr
+    # Zxid tracks writes
+    zxid = int(re.search(r"^Zxid: 0x([0-9a-f]+)$", srvr, re.M).group(1), 16)
+    st = zk.create("/flw", include_data=True)[1]
+    zxid2 = int(re.search(r"^Zxid: 0x([0-9a-f]+)$", fl("srvr"), re.M).group(1), 16)
+    assert zxid2 >= st.czxid > zxid
+    stat = fl("stat")
+    assert re.search(r"^Clients:$", stat, re.M) and re.search(r"^Mode: standalone$", stat, re.M)
+    assert re.search(r"^ /127\.0\.0\.1:\d+\[", stat, re.M), stat
+    mntr = dict(l.split("\t", 1) for l in fl("mntr").splitlines() if "\t" in l)
+    assert mntr["zk_version"].startswith("3.8."), mntr
+    assert mntr["zk_server_state"] == "standalone"
+    assert int(mntr["zk_znode_count"]) >= 5
+    conf = fl("conf")
+    assert re.search(r"^clientPort=%d$" % server.port, conf, re.M), conf
+    assert re.search(r"^tickTime=\d+$", conf, re.M) and "dataDir=" in conf
+    envi = fl("envi")
+    assert envi.startswith("Environment:") and "zookeeper.version=3.8." in envi
