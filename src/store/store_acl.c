@@ -1,0 +1,295 @@
+/* ACL lists: parsing and ZooKeeper's fix-up (dedupe, `auth` expansion, scheme validation) and
+ * interning of identical normalized lists with a refcount, so nodes share one copy.
+ * ACLs are stored and returned but NOT enforced yet: see store_acl_check in store_write.c. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "store/store_internal.h"
+
+struct acl_entry {
+    int32_t perms;
+    struct jute_bytes scheme;
+    struct jute_bytes id;
+};
+
+#define ACL_MIN_ENTRY_BYTES 12 /* int perms + two length prefixes */
+#define ACL_STACK_ENTRIES 16
+
+int acl_table_init(struct acl_table *t, size_t buckets)
+{
+    ZK_ASSERT(buckets > 0 && (buckets & (buckets - 1)) == 0);
+    t->buckets = zk_calloc(buckets, sizeof *t->buckets);
+    if (!t->buckets)
+        return -1;
+    t->mask = buckets - 1;
+    t->count = 0;
+    return 0;
+}
+
+void acl_table_free(struct acl_table *t)
+{
+    if (!t->buckets)
+        return;
+    for (size_t i = 0; i <= t->mask; i++) {
+        struct acl_list *a = t->buckets[i];
+        while (a) {
+            struct acl_list *next = a->hash_next;
+            zk_free(a);
+            a = next;
+        }
+    }
+    zk_free(t->buckets);
+    memset(t, 0, sizeof *t);
+}
+
+static void acl_table_maybe_grow(struct acl_table *t)
+{
+    if (t->count <= t->mask + 1)
+        return;
+    size_t new_size = (t->mask + 1) * 2;
+    struct acl_list **nb = zk_calloc(new_size, sizeof *nb);
+    if (!nb)
+        return;
+    for (size_t i = 0; i <= t->mask; i++) {
+        struct acl_list *a = t->buckets[i];
+        while (a) {
+            struct acl_list *next = a->hash_next;
+            a->hash_next = nb[a->hash & (new_size - 1)];
+            nb[a->hash & (new_size - 1)] = a;
+            a = next;
+        }
+    }
+    zk_free(t->buckets);
+    t->buckets = nb;
+    t->mask = new_size - 1;
+}
+
+struct acl_list *acl_intern(struct acl_table *t, const uint8_t *bytes, uint32_t len)
+{
+    uint64_t hash = store_hash_bytes(bytes, len);
+    for (struct acl_list *a = t->buckets[hash & t->mask]; a; a = a->hash_next) {
+        if (a->hash == hash && a->len == len && memcmp(a->bytes, bytes, len) == 0) {
+            a->refcount++;
+            return a;
+        }
+    }
+    struct acl_list *a = zk_malloc(sizeof *a + len);
+    if (!a)
+        return NULL;
+    a->hash = hash;
+    a->refcount = 1;
+    a->len = len;
+    a->snap_index = 0;
+    memcpy(a->bytes, bytes, len);
+    a->hash_next = t->buckets[hash & t->mask];
+    t->buckets[hash & t->mask] = a;
+    t->count++;
+    acl_table_maybe_grow(t);
+    return a;
+}
+
+void acl_release(struct acl_table *t, struct acl_list *acl)
+{
+    ZK_ASSERT(acl->refcount > 0);
+    if (--acl->refcount > 0)
+        return;
+    struct acl_list **pp = &t->buckets[acl->hash & t->mask];
+    while (*pp != acl) {
+        ZK_ASSERT(*pp != NULL);
+        pp = &(*pp)->hash_next;
+    }
+    *pp = acl->hash_next;
+    t->count--;
+    zk_free(acl);
+}
+
+struct jute_bytes acl_skip_vector(struct jute_reader *jr)
+{
+    struct jute_bytes span = {jr->data + jr->pos, 0};
+    size_t start = jr->pos;
+    int32_t count = jr_vector_count(jr, ACL_MIN_ENTRY_BYTES);
+    for (int32_t i = 0; i < count && jr_ok(jr); i++) {
+        (void)jr_int(jr);
+        (void)jr_bytes(jr);
+        (void)jr_bytes(jr);
+    }
+    if (!jr_ok(jr))
+        return (struct jute_bytes){NULL, -1};
+    span.len = (int32_t)(jr->pos - start);
+    return span;
+}
+
+static bool bytes_eq(struct jute_bytes b, const char *s)
+{
+    size_t n = strlen(s);
+    return b.len >= 0 && (size_t)b.len == n && memcmp(b.ptr, s, n) == 0;
+}
+
+static bool bytes_same(struct jute_bytes a, struct jute_bytes b)
+{
+    int32_t la = a.len < 0 ? 0 : a.len, lb = b.len < 0 ? 0 : b.len;
+    return la == lb && (la == 0 || memcmp(a.ptr, b.ptr, (size_t)la) == 0);
+}
+
+/* DigestAuthenticationProvider.isValid: Java id.split(":").length > 1. */
+static bool digest_id_valid(struct jute_bytes id)
+{
+    const char *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
+    if (!colon)
+        return false;
+    for (const char *p = colon; p < (const char *)id.ptr + id.len; p++)
+        if (*p != ':')
+            return true;
+    return false;
+}
+
+/* IPAuthenticationProvider.isValid: address[/bits] with bits within the address size. */
+static bool ip_id_valid(struct jute_bytes id)
+{
+    char buf[64];
+    if (id.len <= 0 || id.len >= (int32_t)sizeof buf)
+        return false;
+    memcpy(buf, id.ptr, (size_t)id.len);
+    buf[id.len] = '\0';
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    unsigned char addr[16];
+    int max_bits;
+    if (inet_pton(AF_INET, buf, addr) == 1)
+        max_bits = 32;
+    else if (inet_pton(AF_INET6, buf, addr) == 1)
+        max_bits = 128;
+    else
+        return false;
+    if (!slash)
+        return true;
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    return slash[1] != '\0' && *end == '\0' && bits >= 0 && bits <= max_bits;
+}
+
+static void write_entry(struct jute_writer *jw, int32_t perms, struct jute_bytes scheme,
+                        struct jute_bytes id)
+{
+    jw_int(jw, perms);
+    jw_bytes(jw, scheme.ptr, scheme.len < 0 ? 0 : scheme.len);
+    jw_bytes(jw, id.ptr, id.len < 0 ? 0 : id.len);
+}
+
+/* Expand one `auth` entry into the session's authenticated ids. Returns how many were added. */
+static int32_t expand_auth(struct jute_writer *jw, int32_t perms, const uint8_t *auth,
+                           uint32_t auth_len)
+{
+    if (!auth || auth_len == 0)
+        return 0;
+    struct jute_reader jr;
+    jr_init(&jr, auth, auth_len);
+    int32_t count = jr_vector_count(&jr, 8);
+    int32_t added = 0;
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        struct jute_bytes scheme = jr_bytes(&jr);
+        struct jute_bytes id = jr_bytes(&jr);
+        /* ip and super ids are not "authenticated" providers in ZooKeeper's fixupACL. */
+        if (!jr_ok(&jr) || scheme.len <= 0 || bytes_eq(scheme, "ip") || bytes_eq(scheme, "super"))
+            continue;
+        write_entry(jw, perms, scheme, id);
+        added++;
+    }
+    return added;
+}
+
+/* Validate one deduplicated entry and append its normalized form. Returns entries written, or
+ * a negative ZE_INVALIDACL. */
+static int32_t fixup_entry(struct jute_writer *jw, const struct acl_entry *e, const uint8_t *auth,
+                           uint32_t auth_len)
+{
+    if (e->scheme.len < 0)
+        return ZE_INVALIDACL;
+    if (bytes_eq(e->scheme, "world") && bytes_eq(e->id, "anyone")) {
+        write_entry(jw, e->perms, e->scheme, e->id);
+        return 1;
+    }
+    if (bytes_eq(e->scheme, "auth")) {
+        int32_t added = expand_auth(jw, e->perms, auth, auth_len);
+        return added > 0 ? added : ZE_INVALIDACL;
+    }
+    bool valid = (bytes_eq(e->scheme, "digest") && digest_id_valid(e->id)) ||
+                 (bytes_eq(e->scheme, "ip") && ip_id_valid(e->id));
+    if (!valid)
+        return ZE_INVALIDACL;
+    write_entry(jw, e->perms, e->scheme, e->id);
+    return 1;
+}
+
+static int32_t parse_entries(struct jute_bytes vec, struct acl_entry *entries, int32_t max,
+                             int32_t *count_out)
+{
+    struct jute_reader jr;
+    jr_init(&jr, vec.ptr, (size_t)vec.len);
+    int32_t count = jr_vector_count(&jr, ACL_MIN_ENTRY_BYTES);
+    int32_t kept = 0;
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        struct acl_entry e = {jr_int(&jr), jr_bytes(&jr), jr_bytes(&jr)};
+        bool dup = false;
+        for (int32_t j = 0; j < kept && !dup; j++)
+            dup = entries[j].perms == e.perms && bytes_same(entries[j].scheme, e.scheme) &&
+                  bytes_same(entries[j].id, e.id) &&
+                  (entries[j].scheme.len < 0) == (e.scheme.len < 0);
+        if (!dup) {
+            ZK_ASSERT(kept < max);
+            entries[kept++] = e;
+        }
+    }
+    *count_out = kept;
+    return jr_ok(&jr) ? 0 : ZE_MARSHALLINGERROR;
+}
+
+static int32_t vector_count_of(struct jute_bytes vec)
+{
+    struct jute_reader jr;
+    jr_init(&jr, vec.ptr, (size_t)vec.len);
+    int32_t count = jr_vector_count(&jr, ACL_MIN_ENTRY_BYTES);
+    return jr_ok(&jr) ? count : -1;
+}
+
+int acl_from_request(struct store *st, struct jute_bytes acl_vec, const uint8_t *auth,
+                     uint32_t auth_len, struct acl_list **out)
+{
+    *out = NULL;
+    int32_t total = acl_vec.len >= 4 ? vector_count_of(acl_vec) : -1;
+    if (total < 0)
+        return ZE_MARSHALLINGERROR;
+    if (total == 0)
+        return ZE_INVALIDACL;
+    struct acl_entry stack_entries[ACL_STACK_ENTRIES];
+    struct acl_entry *entries = stack_entries;
+    if (total > ACL_STACK_ENTRIES && !(entries = zk_malloc((size_t)total * sizeof *entries)))
+        return STORE_ERR_NOMEM;
+    int32_t kept = 0;
+    int rc = parse_entries(acl_vec, entries, total, &kept);
+    struct jute_writer *jw = &st->scratch;
+    jw_reset(jw);
+    jw_int(jw, 0);
+    int32_t written = 0;
+    for (int32_t i = 0; i < kept && rc == 0; i++) {
+        int32_t n = fixup_entry(jw, &entries[i], auth, auth_len);
+        if (n < 0)
+            rc = n;
+        else
+            written += n;
+    }
+    if (entries != stack_entries)
+        zk_free(entries);
+    if (rc != 0)
+        return rc;
+    if (jw->err)
+        return STORE_ERR_NOMEM;
+    ZK_ASSERT(written > 0);
+    jw_put_int_at(jw, 0, written);
+    *out = acl_intern(&st->acls, jw->data, (uint32_t)jw->len);
+    return *out ? 0 : STORE_ERR_NOMEM;
+}

@@ -1,0 +1,140 @@
+/* Store lifetime (store_new/store_free with the initial /zookeeper tree), introspection
+ * counters and the container/TTL reap scan. */
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "store/store_internal.h"
+
+#define INITIAL_NODE_BUCKETS 1024
+#define INITIAL_ACL_BUCKETS 64
+#define INITIAL_SESSION_BUCKETS 64
+
+/* jute vector<ACL> with one entry {perms, world:anyone}. */
+static uint32_t encode_world_acl(uint8_t *buf, int32_t perms)
+{
+    struct jute_writer jw;
+    jw_init(&jw);
+    jw_int(&jw, 1);
+    jw_int(&jw, perms);
+    jw_string(&jw, "world");
+    jw_string(&jw, "anyone");
+    uint32_t len = 0;
+    if (!jw.err) {
+        ZK_ASSERT(jw.len <= 64);
+        memcpy(buf, jw.data, jw.len);
+        len = (uint32_t)jw.len;
+    }
+    jw_free(&jw);
+    return len;
+}
+
+static struct znode *add_system_node(struct store *st, struct znode *parent, const char *path,
+                                     int32_t perms)
+{
+    uint8_t acl_bytes[64];
+    uint32_t acl_len = encode_world_acl(acl_bytes, perms);
+    if (acl_len == 0)
+        return NULL;
+    struct znode *n = node_alloc(path, strlen(path), NULL, -1);
+    if (!n)
+        return NULL;
+    n->acl = acl_intern(&st->acls, acl_bytes, acl_len);
+    if (!n->acl) {
+        node_free(st, n);
+        return NULL;
+    }
+    /* As DataTree's constructor: plain addChild, the parent's stat is not touched (so a fresh
+     * "/" reports cversion -1, as ZooKeeper does). */
+    node_attach(st, parent, n);
+    return n;
+}
+
+/* Fresh tree: /, /zookeeper, /zookeeper/quota, /zookeeper/config (ZooKeeper 3.8). */
+int store_init_tree(struct store *st)
+{
+    if (node_table_init(&st->nodes, INITIAL_NODE_BUCKETS) ||
+        acl_table_init(&st->acls, INITIAL_ACL_BUCKETS))
+        return -1;
+    st->root = add_system_node(st, NULL, "/", ZPERM_ALL);
+    struct znode *zk = st->root ? add_system_node(st, st->root, "/zookeeper", ZPERM_ALL) : NULL;
+    if (!zk || !add_system_node(st, zk, "/zookeeper/quota", ZPERM_ALL) ||
+        !add_system_node(st, zk, "/zookeeper/config", ZPERM_READ))
+        return -1;
+    return 0;
+}
+
+void store_release_tree(struct store *st)
+{
+    node_table_free_all(st);
+    acl_table_free(&st->acls);
+    session_table_free(&st->sessions);
+    memset(&st->special, 0, sizeof st->special);
+    st->root = NULL;
+    st->digest = 0;
+    st->data_size = 0;
+    st->ephemeral_count = 0;
+}
+
+struct store *store_new(const struct store_options *opts)
+{
+    struct store *st = zk_calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    if (opts)
+        st->opts = *opts;
+    if (st->opts.max_data_len <= 0)
+        st->opts.max_data_len = ZK_MAX_BUFFER_DEFAULT;
+    jw_init(&st->scratch);
+    if (watch_init(&st->watches)) {
+        zk_free(st);
+        return NULL;
+    }
+    if (session_table_init(&st->sessions, INITIAL_SESSION_BUCKETS) || store_init_tree(st)) {
+        store_free(st);
+        return NULL;
+    }
+    ZK_ASSERT(st->nodes.count == 4);
+    return st;
+}
+
+void store_free(struct store *st)
+{
+    if (!st)
+        return;
+    store_release_tree(st);
+    watch_free(&st->watches);
+    txn_ctx_free(&st->txn);
+    jw_free(&st->scratch);
+    zk_free(st);
+}
+
+void store_remove_watcher(struct store *st, uint64_t watcher)
+{
+    watch_remove_watcher(&st->watches, watcher);
+}
+
+void store_reap_candidates(const struct store *st, int64_t now_ms,
+                           void (*fn)(void *ctx, const char *path), void *ctx)
+{
+    for (const struct znode *n = st->special.head; n; n = n->owner_next) {
+        if (n->num_children > 0)
+            continue;
+        if (n->kind == ZK_KIND_CONTAINER) {
+            if (n->cversion > 0) /* had at least one child (stored cversion counts creates) */
+                fn(ctx, n->path);
+        } else {
+            ZK_ASSERT(n->kind == ZK_KIND_TTL);
+            int64_t ttl = n->ephemeral_owner & ~ZK_EPHEMERAL_TTL_MASK;
+            if (ttl != 0 && now_ms - n->mtime > ttl)
+                fn(ctx, n->path);
+        }
+    }
+}
+
+int64_t store_last_zxid(const struct store *st) { return st->last_zxid; }
+size_t store_node_count(const struct store *st) { return st->nodes.count; }
+size_t store_watch_count(const struct store *st) { return watch_count(&st->watches); }
+size_t store_ephemeral_count(const struct store *st) { return st->ephemeral_count; }
+uint64_t store_approximate_data_size(const struct store *st) { return st->data_size; }
+uint64_t store_digest(const struct store *st) { return st->digest; }

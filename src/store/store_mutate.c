@@ -1,0 +1,100 @@
+/* Tree mutations that record their inverse in the txn's undo log and queue the watch events
+ * ZooKeeper's DataTree fires for them. Each reserves its undo/event slots first, so it either
+ * fails with nothing changed or completes. Parent stats follow DataTree.createNode/deleteNode:
+ * create bumps the parent's stored cversion and sets pzxid; delete only sets pzxid. */
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "store/store_internal.h"
+
+int mutate_create(struct store *st, struct znode *parent, struct znode *n)
+{
+    ZK_ASSERT(parent != NULL && n->parent == NULL);
+    if (txn_reserve(st, 1, 2))
+        return STORE_ERR_NOMEM;
+    struct undo_entry *e = txn_push_undo(st, UNDO_CREATE);
+    e->node = n;
+    e->saved_parent_cversion = parent->cversion;
+    e->saved_parent_pzxid = parent->pzxid;
+    store_digest_remove_node(st, parent);
+    parent->cversion++;
+    if (st->txn.zxid > parent->pzxid)
+        parent->pzxid = st->txn.zxid;
+    store_digest_add_node(st, parent);
+    node_attach(st, parent, n);
+    struct owner_list *owners = node_owner_list(st, n);
+    if (owners) {
+        owner_list_append(owners, n);
+        if (n->kind == ZK_KIND_EPHEMERAL)
+            st->ephemeral_count++;
+    }
+    txn_push_event(st, ZEV_CREATED, n->path, n->path_len);
+    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent->path, parent->path_len);
+    return 0;
+}
+
+int mutate_delete(struct store *st, struct znode *n)
+{
+    struct znode *parent = n->parent;
+    ZK_ASSERT(parent != NULL && n->num_children == 0);
+    if (txn_reserve(st, 1, 2))
+        return STORE_ERR_NOMEM;
+    struct undo_entry *e = txn_push_undo(st, UNDO_DELETE);
+    e->node = n;
+    e->parent = parent;
+    e->saved_parent_pzxid = parent->pzxid;
+    struct owner_list *owners = node_owner_list(st, n);
+    if (owners) {
+        owner_list_remove(owners, n);
+        if (n->kind == ZK_KIND_EPHEMERAL)
+            st->ephemeral_count--;
+    }
+    node_detach(st, n);
+    store_digest_remove_node(st, parent);
+    if (st->txn.zxid > parent->pzxid)
+        parent->pzxid = st->txn.zxid;
+    store_digest_add_node(st, parent);
+    txn_push_event(st, ZEV_DELETED, n->path, n->path_len);
+    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent->path, parent->path_len);
+    return 0;
+}
+
+int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t data_len)
+{
+    if (txn_reserve(st, 1, 1))
+        return STORE_ERR_NOMEM;
+    struct undo_entry *e = txn_push_undo(st, UNDO_SET_DATA);
+    e->node = n;
+    e->saved_data = n->data;
+    e->saved_data_len = n->data_len;
+    e->saved_data_hash = n->data_hash;
+    e->saved_version = n->version;
+    e->saved_mzxid = n->mzxid;
+    e->saved_mtime = n->mtime;
+    store_digest_remove_node(st, n);
+    st->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
+    n->data = data;
+    n->data_len = data_len;
+    n->data_hash = data_len > 0 ? store_hash_bytes(data, (size_t)data_len) : 0;
+    n->version++;
+    n->mzxid = st->txn.zxid;
+    n->mtime = st->txn.time_ms;
+    st->data_size += data_len > 0 ? (uint64_t)data_len : 0;
+    store_digest_add_node(st, n);
+    txn_push_event(st, ZEV_DATA_CHANGED, n->path, n->path_len);
+    return 0;
+}
+
+int mutate_set_acl(struct store *st, struct znode *n, struct acl_list *acl)
+{
+    if (txn_reserve(st, 1, 0))
+        return STORE_ERR_NOMEM;
+    struct undo_entry *e = txn_push_undo(st, UNDO_SET_ACL);
+    e->node = n;
+    e->saved_acl = n->acl;
+    e->saved_version = n->aversion;
+    store_digest_remove_node(st, n);
+    n->acl = acl;
+    n->aversion++;
+    store_digest_add_node(st, n);
+    return 0;
+}

@@ -1,0 +1,218 @@
+/* Unit tests of multi (atomic, one zxid, results 0/code/-2 on abort, watches only on success)
+ * and multiRead (independent sub-ops). */
+#include <criterion/criterion.h>
+
+#include "store/store_testkit.h"
+
+#define SID 0x2000000000000001LL
+
+static struct tk t;
+
+static void setup(void)
+{
+    tk_init(&t);
+    tk_session(&t, SID);
+}
+static void teardown(void) { tk_fini(&t); }
+
+TestSuite(store_multi, .init = setup, .fini = teardown);
+
+static void op_header(struct jute_writer *b, int32_t type)
+{
+    jw_int(b, type);
+    jw_bool(b, false);
+    jw_int(b, -1);
+}
+
+static void end_multi(struct jute_writer *b)
+{
+    jw_int(b, -1);
+    jw_bool(b, true);
+    jw_int(b, -1);
+}
+
+static void path_version(struct jute_writer *b, int32_t type, const char *path, int32_t version)
+{
+    op_header(b, type);
+    jw_string(b, path);
+    jw_int(b, version);
+}
+
+Test(store_multi, success_results_and_one_zxid)
+{
+    cr_assert_eq(tk_create(&t, SID, "/m", NULL, 0), 0);
+    cr_assert_eq(tk_read(&t, ZOP_GETCHILDREN, "/m", 1, 7), 0);
+    struct jute_writer b;
+    jw_init(&b);
+    op_header(&b, ZOP_CREATE);
+    tk_create_body(&b, "/m/a", "1", 0);
+    op_header(&b, ZOP_CREATE2);
+    tk_create_body(&b, "/m/b", "2", 0);
+    op_header(&b, ZOP_SETDATA);
+    jw_string(&b, "/m/a");
+    jw_bytes(&b, "xyz", 3);
+    jw_int(&b, 0);
+    path_version(&b, ZOP_CHECK, "/m/b", 0);
+    path_version(&b, ZOP_DELETE, "/m/b", 0);
+    end_multi(&b);
+    cr_expect_eq(store_validate_write(ZOP_MULTI, b.data, b.len, ZK_MAX_BUFFER_DEFAULT), 0);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_assert_eq(t.err, 0);
+    int64_t z = t.zxid;
+    struct jute_reader jr;
+    jr_init(&jr, t.reply.data, t.reply.len);
+    cr_expect_eq(jr_int(&jr), ZOP_CREATE);
+    cr_expect_eq(jr_bool(&jr), false);
+    cr_expect_eq(jr_int(&jr), 0);
+    cr_expect_eq(jr_bytes(&jr).len, 4);
+    cr_expect_eq(jr_int(&jr), ZOP_CREATE2);
+    (void)jr_bool(&jr);
+    cr_expect_eq(jr_int(&jr), 0);
+    cr_expect_eq(jr_bytes(&jr).len, 4);
+    struct zk_stat s;
+    zk_stat_read(&jr, &s);
+    cr_expect_eq(s.czxid, z);
+    cr_expect_eq(jr_int(&jr), ZOP_SETDATA);
+    (void)jr_bool(&jr);
+    (void)jr_int(&jr);
+    zk_stat_read(&jr, &s);
+    cr_expect_eq(s.version, 1);
+    cr_expect_eq(s.data_length, 3);
+    cr_expect_eq(jr_int(&jr), ZOP_CHECK);
+    (void)jr_bool(&jr);
+    (void)jr_int(&jr);
+    cr_expect_eq(jr_int(&jr), ZOP_DELETE);
+    (void)jr_bool(&jr);
+    (void)jr_int(&jr);
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_bool(&jr), true);
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_remaining(&jr), 0);
+    struct zk_stat m = tk_stat(&t, "/m");
+    cr_expect_eq(m.pzxid, z);
+    cr_expect_eq(m.num_children, 1);
+    cr_expect_eq(m.cversion, 2 * 2 - 1);
+    cr_expect_eq(tk_stat(&t, "/m/a").mzxid, z);
+    cr_expect_eq(tk_count_events(&t, 7, ZEV_CHILDREN_CHANGED, "/m"), 1);
+    jw_free(&b);
+}
+
+Test(store_multi, rollback_on_failure)
+{
+    cr_assert_eq(tk_create(&t, SID, "/r", "v", 0), 0);
+    cr_assert_eq(tk_read(&t, ZOP_GETDATA, "/r", 1, 9), 0);
+    cr_assert_eq(tk_read(&t, ZOP_EXISTS, "/r/new", 1, 9), ZE_NONODE);
+    uint64_t digest = store_digest(t.st);
+    size_t nodes = store_node_count(t.st);
+    struct zk_stat before = tk_stat(&t, "/r");
+    struct jute_writer b;
+    jw_init(&b);
+    op_header(&b, ZOP_CREATE);
+    tk_create_body(&b, "/r/new", NULL, 0);
+    op_header(&b, ZOP_SETDATA);
+    jw_string(&b, "/r");
+    jw_bytes(&b, "w", 1);
+    jw_int(&b, -1);
+    path_version(&b, ZOP_DELETE, "/r", -1); /* NotEmpty: /r/new exists now */
+    path_version(&b, ZOP_CHECK, "/r", 0);
+    end_multi(&b);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_expect_eq(t.err, 0);
+    struct jute_reader jr;
+    jr_init(&jr, t.reply.data, t.reply.len);
+    int32_t expect[] = {0, 0, ZE_NOTEMPTY, ZE_RUNTIMEINCONSISTENCY};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(jr_int(&jr), -1);
+        cr_expect_eq(jr_bool(&jr), false);
+        cr_expect_eq(jr_int(&jr), expect[i]);
+        cr_expect_eq(jr_int(&jr), expect[i]);
+    }
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_bool(&jr), true);
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_remaining(&jr), 0);
+    cr_expect_eq(store_digest(t.st), digest);
+    cr_expect_eq(store_node_count(t.st), nodes);
+    struct zk_stat after = tk_stat(&t, "/r");
+    cr_expect_eq(memcmp(&before, &after, sizeof before), 0);
+    cr_expect_eq(t.nevents, 0);
+    cr_expect_eq(store_watch_count(t.st), 2);
+    cr_expect_eq(store_last_zxid(t.st), t.zxid);
+    jw_free(&b);
+}
+
+Test(store_multi, malformed_and_mixed)
+{
+    struct jute_writer b;
+    jw_init(&b);
+    op_header(&b, ZOP_GETDATA);
+    jw_string(&b, "/");
+    jw_bool(&b, false);
+    end_multi(&b);
+    cr_expect_eq(store_validate_write(ZOP_MULTI, b.data, b.len, 100), ZE_MARSHALLINGERROR);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_expect_eq(t.err, ZE_MARSHALLINGERROR);
+    jw_reset(&b);
+    op_header(&b, ZOP_CREATE);
+    jw_string(&b, "/x");
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_expect_eq(t.err, ZE_MARSHALLINGERROR);
+    jw_reset(&b);
+    end_multi(&b); /* empty multi */
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_expect_eq(t.err, 0);
+    cr_expect_eq(t.reply.len, 9);
+    cr_assert_eq(tk_apply(&t, 777, ZOP_MULTI, &b), 0);
+    cr_expect_eq(t.err, ZE_SESSIONEXPIRED);
+    jw_free(&b);
+}
+
+Test(store_multi, multi_read_independent)
+{
+    cr_assert_eq(tk_create(&t, SID, "/mr", "dat", 0), 0);
+    cr_assert_eq(tk_create(&t, SID, "/mr/k", NULL, 0), 0);
+    struct jute_writer b;
+    jw_init(&b);
+    op_header(&b, ZOP_GETCHILDREN);
+    jw_string(&b, "/mr");
+    jw_bool(&b, true);
+    op_header(&b, ZOP_GETDATA);
+    jw_string(&b, "/missing");
+    jw_bool(&b, false);
+    op_header(&b, ZOP_GETDATA);
+    jw_string(&b, "/mr");
+    jw_bool(&b, false);
+    end_multi(&b);
+    jw_reset(&t.reply);
+    cr_assert_eq(store_read(t.st, ZOP_MULTIREAD, b.data, b.len, SID, 5, &t.reply), 0);
+    struct jute_reader jr;
+    jr_init(&jr, t.reply.data, t.reply.len);
+    cr_expect_eq(jr_int(&jr), ZOP_GETCHILDREN);
+    (void)jr_bool(&jr);
+    cr_expect_eq(jr_int(&jr), 0);
+    cr_expect_eq(jr_int(&jr), 1);
+    cr_expect_eq(jr_bytes(&jr).len, 1);
+    cr_expect_eq(jr_int(&jr), -1);
+    (void)jr_bool(&jr);
+    cr_expect_eq(jr_int(&jr), ZE_NONODE);
+    cr_expect_eq(jr_int(&jr), ZE_NONODE);
+    cr_expect_eq(jr_int(&jr), ZOP_GETDATA);
+    (void)jr_bool(&jr);
+    cr_expect_eq(jr_int(&jr), 0);
+    cr_expect_eq(jr_bytes(&jr).len, 3);
+    struct zk_stat s;
+    zk_stat_read(&jr, &s);
+    cr_expect_eq(s.num_children, 1);
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_bool(&jr), true);
+    cr_expect_eq(jr_int(&jr), -1);
+    cr_expect_eq(jr_remaining(&jr), 0);
+    cr_expect_eq(store_watch_count(t.st), 0); /* watch flags are ignored */
+    jw_reset(&b);
+    op_header(&b, ZOP_CREATE);
+    tk_create_body(&b, "/x", NULL, 0);
+    end_multi(&b);
+    cr_expect_eq(store_read(t.st, ZOP_MULTIREAD, b.data, b.len, SID, 5, &t.reply),
+                 ZE_MARSHALLINGERROR);
+    jw_free(&b);
+}
