@@ -1,0 +1,404 @@
+/* Peer transport implementation (see peer.h). */
+#include "server/peer.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "common/log.h"
+
+#define HELLO_MAGIC 0x5a41424bu /* "ZABK" */
+#define HELLO_VERSION 1u
+#define HELLO_LEN 16u
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+#define INBOUND_MAX (ZK_SERVERS_MAX * 4)
+
+struct link { /* our outgoing connection to one member */
+    struct peer_net *pn;
+    uint32_t id;
+    struct sockaddr_storage addr;
+    int addr_len;
+    struct bufferevent *bev;
+    struct event *retry_ev;
+    int backoff_ms;
+    int up;
+};
+
+struct inbound { /* a connection another member opened to us */
+    struct peer_net *pn;
+    struct bufferevent *bev;
+    uint32_t id; /* 0 until the hello arrived */
+};
+
+struct peer_net {
+    struct event_base *base;
+    struct peer_callbacks cbs;
+    uint32_t my_id;
+    uint32_t fingerprint;
+    struct evconnlistener *listener;
+    struct link links[ZK_SERVERS_MAX];
+    int n_links;
+    struct inbound *inbound[INBOUND_MAX];
+};
+
+/* A hash of the member list, so members of different ensembles never talk. */
+static uint32_t ensemble_fingerprint(const struct zk_config *cfg)
+{
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < cfg->n_members; i++) {
+        const struct zk_member *m = &cfg->members[i];
+        uint32_t vals[3] = {(uint32_t)m->id, (uint32_t)m->peer_port, (uint32_t)m->observer};
+        for (int k = 0; k < 3; k++) {
+            h ^= vals[k];
+            h *= 16777619u;
+        }
+    }
+    return h;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- outgoing links ---- */
+
+static void link_connect(struct link *l);
+
+static void link_schedule_retry(struct link *l)
+{
+    struct timeval tv = {l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000};
+    if (event_add(l->retry_ev, &tv) != 0)
+        ZK_ERROR("cannot schedule reconnect to member %u", l->id);
+    l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
+}
+
+static void link_reset(struct link *l, const char *why)
+{
+    int was_up = l->up;
+    if (l->bev)
+        bufferevent_free(l->bev);
+    l->bev = NULL;
+    l->up = 0;
+    if (was_up) {
+        ZK_INFO("link to member %u down: %s", l->id, why);
+        l->pn->cbs.on_down(l->pn->cbs.ctx, l->id);
+    }
+    link_schedule_retry(l);
+}
+
+static void link_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct link *l = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        uint8_t hello[4 + HELLO_LEN];
+        put32(hello, HELLO_LEN);
+        put32(hello + 4, HELLO_MAGIC);
+        put32(hello + 8, HELLO_VERSION);
+        put32(hello + 12, l->pn->my_id);
+        put32(hello + 16, l->pn->fingerprint);
+        if (bufferevent_write(l->bev, hello, sizeof hello) != 0) {
+            link_reset(l, "out of memory");
+            return;
+        }
+        int one = 1;
+        setsockopt(bufferevent_getfd(l->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        l->up = 1;
+        l->backoff_ms = BACKOFF_MIN_MS;
+        ZK_INFO("link to member %u up", l->id);
+        l->pn->cbs.on_up(l->pn->cbs.ctx, l->id);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        link_reset(l, what & BEV_EVENT_EOF ? "closed by peer" : "connection error");
+}
+
+static void link_on_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    /* Nothing is expected on an outgoing link: discard. */
+    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void link_connect(struct link *l)
+{
+    ZK_ASSERT(!l->bev);
+    l->bev = bufferevent_socket_new(l->pn->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!l->bev) {
+        link_schedule_retry(l);
+        return;
+    }
+    bufferevent_setcb(l->bev, link_on_read, NULL, link_on_event, l);
+    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&l->addr, l->addr_len) != 0)
+        link_reset(l, "connect failed");
+}
+
+static void link_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    link_connect(arg);
+}
+
+int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t len)
+{
+    for (int i = 0; i < pn->n_links; i++) {
+        struct link *l = &pn->links[i];
+        if (l->id != to)
+            continue;
+        if (!l->up)
+            return -1;
+        struct evbuffer *out = bufferevent_get_output(l->bev);
+        if (evbuffer_get_length(out) + len > PEER_QUEUE_MAX) {
+            link_reset(l, "send queue full (peer not reading)");
+            return -1;
+        }
+        uint8_t head[4];
+        put32(head, (uint32_t)len);
+        if (evbuffer_add(out, head, 4) != 0 || evbuffer_add(out, data, len) != 0) {
+            link_reset(l, "out of memory");
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int peer_net_is_up(const struct peer_net *pn, uint32_t id)
+{
+    for (int i = 0; i < pn->n_links; i++)
+        if (pn->links[i].id == id)
+            return pn->links[i].up;
+    return 0;
+}
+
+/* ---- incoming connections ---- */
+
+static void inbound_close(struct inbound *in, const char *why)
+{
+    struct peer_net *pn = in->pn;
+    if (why)
+        ZK_WARN("peer connection from member %u closed: %s", in->id, why);
+    for (int i = 0; i < INBOUND_MAX; i++)
+        if (pn->inbound[i] == in)
+            pn->inbound[i] = NULL;
+    bufferevent_free(in->bev);
+    zk_free(in);
+}
+
+static int known_member(const struct peer_net *pn, uint32_t id)
+{
+    for (int i = 0; i < pn->n_links; i++)
+        if (pn->links[i].id == id)
+            return 1;
+    return 0;
+}
+
+/* Returns 0 when the hello is acceptable. A newer connection from the same member replaces the
+ * older one (the member restarted or reconnected). */
+static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
+{
+    struct peer_net *pn = in->pn;
+    if (len != HELLO_LEN || get32(p) != HELLO_MAGIC || get32(p + 4) != HELLO_VERSION) {
+        ZK_WARN("peer port: a connection that does not speak zabkeeper's peer protocol");
+        return -1;
+    }
+    uint32_t id = get32(p + 8);
+    if (!known_member(pn, id)) {
+        ZK_WARN("peer port: member id %u is not in this ensemble's configuration; refused", id);
+        return -1;
+    }
+    if (get32(p + 12) != pn->fingerprint) {
+        ZK_WARN("peer port: member %u has a different ensemble configuration; refused", id);
+        return -1;
+    }
+    for (int i = 0; i < INBOUND_MAX; i++)
+        if (pn->inbound[i] && pn->inbound[i] != in && pn->inbound[i]->id == id)
+            inbound_close(pn->inbound[i], NULL);
+    in->id = id;
+    return 0;
+}
+
+static void inbound_on_read(struct bufferevent *bev, void *arg)
+{
+    struct inbound *in = arg;
+    struct peer_net *pn = in->pn;
+    struct evbuffer *buf = bufferevent_get_input(bev);
+    for (;;) {
+        uint8_t head[4];
+        if (evbuffer_copyout(buf, head, 4) != 4)
+            return;
+        uint32_t len = get32(head);
+        if (len > PEER_FRAME_MAX || (!in->id && len != HELLO_LEN)) {
+            inbound_close(in, "frame length out of range");
+            return;
+        }
+        if (evbuffer_get_length(buf) < 4 + (size_t)len)
+            return;
+        const uint8_t *frame = evbuffer_pullup(buf, 4 + (ssize_t)len);
+        if (!frame) {
+            inbound_close(in, "out of memory");
+            return;
+        }
+        if (!in->id) {
+            if (accept_hello(in, frame + 4, len) != 0) {
+                inbound_close(in, NULL);
+                return;
+            }
+        } else {
+            pn->cbs.on_message(pn->cbs.ctx, in->id, frame + 4, len);
+        }
+        evbuffer_drain(buf, 4 + (size_t)len);
+    }
+}
+
+static void inbound_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        inbound_close(arg, NULL);
+}
+
+static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                           int socklen, void *arg)
+{
+    (void)l;
+    (void)sa;
+    (void)socklen;
+    struct peer_net *pn = arg;
+    int slot = -1;
+    for (int i = 0; i < INBOUND_MAX && slot < 0; i++)
+        if (!pn->inbound[i])
+            slot = i;
+    struct inbound *in = slot >= 0 ? zk_calloc(1, sizeof *in) : NULL;
+    struct bufferevent *bev =
+        in ? bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (!bev) {
+        ZK_WARN("peer port: refusing a connection (%s)", slot < 0 ? "too many" : "out of memory");
+        zk_free(in);
+        evutil_closesocket(fd);
+        return;
+    }
+    in->pn = pn;
+    in->bev = bev;
+    pn->inbound[slot] = in;
+    bufferevent_setcb(bev, inbound_on_read, NULL, inbound_on_event, in);
+    bufferevent_enable(bev, EV_READ);
+}
+
+/* ---- setup ---- */
+
+static int resolve(const char *host, int port, struct sockaddr_storage *out, int *len)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *len = (int)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int listen_peer_port(struct peer_net *pn, const struct zk_member *me)
+{
+    struct sockaddr_storage addr;
+    int len;
+    if (resolve(me->host, me->peer_port, &addr, &len) != 0) {
+        ZK_ERROR("cannot resolve my peer address %s", me->host);
+        return -1;
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    for (int attempt = 0; attempt < 50 && !pn->listener; attempt++) {
+        pn->listener = evconnlistener_new_bind(pn->base, on_peer_accept, pn, flags, 64,
+                                               (struct sockaddr *)&addr, len);
+        if (!pn->listener) {
+            ZK_WARN("cannot bind peer port %d: %s; retrying", me->peer_port, strerror(errno));
+            struct timespec pause = {0, 100 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return pn->listener ? 0 : -1;
+}
+
+static int add_link(struct peer_net *pn, const struct zk_member *m)
+{
+    struct link *l = &pn->links[pn->n_links];
+    l->pn = pn;
+    l->id = (uint32_t)m->id;
+    l->backoff_ms = BACKOFF_MIN_MS;
+    if (resolve(m->host, m->peer_port, &l->addr, &l->addr_len) != 0) {
+        ZK_ERROR("cannot resolve member %d's address %s", m->id, m->host);
+        return -1;
+    }
+    l->retry_ev = evtimer_new(pn->base, link_on_retry, l);
+    if (!l->retry_ev)
+        return -1;
+    pn->n_links++;
+    link_connect(l);
+    return 0;
+}
+
+struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *cfg,
+                              const struct peer_callbacks *cbs)
+{
+    struct peer_net *pn = zk_calloc(1, sizeof *pn);
+    if (!pn)
+        return NULL;
+    pn->base = base;
+    pn->cbs = *cbs;
+    pn->my_id = (uint32_t)cfg->myid;
+    pn->fingerprint = ensemble_fingerprint(cfg);
+    int rc = 0;
+    for (int i = 0; i < cfg->n_members && rc == 0; i++) {
+        const struct zk_member *m = &cfg->members[i];
+        rc = m->id == cfg->myid ? listen_peer_port(pn, m) : add_link(pn, m);
+    }
+    if (rc != 0) {
+        peer_net_free(pn);
+        return NULL;
+    }
+    return pn;
+}
+
+void peer_net_free(struct peer_net *pn)
+{
+    if (!pn)
+        return;
+    for (int i = 0; i < INBOUND_MAX; i++)
+        if (pn->inbound[i])
+            inbound_close(pn->inbound[i], NULL);
+    for (int i = 0; i < pn->n_links; i++) {
+        if (pn->links[i].bev)
+            bufferevent_free(pn->links[i].bev);
+        event_free(pn->links[i].retry_ev);
+    }
+    if (pn->listener)
+        evconnlistener_free(pn->listener);
+    zk_free(pn);
+}

@@ -1,0 +1,40 @@
+/* Member-to-member transport over TCP (libevent): every member keeps one outgoing connection to
+ * each other member and sends on it only; it receives on the connections others opened to it.
+ * One direction per connection keeps FIFO order per pair without any duplicate-connection rule.
+ *
+ * Frames are a 4-byte big-endian length + a msgpack message. A new connection starts with a
+ * hello frame (magic, version, sender id, ensemble fingerprint); a connection from an unknown id,
+ * another ensemble or speaking garbage is refused with a log line. Outgoing queues are bounded:
+ * a peer that stops reading is disconnected (the core resynchronises it later) rather than
+ * letting the queue grow. Reconnects back off from 50 ms to 1 s. */
+#ifndef ZK_PEER_H
+#define ZK_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/config.h"
+
+struct event_base;
+struct peer_net;
+
+#define PEER_FRAME_MAX (256u << 20) /* a SNAP of a large tree is the biggest message */
+#define PEER_QUEUE_MAX (64u << 20)  /* outgoing bytes queued for one peer before we cut it */
+
+struct peer_callbacks {
+    void (*on_message)(void *ctx, uint32_t from, const uint8_t *data, size_t len);
+    void (*on_up)(void *ctx, uint32_t id);   /* our outgoing link to id is connected */
+    void (*on_down)(void *ctx, uint32_t id); /* ...and lost */
+    void *ctx;
+};
+
+struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *cfg,
+                              const struct peer_callbacks *cbs);
+void peer_net_free(struct peer_net *pn);
+/* Queue one message for `to`. Returns 0, or -1 if the link is down (the message is dropped:
+ * the consensus core tolerates loss) or the queue limit was hit (the link is then reset). */
+int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t len);
+/* Is our outgoing link to id connected? */
+int peer_net_is_up(const struct peer_net *pn, uint32_t id);
+
+#endif
