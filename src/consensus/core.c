@@ -1,0 +1,410 @@
+/* zab_step(): event dispatch, the update being built, role transitions and the shared output
+ * helpers of the Zab core. */
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "consensus/internal.h"
+
+const char *zab_strerror(int rc)
+{
+    switch (rc) {
+    case ZAB_OK: return "ok";
+    case ZAB_ENOLEADER: return "no established leader";
+    case ZAB_EBUSY: return "too many outstanding proposals";
+    case ZAB_EINVAL: return "invalid argument";
+    case ZAB_ENOMEM: return "out of memory";
+    case ZAB_ETOOBIG: return "buffer too small";
+    case ZAB_EMALFORMED: return "malformed message";
+    default: return "unknown error";
+    }
+}
+
+void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voters,
+                        const uint32_t *voters)
+{
+    ZK_ASSERT(n_voters >= 1 && n_voters <= ZAB_PEERS_MAX);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->my_id = my_id;
+    cfg->n_voters = n_voters;
+    memcpy(cfg->voters, voters, n_voters * sizeof(voters[0]));
+    cfg->init_limit_ticks = 10;
+    cfg->sync_limit_ticks = 5;
+    cfg->finalize_ticks = 1;
+    cfg->retry_ticks = 2;
+    cfg->window = 500;
+    cfg->max_outstanding = 256;
+    cfg->counter_max = ZAB_COUNTER_MAX_DEFAULT;
+}
+
+int voter_index(const struct zab *z, uint32_t id)
+{
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (z->cfg.voters[i] == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static bool config_valid(const struct zab_config *c)
+{
+    if (c->n_voters < 1 || c->n_voters > ZAB_PEERS_MAX || c->my_id == 0) {
+        return false;
+    }
+    bool found = false;
+    for (uint32_t i = 0; i < c->n_voters; i++) {
+        found = found || c->voters[i] == c->my_id;
+        for (uint32_t j = 0; j < i; j++) {
+            if (c->voters[j] == c->voters[i] || c->voters[i] == 0) {
+                return false;
+            }
+        }
+    }
+    return found && c->window >= 1 && c->max_outstanding >= 1 && c->retry_ticks >= 1 &&
+           c->sync_limit_ticks >= 2 && c->init_limit_ticks >= 2 && c->counter_max >= 2 &&
+           c->counter_max <= ZAB_COUNTER_MAX_DEFAULT;
+}
+
+static int alloc_buffers(struct zab *z)
+{
+    size_t ring_cap = (size_t)z->cfg.window + z->cfg.max_outstanding + 16;
+    if (ring_init(&z->log, ring_cap) != 0) {
+        return ZAB_ENOMEM;
+    }
+    /* worst step: the ACKEPOCH quorum syncs every peer with the whole window */
+    z->cap_msgs = (size_t)z->cfg.n_voters * (ring_cap + 8);
+    z->cap_entries = ring_cap;
+    z->cap_apps = z->cfg.n_voters + 2;
+    z->msgs = zk_calloc(z->cap_msgs, sizeof(*z->msgs));
+    z->persist = zk_calloc(z->cap_entries, sizeof(*z->persist));
+    z->commits = zk_calloc(z->cap_entries, sizeof(*z->commits));
+    z->apps = zk_calloc(z->cap_apps, sizeof(*z->apps));
+    if (!z->msgs || !z->persist || !z->commits || !z->apps) {
+        return ZAB_ENOMEM;
+    }
+    return 0;
+}
+
+struct zab *zab_new(const struct zab_config *cfg)
+{
+    if (!config_valid(cfg)) {
+        return NULL;
+    }
+    struct zab *z = zk_calloc(1, sizeof(*z));
+    if (z == NULL) {
+        return NULL;
+    }
+    z->cfg = *cfg;
+    z->quorum = zab_quorum_size(cfg->n_voters);
+    z->my_index = (uint32_t)voter_index(z, cfg->my_id);
+    z->role = ZAB_LOOKING;
+    if (alloc_buffers(z) != 0) {
+        zab_free(z);
+        return NULL;
+    }
+    return z;
+}
+
+void zab_free(struct zab *z)
+{
+    if (z == NULL) {
+        return;
+    }
+    ring_free(&z->log);
+    zk_free(z->msgs);
+    zk_free(z->persist);
+    zk_free(z->commits);
+    zk_free(z->apps);
+    zk_free(z);
+}
+
+void zab_sabotage(struct zab *z, enum zab_sabotage what) { z->sabotage = what; }
+enum zab_role zab_role(const struct zab *z) { return z->role; }
+bool zab_established(const struct zab *z) { return z->established; }
+uint64_t zab_committed(const struct zab *z) { return z->committed; }
+uint64_t zab_last_logged(const struct zab *z) { return ring_last(&z->log); }
+
+/* ---- Output helpers. ---- */
+
+void out_send(struct zab *z, uint32_t to, const struct zab_msg *m)
+{
+    ZK_ASSERT(z->n_msgs < z->cap_msgs); /* cap_msgs covers the largest step, see alloc_buffers */
+    ZK_ASSERT(to != z->cfg.my_id && voter_index(z, to) >= 0);
+    z->msgs[z->n_msgs].to = to;
+    z->msgs[z->n_msgs].msg = *m;
+    z->n_msgs++;
+}
+
+void out_persist(struct zab *z, uint64_t zxid)
+{
+    ZK_ASSERT(z->n_persist < z->cap_entries);
+    const struct ring_entry *e = ring_at(&z->log, z->log.count - 1);
+    ZK_ASSERT(e->zxid == zxid); /* entries are persisted right after being appended */
+    if (z->n_persist > 0) {
+        ZK_ASSERT(z->persist[z->n_persist - 1].zxid < zxid);
+    }
+    z->persist[z->n_persist].zxid = zxid;
+    z->persist[z->n_persist].payload = (struct zab_buf){e->data, e->len};
+    z->n_persist++;
+}
+
+void out_app(struct zab *z, uint32_t from, uint8_t tag, struct zab_buf data)
+{
+    if (z->n_apps == z->cap_apps) {
+        return; /* bounded: one step receives one message, so this is never reached */
+    }
+    z->apps[z->n_apps++] = (struct zab_app_in){from, tag, data};
+}
+
+void out_accepted_epoch(struct zab *z, uint32_t epoch)
+{
+    ZK_ASSERT(epoch > z->accepted_epoch); /* epochs only grow */
+    z->accepted_epoch = epoch;
+    z->up->flags |= ZAB_UPD_ACCEPTED_EPOCH;
+    z->up->accepted_epoch = epoch;
+}
+
+void out_current_epoch(struct zab *z, uint32_t epoch)
+{
+    ZK_ASSERT(epoch > z->current_epoch);
+    ZK_ASSERT(epoch <= z->accepted_epoch); /* currentEpoch never passes acceptedEpoch */
+    z->current_epoch = epoch;
+    z->up->flags |= ZAB_UPD_CURRENT_EPOCH;
+    z->up->current_epoch = epoch;
+}
+
+void set_established(struct zab *z, bool on)
+{
+    if (z->established == on) {
+        return;
+    }
+    z->established = on;
+    z->up->flags |= on ? ZAB_UPD_ESTABLISHED : ZAB_UPD_LOST;
+}
+
+void set_role(struct zab *z, enum zab_role role, uint32_t epoch, uint32_t leader)
+{
+    set_established(z, false);
+    if (z->role != role || z->epoch != epoch || z->leader != leader) {
+        z->up->flags |= ZAB_UPD_ROLE;
+    }
+    z->role = role;
+    z->epoch = epoch;
+    z->leader = leader;
+}
+
+int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload)
+{
+    int rc = ring_append(&z->log, zxid, payload);
+    if (rc == 0) {
+        out_persist(z, zxid);
+    }
+    return rc;
+}
+
+/* Hands every committed, locally durable entry to the caller, in zxid order. Applying only
+ * durable entries keeps applied <= durable, so a restart never finds state ahead of its log. */
+static void emit_commits(struct zab *z)
+{
+    uint64_t limit = z->committed < z->durable ? z->committed : z->durable;
+    if (limit <= z->applied) {
+        return;
+    }
+    size_t i = ring_after(&z->log, z->applied);
+    ZK_ASSERT(i == 0 || ring_at(&z->log, i - 1)->zxid == z->applied);
+    for (; i < z->log.count && ring_at(&z->log, i)->zxid <= limit; i++) {
+        const struct ring_entry *e = ring_at(&z->log, i);
+        ZK_ASSERT(e->zxid > z->applied);
+        ZK_ASSERT(z->n_commits < z->cap_entries);
+        z->commits[z->n_commits].zxid = e->zxid;
+        z->commits[z->n_commits].payload = (struct zab_buf){e->data, e->len};
+        z->n_commits++;
+        z->applied = e->zxid;
+    }
+}
+
+/* ---- START. ---- */
+
+static int start_validate(const struct zab *z, const struct zab_event *ev)
+{
+    const __typeof__(ev->start) *s = &ev->start;
+    if (s->current_epoch > s->accepted_epoch || s->last_applied > s->last_logged ||
+        s->n_entries > z->log.cap) {
+        return ZAB_EINVAL;
+    }
+    uint64_t prev = s->last_applied;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        if (s->entries[i].zxid <= prev || zab_counter_of(s->entries[i].zxid) == 0 ||
+            s->entries[i].payload.len > ZAB_PAYLOAD_MAX) {
+            return ZAB_EINVAL;
+        }
+        prev = s->entries[i].zxid;
+    }
+    return prev == s->last_logged ? 0 : ZAB_EINVAL;
+}
+
+static int on_start(struct zab *z, const struct zab_event *ev)
+{
+    if (z->started || start_validate(z, ev) != 0) {
+        return ZAB_EINVAL;
+    }
+    ring_reset(&z->log, ev->start.last_applied);
+    for (size_t i = 0; i < ev->start.n_entries; i++) {
+        int rc = ring_append(&z->log, ev->start.entries[i].zxid, ev->start.entries[i].payload);
+        if (rc != 0) {
+            ring_reset(&z->log, 0);
+            return rc;
+        }
+    }
+    z->accepted_epoch = ev->start.accepted_epoch;
+    z->current_epoch = ev->start.current_epoch;
+    z->applied = z->committed = ev->start.last_applied;
+    z->durable = ev->start.last_logged; /* read back from disk: durable by definition */
+    z->incarnation = ev->start.incarnation;
+    z->started = true;
+    election_start(z);
+    return 0;
+}
+
+/* ---- Dispatch. ---- */
+
+static void on_persisted(struct zab *z, uint64_t zxid)
+{
+    uint64_t last = ring_last(&z->log);
+    uint64_t d = zxid < last ? zxid : last; /* a report may race a truncation: clamp */
+    if (d > z->durable) {
+        z->durable = d;
+    }
+    if (z->role == ZAB_LEADING) {
+        leader_persisted(z);
+    }
+}
+
+static void on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    if (voter_index(z, from) < 0 || from == z->cfg.my_id) {
+        return; /* not a member: drop (observers will get their own path) */
+    }
+    if (m->type == ZAB_MSG_VOTE) {
+        election_recv(z, from, m);
+    } else if (z->role == ZAB_LEADING) {
+        leader_recv(z, from, m);
+    } else if (z->role == ZAB_FOLLOWING) {
+        follower_recv(z, from, m);
+    }
+}
+
+static void on_tick(struct zab *z, struct zab_buf activity)
+{
+    z->now++;
+    switch (z->role) {
+    case ZAB_LOOKING: election_tick(z); break;
+    case ZAB_FOLLOWING: follower_tick(z, activity); break;
+    case ZAB_LEADING: leader_tick(z); break;
+    }
+}
+
+static int on_submit(struct zab *z, struct zab_buf payload)
+{
+    if (payload.len > ZAB_PAYLOAD_MAX) {
+        return ZAB_EINVAL;
+    }
+    if (z->role == ZAB_LEADING) {
+        return leader_propose(z, payload);
+    }
+    if (z->role == ZAB_FOLLOWING) {
+        return follower_submit(z, payload);
+    }
+    return ZAB_ENOLEADER;
+}
+
+static int on_app(struct zab *z, const struct zab_event *ev)
+{
+    if (z->role == ZAB_LEADING) {
+        return leader_app(z, ev->app.to, ev->app.tag, ev->app.data);
+    }
+    if (z->role == ZAB_FOLLOWING) {
+        return follower_app(z, ev->app.tag, ev->app.data);
+    }
+    return ZAB_ENOLEADER;
+}
+
+static int dispatch(struct zab *z, const struct zab_event *ev)
+{
+    if (ev->type == ZAB_START) {
+        return on_start(z, ev);
+    }
+    if (!z->started) {
+        return ZAB_EINVAL;
+    }
+    switch (ev->type) {
+    case ZAB_RECEIVE: on_receive(z, ev->receive.from, ev->receive.msg); return 0;
+    case ZAB_TICK: on_tick(z, ev->tick.session_activity); return 0;
+    case ZAB_SUBMIT: return on_submit(z, ev->submit.payload);
+    case ZAB_PERSISTED: on_persisted(z, ev->persisted.zxid); return 0;
+    case ZAB_PEER_UP:
+    case ZAB_PEER_DOWN: return 0; /* hints only: timeouts already cover lost peers */
+    case ZAB_APP: return on_app(z, ev);
+    default: return ZAB_EINVAL;
+    }
+}
+
+static void check_invariants(const struct zab *z)
+{
+    uint64_t last = ring_last(&z->log);
+    ZK_ASSERT(z->current_epoch <= z->accepted_epoch);
+    ZK_ASSERT(z->applied <= z->durable);
+    ZK_ASSERT(z->durable <= last);
+    ZK_ASSERT(z->applied <= z->committed);
+    ZK_ASSERT(z->log.base <= z->applied); /* every unapplied entry is in the window */
+    if (z->established) {
+        ZK_ASSERT(z->role != ZAB_LOOKING);
+        ZK_ASSERT(z->epoch == z->current_epoch);
+    }
+    if (z->role == ZAB_LEADING && z->established) {
+        ZK_ASSERT(z->committed <= last);
+    }
+}
+
+static void finish_update(struct zab *z, struct zab_update *up)
+{
+    up->entries = z->persist;
+    up->n_entries = z->n_persist;
+    up->commits = z->commits;
+    up->n_commits = z->n_commits;
+    up->msgs = z->msgs;
+    up->n_msgs = z->n_msgs;
+    up->apps = z->apps;
+    up->n_apps = z->n_apps;
+    up->role = z->role;
+    up->epoch = z->role == ZAB_LOOKING ? z->current_epoch : z->epoch;
+    up->leader = z->leader;
+    if (z->snap_zxid != 0) {
+        ZK_ASSERT(z->applied == z->snap_zxid); /* the caller attaches its state after commits */
+    }
+}
+
+int zab_step(struct zab *z, const struct zab_event *ev, struct zab_update *up)
+{
+    ZK_ASSERT(!z->in_step); /* not re-entrant */
+    z->in_step = true;
+    memset(up, 0, sizeof(*up));
+    z->up = up;
+    z->n_msgs = z->n_persist = z->n_commits = z->n_apps = 0;
+    z->snap_zxid = 0;
+    /* evict before anything refers to entries: pointers handed out last step are now dead */
+    ring_evict(&z->log, z->applied, z->cfg.window);
+    int rc = dispatch(z, ev);
+    if (z->started) {
+        if (z->role == ZAB_FOLLOWING) {
+            follower_flush(z);
+        }
+        emit_commits(z);
+        check_invariants(z);
+    }
+    finish_update(z, up);
+    z->up = NULL;
+    z->in_step = false;
+    return rc;
+}

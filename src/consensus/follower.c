@@ -1,0 +1,259 @@
+/* The follower side of Zab: discovery (FOLLOWERINFO/LEADERINFO/ACKEPOCH), synchronisation
+ * (DIFF/TRUNC/SNAP, NEWLEADER, ACKNL, UPTODATE) and broadcast (PROPOSAL/ACK/COMMIT/PING). */
+#include <string.h>
+
+#include "common/assert.h"
+#include "consensus/internal.h"
+
+static void send_leader(struct zab *z, struct zab_msg *m)
+{
+    m->epoch = z->f.epoch;
+    m->nonce = z->f.nonce;
+    out_send(z, z->leader, m);
+}
+
+/* A new sync session: fresh nonce, so stale messages of an earlier session are ignored. */
+static void send_followerinfo(struct zab *z)
+{
+    z->f.nonce_seq++;
+    z->f.nonce = (z->incarnation << 24) ^ z->f.nonce_seq;
+    z->f.phase = F_DISCOVERY;
+    z->f.stream_started = false;
+    z->f.nl_acked = false;
+    z->f.progress = z->now;
+    struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = z->accepted_epoch,
+                        .nonce = z->f.nonce};
+    out_send(z, z->leader, &m);
+}
+
+void follower_start(struct zab *z, uint32_t leader)
+{
+    ZK_ASSERT(leader != z->cfg.my_id && voter_index(z, leader) >= 0);
+    set_role(z, ZAB_FOLLOWING, 0, leader);
+    uint64_t seq = z->f.nonce_seq; /* nonces stay unique across sessions of this run */
+    memset(&z->f, 0, sizeof(z->f));
+    z->f.nonce_seq = seq;
+    z->f.last_heard = z->f.since = z->now;
+    send_followerinfo(z);
+}
+
+/* Something in the stream is missing or out of order: start a new session with the leader. */
+static void resync(struct zab *z)
+{
+    set_established(z, false);
+    send_followerinfo(z);
+}
+
+static void on_leaderinfo(struct zab *z, const struct zab_msg *m)
+{
+    if (z->f.phase != F_DISCOVERY) {
+        return;
+    }
+    if (m->epoch < z->accepted_epoch) {
+        election_start(z); /* we promised a newer epoch to someone else */
+        return;
+    }
+    struct zab_msg ack = {.type = ZAB_MSG_ACKEPOCH, .epoch2 = z->current_epoch,
+                          .zxid = ring_last(&z->log)};
+    if (m->epoch > z->accepted_epoch) {
+        out_accepted_epoch(z, m->epoch); /* persisted before the ACKEPOCH leaves (rule 3) */
+    } else {
+        ack.flags = ZAB_MSG_F_ALREADY; /* never ack one epoch twice (Java's -1) */
+    }
+    z->f.epoch = m->epoch;
+    z->epoch = m->epoch;
+    z->f.phase = F_SYNC;
+    z->f.progress = z->now;
+    send_leader(z, &ack);
+}
+
+static void on_stream_head(struct zab *z, const struct zab_msg *m)
+{
+    if (z->f.phase != F_SYNC || z->f.stream_started) {
+        return;
+    }
+    uint64_t last = ring_last(&z->log);
+    if (m->type == ZAB_MSG_DIFF && m->zxid != last) {
+        resync(z);
+        return;
+    }
+    if (m->type == ZAB_MSG_TRUNC) {
+        /* a committed entry is in every later leader's log, so TRUNC never reaches it */
+        ZK_ASSERT(m->zxid >= z->applied);
+        if (m->zxid > last || m->zxid < z->log.base) {
+            resync(z); /* not a point of our log: the leader's plan is stale */
+            return;
+        }
+        ring_truncate(&z->log, m->zxid);
+        z->up->flags |= ZAB_UPD_TRUNCATE;
+        z->up->truncate_to = m->zxid;
+        z->durable = z->durable < m->zxid ? z->durable : m->zxid;
+        z->committed = z->committed < m->zxid ? z->committed : m->zxid;
+    }
+    if (m->type == ZAB_MSG_SNAP) {
+        ZK_ASSERT(m->zxid >= z->applied); /* a snapshot never rolls committed state back */
+        ring_reset(&z->log, m->zxid);
+        z->up->flags |= ZAB_UPD_INSTALL;
+        z->up->install_zxid = m->zxid;
+        z->up->install_data = m->data;
+        z->durable = z->committed = z->applied = m->zxid; /* installed durably, rule 1 */
+    }
+    z->f.stream_started = true;
+    z->f.progress = z->now;
+}
+
+static void on_proposal(struct zab *z, const struct zab_msg *m)
+{
+    bool in_stream = z->f.phase == F_SYNC && z->f.stream_started;
+    if (!in_stream && z->f.phase != F_SYNCED && z->f.phase != F_BROADCAST) {
+        return;
+    }
+    uint64_t last = ring_last(&z->log);
+    if (m->zxid <= last) {
+        return; /* duplicate: the leader's log is fixed within its epoch */
+    }
+    if (m->zxid2 != last || m->data.len > ZAB_PAYLOAD_MAX || zab_counter_of(m->zxid) == 0) {
+        resync(z); /* gap: a message of this session was lost */
+        return;
+    }
+    if (log_append(z, m->zxid, m->data) != 0) {
+        resync(z); /* window full of unapplied entries (or OOM): start over later */
+        return;
+    }
+    z->f.progress = z->now;
+}
+
+static void on_newleader(struct zab *z, const struct zab_msg *m)
+{
+    if (z->f.phase != F_SYNC || !z->f.stream_started) {
+        return;
+    }
+    if (m->zxid != ring_last(&z->log)) {
+        resync(z); /* the tail of the stream was lost */
+        return;
+    }
+    if (z->current_epoch < z->f.epoch) {
+        out_current_epoch(z, z->f.epoch); /* before ACKNL: persisted by rule 3 */
+    }
+    z->f.nl_zxid = m->zxid;
+    z->f.phase = F_SYNCED;
+    z->f.progress = z->now;
+}
+
+static void learn_commit(struct zab *z, uint64_t commit)
+{
+    if (z->f.phase < F_SYNCED) {
+        return; /* only a synced log is known to be a prefix of the leader's */
+    }
+    uint64_t last = ring_last(&z->log);
+    uint64_t c = commit < last ? commit : last;
+    if (c > z->committed) {
+        z->committed = c;
+    }
+}
+
+static void on_uptodate(struct zab *z, const struct zab_msg *m)
+{
+    if (z->f.phase != F_SYNCED || !z->f.nl_acked) {
+        return;
+    }
+    z->f.phase = F_BROADCAST;
+    learn_commit(z, m->zxid);
+    set_established(z, true);
+}
+
+static void on_ping(struct zab *z, const struct zab_msg *m)
+{
+    learn_commit(z, m->zxid);
+    if ((m->flags & ZAB_MSG_F_ESTABLISHED) && z->f.phase == F_SYNCED && z->f.nl_acked) {
+        on_uptodate(z, m); /* the UPTODATE was lost, the established leader's ping stands in */
+    }
+}
+
+void follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    if (from != z->leader || m->nonce != z->f.nonce) {
+        return; /* another member, or a stale session */
+    }
+    if (m->type != ZAB_MSG_LEADERINFO && m->epoch != z->f.epoch) {
+        return;
+    }
+    z->f.last_heard = z->now;
+    switch (m->type) {
+    case ZAB_MSG_LEADERINFO: on_leaderinfo(z, m); break;
+    case ZAB_MSG_DIFF:
+    case ZAB_MSG_TRUNC:
+    case ZAB_MSG_SNAP: on_stream_head(z, m); break;
+    case ZAB_MSG_PROPOSAL: on_proposal(z, m); break;
+    case ZAB_MSG_NEWLEADER: on_newleader(z, m); break;
+    case ZAB_MSG_UPTODATE: on_uptodate(z, m); break;
+    case ZAB_MSG_COMMIT: learn_commit(z, m->zxid); break;
+    case ZAB_MSG_PING: on_ping(z, m); break;
+    case ZAB_MSG_APP: out_app(z, from, m->tag, m->data); break;
+    default: break; /* leader-bound types are not for us */
+    }
+}
+
+void follower_flush(struct zab *z)
+{
+    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    if (z->f.phase < F_SYNCED) {
+        return;
+    }
+    /* the ACK leaves only for entries the caller reported durable: ZOOKEEPER-3911 by design */
+    uint64_t durable = z->sabotage == ZAB_SABOTAGE_EARLY_ACK ? ring_last(&z->log) : z->durable;
+    if (!z->f.nl_acked && durable >= z->f.nl_zxid) {
+        ZK_ASSERT(z->current_epoch == z->f.epoch);
+        struct zab_msg m = {.type = ZAB_MSG_ACKNL, .zxid = z->f.nl_zxid};
+        send_leader(z, &m);
+        z->f.nl_acked = true;
+        z->f.acked_sent = z->f.nl_zxid;
+    }
+    if (z->f.nl_acked && durable > z->f.acked_sent) {
+        struct zab_msg m = {.type = ZAB_MSG_ACK, .zxid = durable};
+        send_leader(z, &m);
+        z->f.acked_sent = durable;
+    }
+}
+
+void follower_tick(struct zab *z, struct zab_buf activity)
+{
+    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    uint64_t limit = z->f.phase == F_BROADCAST ? z->cfg.sync_limit_ticks : z->cfg.init_limit_ticks;
+    bool stuck = z->f.phase != F_BROADCAST && z->now - z->f.since > 2u * z->cfg.init_limit_ticks;
+    if (z->now - z->f.last_heard > limit || stuck) {
+        election_start(z); /* the leader is gone (or never came): elect again */
+        return;
+    }
+    if (z->f.phase <= F_SYNC && z->now - z->f.progress >= 2u * z->cfg.retry_ticks) {
+        resync(z);
+        return;
+    }
+    struct zab_msg m = {.type = ZAB_MSG_PING, .data = activity};
+    if (z->f.nl_acked) {
+        m.flags = ZAB_MSG_F_SYNCED;
+        m.zxid = z->f.acked_sent;
+    }
+    send_leader(z, &m);
+}
+
+int follower_submit(struct zab *z, struct zab_buf payload)
+{
+    if (z->f.phase != F_BROADCAST) {
+        return ZAB_ENOLEADER;
+    }
+    struct zab_msg m = {.type = ZAB_MSG_REQUEST, .data = payload};
+    send_leader(z, &m);
+    return 0;
+}
+
+int follower_app(struct zab *z, uint8_t tag, struct zab_buf data)
+{
+    if (z->f.phase != F_BROADCAST) {
+        return ZAB_ENOLEADER;
+    }
+    struct zab_msg m = {.type = ZAB_MSG_APP, .tag = tag, .data = data};
+    send_leader(z, &m);
+    return 0;
+}

@@ -1,0 +1,183 @@
+/* Internal state of the Zab core shared by its modules (election, leader, follower, ring, core). */
+#ifndef ZAB_INTERNAL_H
+#define ZAB_INTERNAL_H
+
+#include "consensus/quorum.h"
+#include "consensus/zab.h"
+
+/* ---- The in-memory entry window (ring.c): every entry after `applied`, plus up to
+ * cfg.window applied ones for DIFF. `base` is the zxid just before the oldest entry. ---- */
+struct ring_entry {
+    uint64_t zxid;
+    uint8_t *data; /* owned copy, zk_malloc'ed; NULL when len == 0 */
+    size_t len;
+};
+
+struct zab_ring {
+    struct ring_entry *e;
+    size_t cap;
+    size_t head;
+    size_t count;
+    uint64_t base;
+};
+
+int ring_init(struct zab_ring *r, size_t cap);
+void ring_free(struct zab_ring *r);
+uint64_t ring_last(const struct zab_ring *r);
+const struct ring_entry *ring_at(const struct zab_ring *r, size_t i);
+bool ring_full(const struct zab_ring *r);
+int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload);
+/* Index of the first entry with zxid > after (count if none). */
+size_t ring_after(const struct zab_ring *r, uint64_t after);
+/* true if zxid is base or an entry of the window. */
+bool ring_contains(const struct zab_ring *r, uint64_t zxid);
+/* Largest known zxid (base or entry) <= zxid; false if zxid < base. */
+bool ring_floor(const struct zab_ring *r, uint64_t zxid, uint64_t *out);
+void ring_truncate(struct zab_ring *r, uint64_t zxid);
+void ring_reset(struct zab_ring *r, uint64_t base);
+void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep);
+
+/* ---- Election (election.c): FLE. ---- */
+struct vote_rec {
+    bool valid;
+    uint8_t state;
+    uint64_t round;
+    struct zab_vote vote;
+};
+
+struct election {
+    uint64_t round; /* logicalclock */
+    struct zab_vote proposal;
+    struct vote_rec recv[ZAB_PEERS_MAX];  /* this round's votes, by voter index */
+    struct vote_rec outof[ZAB_PEERS_MAX]; /* FOLLOWING/LEADING answers from any round */
+    bool finalizing;
+    uint64_t finalize_at;
+    uint64_t last_sent;
+};
+
+/* ---- Follower side (follower.c). ---- */
+enum fphase {
+    F_DISCOVERY, /* FOLLOWERINFO sent, waiting for LEADERINFO */
+    F_SYNC,      /* ACKEPOCH sent, receiving DIFF/TRUNC/SNAP + PROPOSALs until NEWLEADER */
+    F_SYNCED,    /* NEWLEADER taken: ACKNL once durable, then wait for UPTODATE */
+    F_BROADCAST, /* UPTODATE seen: the leader is established */
+};
+
+struct follower {
+    enum fphase phase;
+    uint32_t epoch; /* the leader's epoch, from LEADERINFO */
+    uint64_t nonce;
+    uint64_t nonce_seq;
+    bool stream_started; /* DIFF/TRUNC/SNAP seen in this session */
+    uint64_t nl_zxid;
+    bool nl_acked;
+    uint64_t acked_sent;
+    uint64_t last_heard; /* tick of the last message from the leader */
+    uint64_t progress;   /* tick of the last phase change or stream message */
+    uint64_t since;      /* tick we started following */
+};
+
+/* ---- Leader side (leader.c). ---- */
+enum lphase {
+    LP_NONE,     /* nothing from this peer in this leadership */
+    LP_INFO,     /* FOLLOWERINFO received (LEADERINFO sent once the epoch is chosen) */
+    LP_ACKEPOCH, /* ACKEPOCH received, waiting for the epoch quorum to sync it */
+    LP_SYNCING,  /* sync stream + NEWLEADER queued; gets every new PROPOSAL/COMMIT */
+    LP_SYNCED,   /* ACKNL received: its acks count */
+};
+
+struct lpeer {
+    enum lphase phase;
+    uint64_t nonce;
+    uint32_t accepted_epoch;
+    uint32_t cur_epoch;
+    uint64_t last_zxid;
+    uint64_t nl_zxid;
+    uint64_t acked;
+    uint64_t last_heard;
+    bool epoch_acked; /* counted in the ACKEPOCH quorum; survives a re-sync of the peer */
+};
+
+struct leader {
+    bool epoch_chosen;
+    bool synced_started; /* ACKEPOCH quorum reached, currentEpoch persisted */
+    uint32_t hist_epoch; /* own history at election time, for the "more recent" check */
+    uint64_t hist_zxid;
+    uint64_t nl_zxid;
+    uint64_t since;
+    struct lpeer peers[ZAB_PEERS_MAX];
+};
+
+struct zab {
+    struct zab_config cfg;
+    uint32_t quorum;
+    uint32_t my_index;
+    enum zab_sabotage sabotage;
+    bool started;
+    bool in_step;
+    uint64_t now;
+    uint64_t incarnation;
+
+    uint32_t accepted_epoch;
+    uint32_t current_epoch;
+    struct zab_ring log;
+    uint64_t durable;   /* every entry <= durable is on disk */
+    uint64_t committed; /* known committed (may exceed durable) */
+    uint64_t applied;   /* handed to the caller as commits */
+
+    enum zab_role role;
+    uint32_t epoch;  /* epoch led / followed */
+    uint32_t leader; /* id, 0 if none */
+    bool established;
+
+    struct election el;
+    struct follower f;
+    struct leader l;
+
+    /* output buffers of the current step, sized at zab_new() */
+    struct zab_out_msg *msgs;
+    size_t n_msgs, cap_msgs;
+    struct zab_entry *persist;
+    size_t n_persist, cap_entries;
+    struct zab_entry *commits;
+    size_t n_commits;
+    struct zab_app_in *apps;
+    size_t n_apps, cap_apps;
+    uint64_t snap_zxid; /* SNAP emitted this step at this zxid (0: none) */
+    struct zab_update *up;
+};
+
+/* core.c: output helpers and transitions shared by the modules. */
+int voter_index(const struct zab *z, uint32_t id); /* -1 if not a voter */
+void out_send(struct zab *z, uint32_t to, const struct zab_msg *m);
+void out_persist(struct zab *z, uint64_t zxid);
+void out_app(struct zab *z, uint32_t from, uint8_t tag, struct zab_buf data);
+void out_accepted_epoch(struct zab *z, uint32_t epoch);
+void out_current_epoch(struct zab *z, uint32_t epoch);
+void set_role(struct zab *z, enum zab_role role, uint32_t epoch, uint32_t leader);
+void set_established(struct zab *z, bool on);
+int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload);
+
+/* election.c */
+void election_start(struct zab *z);
+void election_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+void election_tick(struct zab *z);
+void election_answer(struct zab *z, uint32_t to); /* non-looking reply to a LOOKING vote */
+
+/* follower.c */
+void follower_start(struct zab *z, uint32_t leader);
+void follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+void follower_tick(struct zab *z, struct zab_buf activity);
+void follower_flush(struct zab *z); /* emit ACKNL/ACK covered by durability */
+int follower_submit(struct zab *z, struct zab_buf payload);
+int follower_app(struct zab *z, uint8_t tag, struct zab_buf data);
+
+/* leader.c */
+void leader_start(struct zab *z);
+void leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+void leader_tick(struct zab *z);
+void leader_persisted(struct zab *z);
+int leader_propose(struct zab *z, struct zab_buf payload);
+int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data);
+
+#endif

@@ -1,0 +1,374 @@
+/* The leader side of Zab: discovery (new epoch above every acceptedEpoch), per-follower
+ * synchronisation (DIFF/TRUNC/SNAP + NEWLEADER), establishment on a NEWLEADER-ACK quorum, and
+ * broadcast (zxid assignment, PROPOSAL, quorum commit, PING, quorum loss). */
+#include <string.h>
+
+#include "common/assert.h"
+#include "consensus/internal.h"
+
+static void send_peer(struct zab *z, uint32_t idx, struct zab_msg *m)
+{
+    ZK_ASSERT(idx != z->my_index);
+    m->epoch = z->epoch;
+    m->nonce = z->l.peers[idx].nonce;
+    out_send(z, z->cfg.voters[idx], m);
+}
+
+void leader_start(struct zab *z)
+{
+    set_role(z, ZAB_LEADING, 0, z->cfg.my_id);
+    memset(&z->l, 0, sizeof(z->l));
+    z->l.hist_epoch = z->current_epoch;
+    z->l.hist_zxid = ring_last(&z->log);
+    z->l.since = z->now;
+    z->el.proposal = (struct zab_vote){z->cfg.my_id, ring_last(&z->log), z->current_epoch};
+    if (z->cfg.n_voters == 1) {
+        leader_persisted(z); /* a single voter is its own quorum at every stage */
+    }
+}
+
+static uint32_t count_at_least(const struct zab *z, enum lphase phase)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        n += i != z->my_index && z->l.peers[i].phase >= phase;
+    }
+    return n;
+}
+
+/* Discovery: once a quorum (me included) sent FOLLOWERINFO, propose an epoch above all of theirs. */
+static void maybe_choose_epoch(struct zab *z)
+{
+    if (z->l.epoch_chosen || 1 + count_at_least(z, LP_INFO) < z->quorum) {
+        return;
+    }
+    uint32_t e = z->accepted_epoch;
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase >= LP_INFO && z->l.peers[i].accepted_epoch > e) {
+            e = z->l.peers[i].accepted_epoch;
+        }
+    }
+    ZK_ASSERT(e < UINT32_MAX);
+    out_accepted_epoch(z, e + 1);
+    set_role(z, ZAB_LEADING, e + 1, z->cfg.my_id);
+    z->l.epoch_chosen = true;
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase == LP_INFO) {
+            struct zab_msg m = {.type = ZAB_MSG_LEADERINFO};
+            send_peer(z, i, &m);
+        }
+    }
+}
+
+static void stream_entries(struct zab *z, uint32_t idx, uint64_t start, uint64_t first_prev)
+{
+    uint64_t prev = first_prev;
+    for (size_t i = ring_after(&z->log, start); i < z->log.count; i++) {
+        const struct ring_entry *e = ring_at(&z->log, i);
+        struct zab_msg m = {.type = ZAB_MSG_PROPOSAL, .zxid = e->zxid, .zxid2 = prev,
+                            .data = {e->data, e->len}};
+        send_peer(z, idx, &m);
+        prev = e->zxid;
+    }
+}
+
+/* Synchronisation of one follower: make its log end exactly at ours, then NEWLEADER. */
+static void sync_peer(struct zab *z, uint32_t idx)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    uint64_t last = ring_last(&z->log), start, t;
+    struct zab_msg head = {.zxid = p->last_zxid};
+    uint64_t first_prev;
+    if (p->last_zxid <= last && ring_contains(&z->log, p->last_zxid)) {
+        head.type = ZAB_MSG_DIFF; /* its log is a prefix of ours */
+        start = first_prev = p->last_zxid;
+    } else if (ring_floor(&z->log, p->last_zxid, &t)) {
+        /* it has entries we don't: cut back to the last zxid we share, then DIFF */
+        head.type = ZAB_MSG_TRUNC;
+        head.zxid = start = first_prev = t;
+        if (z->sabotage == ZAB_SABOTAGE_SKIP_TRUNC) {
+            head.type = ZAB_MSG_DIFF;
+            head.zxid = first_prev = p->last_zxid;
+        }
+    } else {
+        head.type = ZAB_MSG_SNAP; /* behind our window: the caller ships its state */
+        head.zxid = start = first_prev = z->applied;
+        z->snap_zxid = z->applied;
+    }
+    send_peer(z, idx, &head);
+    stream_entries(z, idx, start, first_prev);
+    struct zab_msg nl = {.type = ZAB_MSG_NEWLEADER, .zxid = last};
+    send_peer(z, idx, &nl);
+    p->nl_zxid = last;
+    p->phase = LP_SYNCING; /* from now on it also gets every new PROPOSAL and COMMIT */
+}
+
+static void check_established(struct zab *z)
+{
+    if (!z->l.synced_started || z->established) {
+        return;
+    }
+    bool self = z->current_epoch == z->epoch && z->durable >= z->l.nl_zxid;
+    if (self + count_at_least(z, LP_SYNCED) < z->quorum) {
+        return;
+    }
+    ZK_ASSERT(ring_last(&z->log) == z->l.nl_zxid); /* nothing proposed before establishment */
+    /* Zab: the new leader's whole history is committed once a quorum acked NEWLEADER */
+    if (z->l.nl_zxid > z->committed) {
+        z->committed = z->l.nl_zxid;
+    }
+    set_established(z, true);
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase == LP_SYNCED) {
+            struct zab_msg m = {.type = ZAB_MSG_UPTODATE, .zxid = z->committed};
+            send_peer(z, i, &m);
+        }
+    }
+}
+
+/* After an ACKEPOCH quorum: persist currentEpoch and sync everyone who acked. */
+static void maybe_start_sync(struct zab *z)
+{
+    if (!z->l.epoch_chosen || z->l.synced_started) {
+        return;
+    }
+    uint32_t n = 1;
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        n += i != z->my_index && z->l.peers[i].epoch_acked;
+    }
+    if (n < z->quorum) {
+        return;
+    }
+    z->l.synced_started = true;
+    out_current_epoch(z, z->epoch);
+    z->l.nl_zxid = ring_last(&z->log);
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase == LP_ACKEPOCH) {
+            sync_peer(z, i);
+        }
+    }
+    check_established(z);
+}
+
+static void recompute_commit(struct zab *z)
+{
+    if (!z->established) {
+        return;
+    }
+    uint64_t vals[ZAB_PEERS_MAX];
+    size_t n = 0;
+    vals[n++] = z->durable; /* the leader's own ACK: only after its fsync */
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase == LP_SYNCED) {
+            vals[n++] = z->l.peers[i].acked;
+        }
+    }
+    uint64_t c = zab_quorum_commit(vals, n, z->quorum);
+    if (z->sabotage == ZAB_SABOTAGE_MINORITY_COMMIT) {
+        c = ring_last(&z->log);
+    }
+    if (c <= z->committed) {
+        return;
+    }
+    ZK_ASSERT(c <= ring_last(&z->log));
+    z->committed = c;
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+            struct zab_msg m = {.type = ZAB_MSG_COMMIT, .zxid = c};
+            send_peer(z, i, &m);
+        }
+    }
+}
+
+void leader_persisted(struct zab *z)
+{
+    ZK_ASSERT(z->role == ZAB_LEADING);
+    maybe_choose_epoch(z);
+    maybe_start_sync(z);
+    check_established(z);
+    recompute_commit(z);
+}
+
+static void on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    bool counted = p->epoch_acked;
+    memset(p, 0, sizeof(*p)); /* a new session: stop forwarding until it is synced again */
+    p->epoch_acked = counted;
+    p->phase = LP_INFO;
+    p->nonce = m->nonce;
+    p->accepted_epoch = m->epoch;
+    p->last_heard = z->now;
+    if (z->l.epoch_chosen) {
+        struct zab_msg li = {.type = ZAB_MSG_LEADERINFO};
+        send_peer(z, idx, &li);
+    } else {
+        maybe_choose_epoch(z);
+    }
+}
+
+static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    if (p->phase != LP_INFO || !z->l.epoch_chosen) {
+        return;
+    }
+    p->cur_epoch = m->epoch2;
+    p->last_zxid = m->zxid;
+    if (!z->l.synced_started &&
+        zab_history_newer(m->epoch2, m->zxid, z->l.hist_epoch, z->l.hist_zxid)) {
+        election_start(z); /* pitfall 17: a follower is more recent; we must not lead */
+        return;
+    }
+    if (!(m->flags & ZAB_MSG_F_ALREADY)) {
+        p->epoch_acked = true;
+    }
+    p->phase = LP_ACKEPOCH;
+    if (z->l.synced_started) {
+        sync_peer(z, idx);
+    } else {
+        maybe_start_sync(z);
+    }
+}
+
+static void on_acknl(struct zab *z, uint32_t idx, uint64_t zxid)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    if (p->phase != LP_SYNCING || zxid < p->nl_zxid) {
+        return;
+    }
+    p->phase = LP_SYNCED;
+    p->acked = p->nl_zxid;
+    if (z->established) {
+        struct zab_msg m = {.type = ZAB_MSG_UPTODATE, .zxid = z->committed};
+        send_peer(z, idx, &m);
+    }
+    check_established(z);
+    recompute_commit(z);
+}
+
+static void on_ack(struct zab *z, uint32_t idx, uint64_t zxid)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    if (p->phase == LP_SYNCING) {
+        on_acknl(z, idx, zxid); /* its ACKNL was lost; a later ack implies it */
+        return;
+    }
+    if (p->phase != LP_SYNCED) {
+        return;
+    }
+    uint64_t last = ring_last(&z->log);
+    uint64_t a = zxid < last ? zxid : last;
+    if (a > p->acked) {
+        p->acked = a;
+        recompute_commit(z);
+    }
+}
+
+static void on_ping(struct zab *z, uint32_t from, uint32_t idx, const struct zab_msg *m)
+{
+    if (m->flags & ZAB_MSG_F_SYNCED) {
+        on_ack(z, idx, m->zxid);
+    }
+    if (m->data.len > 0) {
+        out_app(z, from, ZAB_APP_TAG_PING, m->data); /* session activity for the server */
+    }
+}
+
+void leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    ZK_ASSERT(z->role == ZAB_LEADING);
+    uint32_t idx = (uint32_t)voter_index(z, from);
+    struct lpeer *p = &z->l.peers[idx];
+    if (m->type == ZAB_MSG_FOLLOWERINFO) {
+        on_followerinfo(z, idx, m);
+        return;
+    }
+    if (p->phase == LP_NONE || m->nonce != p->nonce || m->epoch != z->epoch) {
+        return; /* stale session or another leader's follower */
+    }
+    p->last_heard = z->now;
+    switch (m->type) {
+    case ZAB_MSG_ACKEPOCH: on_ackepoch(z, idx, m); break;
+    case ZAB_MSG_ACKNL: on_acknl(z, idx, m->zxid); break;
+    case ZAB_MSG_ACK: on_ack(z, idx, m->zxid); break;
+    case ZAB_MSG_PING: on_ping(z, from, idx, m); break;
+    case ZAB_MSG_REQUEST: (void)leader_propose(z, m->data); break; /* errors: client retries */
+    case ZAB_MSG_APP: out_app(z, from, m->tag, m->data); break;
+    default: break;
+    }
+}
+
+void leader_tick(struct zab *z)
+{
+    ZK_ASSERT(z->role == ZAB_LEADING);
+    if (!z->established && z->now - z->l.since > z->cfg.init_limit_ticks) {
+        election_start(z); /* no quorum joined in time */
+        return;
+    }
+    if (z->established) {
+        uint32_t alive = 1;
+        for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+            const struct lpeer *p = &z->l.peers[i];
+            alive += i != z->my_index && p->phase == LP_SYNCED &&
+                     z->now - p->last_heard <= z->cfg.sync_limit_ticks;
+        }
+        if (alive < z->quorum) {
+            election_start(z); /* "not sufficient followers synced": step down */
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+            struct zab_msg m = {.type = ZAB_MSG_PING, .zxid = z->committed,
+                                .flags = z->established ? ZAB_MSG_F_ESTABLISHED : 0};
+            send_peer(z, i, &m);
+        }
+    }
+}
+
+int leader_propose(struct zab *z, struct zab_buf payload)
+{
+    if (!z->established) {
+        return ZAB_ENOLEADER;
+    }
+    uint64_t last = ring_last(&z->log);
+    ZK_ASSERT(zab_epoch_of(last) <= z->epoch);
+    uint32_t counter = zab_epoch_of(last) == z->epoch ? zab_counter_of(last) : 0;
+    if (counter >= z->cfg.counter_max) {
+        election_start(z); /* ZOOKEEPER-1277: counter exhausted, a new epoch resets it */
+        return ZAB_ENOLEADER;
+    }
+    uint32_t done = zab_epoch_of(z->committed) == z->epoch ? zab_counter_of(z->committed) : 0;
+    if (counter - done >= z->cfg.max_outstanding || ring_full(&z->log)) {
+        return ZAB_EBUSY;
+    }
+    uint64_t zxid = zab_zxid(z->epoch, counter + 1);
+    int rc = log_append(z, zxid, payload);
+    if (rc != 0) {
+        return rc;
+    }
+    const struct ring_entry *e = ring_at(&z->log, z->log.count - 1);
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+            struct zab_msg m = {.type = ZAB_MSG_PROPOSAL, .zxid = zxid, .zxid2 = last,
+                                .data = {e->data, e->len}};
+            send_peer(z, i, &m);
+        }
+    }
+    return 0;
+}
+
+int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data)
+{
+    if (!z->established) {
+        return ZAB_ENOLEADER;
+    }
+    int idx = voter_index(z, to);
+    if (idx < 0 || (uint32_t)idx == z->my_index || z->l.peers[idx].phase < LP_SYNCED) {
+        return ZAB_EINVAL;
+    }
+    struct zab_msg m = {.type = ZAB_MSG_APP, .tag = tag, .data = data};
+    send_peer(z, (uint32_t)idx, &m);
+    return 0;
+}
