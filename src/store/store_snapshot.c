@@ -1,19 +1,348 @@
-/* Snapshots (msgpack): placeholder until the format lands. */
+/* Snapshots: the tree and the session table as one msgpack value (format in
+ * docs/storage-tree.md). Reading builds the new state aside and swaps it in only when the whole
+ * input validated, so malformed input leaves the store unchanged. */
 #include <msgpack.h>
+#include <string.h>
 
+#include "common/alloc.h"
+#include "common/assert.h"
 #include "store/store_internal.h"
+
+#define SNAPSHOT_MAGIC "zabkeeper-store"
+#define SNAPSHOT_VERSION 1
+#define SNAP_NODE_FIELDS 13
+#define SNAP_SESSION_FIELDS 3
+
+/* ---- writing ---- */
+
+static int pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    return msgpack_pack_str(pk, len) || msgpack_pack_str_body(pk, s, len);
+}
+
+static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    return msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, p, len);
+}
+
+static int pack_acls(const struct store *st, msgpack_packer *pk)
+{
+    if (msgpack_pack_array(pk, st->acls.count))
+        return -1;
+    uint32_t index = 0;
+    for (size_t i = 0; i <= st->acls.mask; i++) {
+        for (struct acl_list *a = st->acls.buckets[i]; a; a = a->hash_next) {
+            a->snap_index = index++;
+            if (pack_bin(pk, a->bytes, a->len))
+                return -1;
+        }
+    }
+    ZK_ASSERT(index == st->acls.count);
+    return 0;
+}
+
+static int pack_sessions(const struct store *st, msgpack_packer *pk)
+{
+    if (msgpack_pack_array(pk, st->sessions.count))
+        return -1;
+    for (size_t i = 0; i <= st->sessions.mask; i++) {
+        for (const struct session *s = st->sessions.buckets[i]; s; s = s->hash_next) {
+            if (msgpack_pack_array(pk, SNAP_SESSION_FIELDS) || msgpack_pack_int64(pk, s->id) ||
+                msgpack_pack_int32(pk, s->timeout_ms) ||
+                pack_bin(pk, s->passwd, ZK_PASSWD_LEN))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static int pack_node(const struct znode *n, msgpack_packer *pk)
+{
+    int rc = msgpack_pack_array(pk, SNAP_NODE_FIELDS) || pack_str(pk, n->path, n->path_len);
+    if (n->data_len < 0)
+        rc = rc || msgpack_pack_nil(pk);
+    else
+        rc = rc || pack_bin(pk, n->data, (size_t)n->data_len);
+    rc = rc || msgpack_pack_int64(pk, n->czxid) || msgpack_pack_int64(pk, n->mzxid) ||
+         msgpack_pack_int64(pk, n->ctime) || msgpack_pack_int64(pk, n->mtime) ||
+         msgpack_pack_int32(pk, n->version) || msgpack_pack_int32(pk, n->cversion) ||
+         msgpack_pack_int32(pk, n->aversion) || msgpack_pack_int64(pk, n->ephemeral_owner) ||
+         msgpack_pack_int64(pk, n->pzxid) || msgpack_pack_uint8(pk, n->kind) ||
+         msgpack_pack_uint32(pk, n->acl->snap_index);
+    return rc ? -1 : 0;
+}
+
+/* Pre-order walk (parents before children) without a stack. */
+static int pack_nodes(const struct store *st, msgpack_packer *pk)
+{
+    if (msgpack_pack_array(pk, st->nodes.count))
+        return -1;
+    size_t packed = 0;
+    const struct znode *n = st->root;
+    while (n) {
+        if (pack_node(n, pk))
+            return -1;
+        packed++;
+        if (n->first_child) {
+            n = n->first_child;
+            continue;
+        }
+        while (n && !n->next_sibling)
+            n = n->parent;
+        n = n ? n->next_sibling : NULL;
+    }
+    ZK_ASSERT(packed == st->nodes.count);
+    return 0;
+}
 
 int store_snapshot_write(const struct store *st, struct msgpack_packer *pk)
 {
-    (void)st;
-    (void)pk;
-    return -1;
+    ZK_ASSERT(st && pk && !st->txn.active);
+    if (msgpack_pack_array(pk, 6) || pack_str(pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
+        msgpack_pack_int32(pk, SNAPSHOT_VERSION) || msgpack_pack_int64(pk, st->last_zxid))
+        return -1;
+    if (pack_acls(st, pk) || pack_sessions(st, pk) || pack_nodes(st, pk))
+        return -1;
+    return 0;
+}
+
+/* ---- reading ---- */
+
+static bool get_i64(const msgpack_object *o, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX) {
+        *out = (int64_t)o->via.u64;
+        return true;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return true;
+    }
+    return false;
+}
+
+static bool get_i32(const msgpack_object *o, int32_t *out)
+{
+    int64_t v;
+    if (!get_i64(o, &v) || v < INT32_MIN || v > INT32_MAX)
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+static const msgpack_object *as_array(const msgpack_object *o, uint32_t min_size)
+{
+    return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= min_size ? o->via.array.ptr
+                                                                            : NULL;
+}
+
+/* The state being loaded, built aside from the live store. */
+struct snap_load {
+    struct store tmp;          /* only tree/ACL/session fields are used */
+    struct acl_list **acls;    /* by snapshot index */
+    uint32_t acl_count;
+};
+
+static bool acl_bytes_valid(const uint8_t *p, size_t len)
+{
+    struct jute_reader jr;
+    jr_init(&jr, p, len);
+    struct jute_bytes span = acl_skip_vector(&jr);
+    return span.len >= 0 && jr_remaining(&jr) == 0 && len >= 4 && be32_load(p) > 0;
+}
+
+static int load_acls(struct snap_load *ld, const msgpack_object *arr)
+{
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    uint32_t n = arr->via.array.size;
+    ld->acls = zk_calloc(n ? n : 1, sizeof *ld->acls);
+    if (!ld->acls)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &arr->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_BIN ||
+            !acl_bytes_valid((const uint8_t *)o->via.bin.ptr, o->via.bin.size))
+            return -1;
+        ld->acls[i] = acl_intern(&ld->tmp.acls, (const uint8_t *)o->via.bin.ptr, o->via.bin.size);
+        if (!ld->acls[i])
+            return -1;
+        ld->acl_count = i + 1;
+    }
+    return 0;
+}
+
+static int load_sessions(struct snap_load *ld, const msgpack_object *arr)
+{
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        const msgpack_object *f = as_array(&arr->via.array.ptr[i], SNAP_SESSION_FIELDS);
+        int64_t id;
+        int32_t timeout;
+        if (!f || !get_i64(&f[0], &id) || !get_i32(&f[1], &timeout) ||
+            f[2].type != MSGPACK_OBJECT_BIN || f[2].via.bin.size != ZK_PASSWD_LEN ||
+            session_find(&ld->tmp, id))
+            return -1;
+        struct session *s = zk_calloc(1, sizeof *s);
+        if (!s)
+            return -1;
+        s->id = id;
+        s->timeout_ms = timeout;
+        memcpy(s->passwd, f[2].via.bin.ptr, ZK_PASSWD_LEN);
+        session_link(&ld->tmp, s);
+        session_table_maybe_grow(&ld->tmp.sessions);
+    }
+    return 0;
+}
+
+struct node_fields {
+    int64_t czxid, mzxid, ctime, mtime, owner, pzxid;
+    int32_t version, cversion, aversion, kind, acl_index;
+};
+
+static bool read_node_fields(const msgpack_object *f, struct node_fields *nf)
+{
+    return get_i64(&f[2], &nf->czxid) && get_i64(&f[3], &nf->mzxid) &&
+           get_i64(&f[4], &nf->ctime) && get_i64(&f[5], &nf->mtime) &&
+           get_i32(&f[6], &nf->version) && get_i32(&f[7], &nf->cversion) &&
+           get_i32(&f[8], &nf->aversion) && get_i64(&f[9], &nf->owner) &&
+           get_i64(&f[10], &nf->pzxid) && get_i32(&f[11], &nf->kind) &&
+           get_i32(&f[12], &nf->acl_index);
+}
+
+/* Checks that place the node in the tree; returns its parent (NULL for the root) via *parent. */
+static int locate_node(struct snap_load *ld, const char *path, size_t len,
+                       const struct node_fields *nf, struct znode **parent)
+{
+    struct store *tmp = &ld->tmp;
+    if (!path_is_valid(path, len) || node_lookup(tmp, path, len))
+        return -1;
+    if (nf->kind < ZK_KIND_PERSISTENT || nf->kind > ZK_KIND_TTL ||
+        nf->kind != node_kind_from_owner(nf->owner) || nf->acl_index < 0 ||
+        (uint32_t)nf->acl_index >= ld->acl_count)
+        return -1;
+    if (nf->kind == ZK_KIND_EPHEMERAL && !session_find(tmp, nf->owner))
+        return -1;
+    *parent = NULL;
+    if (len == 1)
+        return tmp->root ? -1 : 0;
+    long slash = path_last_slash(path, len);
+    *parent = slash == 0 ? tmp->root : node_lookup(tmp, path, (size_t)slash);
+    if (!*parent || (*parent)->kind == ZK_KIND_EPHEMERAL)
+        return -1;
+    return 0;
+}
+
+static int load_node(struct snap_load *ld, const msgpack_object *o)
+{
+    const msgpack_object *f = as_array(o, SNAP_NODE_FIELDS);
+    struct node_fields nf;
+    if (!f || f[0].type != MSGPACK_OBJECT_STR || !read_node_fields(f, &nf))
+        return -1;
+    if (f[1].type != MSGPACK_OBJECT_NIL &&
+        (f[1].type != MSGPACK_OBJECT_BIN || f[1].via.bin.size > INT32_MAX))
+        return -1;
+    const char *path = f[0].via.str.ptr;
+    size_t len = f[0].via.str.size;
+    struct znode *parent;
+    if (locate_node(ld, path, len, &nf, &parent))
+        return -1;
+    bool null_data = f[1].type == MSGPACK_OBJECT_NIL;
+    struct znode *n = node_alloc(path, len, null_data ? NULL : (const uint8_t *)f[1].via.bin.ptr,
+                                 null_data ? -1 : (int32_t)f[1].via.bin.size);
+    if (!n)
+        return -1;
+    n->czxid = nf.czxid, n->mzxid = nf.mzxid, n->ctime = nf.ctime, n->mtime = nf.mtime;
+    n->version = nf.version, n->cversion = nf.cversion, n->aversion = nf.aversion;
+    n->ephemeral_owner = nf.owner, n->pzxid = nf.pzxid, n->kind = (uint8_t)nf.kind;
+    n->acl = ld->acls[nf.acl_index];
+    n->acl->refcount++;
+    node_attach(&ld->tmp, parent, n);
+    if (!parent)
+        ld->tmp.root = n;
+    struct owner_list *owners = node_owner_list(&ld->tmp, n);
+    if (owners) {
+        owner_list_append(owners, n);
+        if (n->kind == ZK_KIND_EPHEMERAL)
+            ld->tmp.ephemeral_count++;
+    }
+    node_table_maybe_grow(&ld->tmp);
+    return 0;
+}
+
+static int load_nodes(struct snap_load *ld, const msgpack_object *arr)
+{
+    if (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size == 0)
+        return -1;
+    for (uint32_t i = 0; i < arr->via.array.size; i++)
+        if (load_node(ld, &arr->via.array.ptr[i]))
+            return -1;
+    return ld->tmp.root ? 0 : -1;
+}
+
+static int load_all(struct snap_load *ld, const msgpack_object *top, int64_t *last_zxid)
+{
+    const msgpack_object *f = as_array(top, 6);
+    int32_t version;
+    if (!f || f[0].type != MSGPACK_OBJECT_STR || f[0].via.str.size != strlen(SNAPSHOT_MAGIC) ||
+        memcmp(f[0].via.str.ptr, SNAPSHOT_MAGIC, f[0].via.str.size) != 0 ||
+        !get_i32(&f[1], &version) || version != SNAPSHOT_VERSION || !get_i64(&f[2], last_zxid))
+        return -1;
+    if (node_table_init(&ld->tmp.nodes, 1024) || acl_table_init(&ld->tmp.acls, 64) ||
+        session_table_init(&ld->tmp.sessions, 64))
+        return -1;
+    if (load_acls(ld, &f[3]) || load_sessions(ld, &f[4]) || load_nodes(ld, &f[5]))
+        return -1;
+    /* Every ACL listed must be used (refcount > 1: the load's own + a node's). */
+    for (uint32_t i = 0; i < ld->acl_count; i++)
+        if (ld->acls[i]->refcount < 2)
+            return -1;
+    return 0;
+}
+
+/* Drop the references the loader held on the snapshot's ACL list. */
+static void release_loader_acls(struct snap_load *ld)
+{
+    for (uint32_t i = 0; i < ld->acl_count; i++)
+        acl_release(&ld->tmp.acls, ld->acls[i]);
+    zk_free(ld->acls);
+    ld->acls = NULL;
+    ld->acl_count = 0;
+}
+
+static void swap_state(struct store *st, struct store *tmp)
+{
+    struct store old;
+    memset(&old, 0, sizeof old);
+    old.nodes = st->nodes, old.acls = st->acls, old.sessions = st->sessions;
+    st->nodes = tmp->nodes, st->acls = tmp->acls, st->sessions = tmp->sessions;
+    st->special = tmp->special, st->root = tmp->root, st->digest = tmp->digest;
+    st->data_size = tmp->data_size, st->ephemeral_count = tmp->ephemeral_count;
+    store_release_tree(&old);
 }
 
 int store_snapshot_read(struct store *st, const void *data, size_t len)
 {
-    (void)st;
-    (void)data;
-    (void)len;
-    return -1;
+    ZK_ASSERT(st && !st->txn.active);
+    if (!data || len == 0)
+        return -1;
+    msgpack_unpacked unp;
+    msgpack_unpacked_init(&unp);
+    size_t off = 0;
+    struct snap_load ld;
+    memset(&ld, 0, sizeof ld);
+    int64_t last_zxid = 0;
+    int rc = -1;
+    if (msgpack_unpack_next(&unp, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
+        rc = load_all(&ld, &unp.data, &last_zxid);
+    release_loader_acls(&ld);
+    if (rc == 0) {
+        swap_state(st, &ld.tmp);
+        st->last_zxid = last_zxid;
+    } else {
+        store_release_tree(&ld.tmp);
+    }
+    msgpack_unpacked_destroy(&unp);
+    return rc;
 }
