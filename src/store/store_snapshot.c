@@ -136,6 +136,82 @@ static const msgpack_object *as_array(const msgpack_object *o, uint32_t min_size
                                                                             : NULL;
 }
 
+static uint64_t load_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Bytes of payload and element count announced by one msgpack header at p (hdr = header size).
+ * Returns false for the reserved byte 0xc1. */
+static bool msgpack_header(const uint8_t *p, size_t avail, size_t *hdr, uint64_t *payload,
+                           uint64_t *elems)
+{
+    static const uint8_t fixed_len[] = {[0xca - 0xc0] = 4, [0xcb - 0xc0] = 8, [0xcc - 0xc0] = 1,
+        [0xcd - 0xc0] = 2, [0xce - 0xc0] = 4, [0xcf - 0xc0] = 8, [0xd0 - 0xc0] = 1,
+        [0xd1 - 0xc0] = 2, [0xd2 - 0xc0] = 4, [0xd3 - 0xc0] = 8, [0xd4 - 0xc0] = 2,
+        [0xd5 - 0xc0] = 3, [0xd6 - 0xc0] = 5, [0xd7 - 0xc0] = 9, [0xd8 - 0xc0] = 17};
+    uint8_t c = p[0];
+    *hdr = 1, *payload = 0, *elems = 0;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+        return true;
+    if (c <= 0x8f || (c >= 0x90 && c <= 0x9f)) {
+        *elems = (uint64_t)(c & 0x0f) * (c <= 0x8f ? 2 : 1);
+        return true;
+    }
+    if (c >= 0xa0 && c <= 0xbf) {
+        *payload = c & 0x1f;
+        return true;
+    }
+    if (c == 0xc1)
+        return false;
+    if (c >= 0xca && c <= 0xd8) {
+        *payload = fixed_len[c - 0xc0];
+        return true;
+    }
+    /* length-prefixed: bin/ext/str (payload) and array/map (elements) */
+    size_t width = (c == 0xc4 || c == 0xc7 || c == 0xd9) ? 1
+                   : (c == 0xc5 || c == 0xc8 || c == 0xda || c == 0xdc || c == 0xde) ? 2 : 4;
+    if (avail < 1 + width)
+        return false;
+    uint64_t n = load_be(p + 1, width);
+    *hdr = 1 + width;
+    if (c >= 0xc7 && c <= 0xc9)
+        *payload = n + 1; /* ext type byte */
+    else if (c == 0xdc || c == 0xdd)
+        *elems = n;
+    else if (c == 0xde || c == 0xdf)
+        *elems = 2 * n;
+    else
+        *payload = n;
+    return true;
+}
+
+/* Walks the encoding once, checking every length against the bytes left, so a hostile count can
+ * never make the msgpack unpacker allocate more than a small multiple of the input size. */
+static bool msgpack_shape_ok(const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (pos >= len)
+            return false;
+        size_t hdr;
+        uint64_t payload, elems;
+        if (!msgpack_header(p + pos, len - pos, &hdr, &payload, &elems))
+            return false;
+        if (hdr > len - pos || payload > len - pos - hdr)
+            return false;
+        pos += hdr + (size_t)payload;
+        if (elems > len - pos)
+            return false; /* each element needs at least one byte */
+        pending = pending - 1 + elems;
+    }
+    return pos == len;
+}
+
 /* The state being loaded, built aside from the live store. */
 struct snap_load {
     struct store tmp;          /* only tree/ACL/session fields are used */
@@ -334,7 +410,8 @@ int store_snapshot_read(struct store *st, const void *data, size_t len)
     memset(&ld, 0, sizeof ld);
     int64_t last_zxid = 0;
     int rc = -1;
-    if (msgpack_unpack_next(&unp, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
+    if (msgpack_shape_ok(data, len) &&
+        msgpack_unpack_next(&unp, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
         rc = load_all(&ld, &unp.data, &last_zxid);
     release_loader_acls(&ld);
     if (rc == 0) {
