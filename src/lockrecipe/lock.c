@@ -377,6 +377,7 @@ static int become_holder(zkl_lock *l, const char *node, int64_t czxid, bool wait
     l->node = copy;
     l->token = czxid;
     l->state = l->c->state == ZKL_CONNECTED ? ZKL_HELD : ZKL_LOCK_SUSPENDED;
+    ZK_ASSERT(pthread_cond_broadcast(&l->c->cond) == 0); /* the monitor tells the listener */
     unlock_mu(l->c);
     return ZKL_OK;
 }
