@@ -147,9 +147,12 @@ void election_tick(struct zab *z)
 {
     ZK_ASSERT(z->role == ZAB_LOOKING);
     if (z->el.finalizing && z->now >= z->el.finalize_at) {
-        ZK_ASSERT(matching_votes(z) >= z->quorum);
-        decide(z);
-        return;
+        z->el.finalizing = false;
+        /* a reordered older vote may have replaced a matching one: decide only on a quorum */
+        if (matching_votes(z) >= z->quorum) {
+            decide(z);
+            return;
+        }
     }
     if (z->now - z->el.last_sent >= z->cfg.retry_ticks) {
         broadcast_vote(z); /* votes may have been lost */

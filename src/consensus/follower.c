@@ -67,6 +67,18 @@ static void on_leaderinfo(struct zab *z, const struct zab_msg *m)
     send_leader(z, &ack);
 }
 
+static void learn_commit(struct zab *z, uint64_t commit)
+{
+    if (z->f.phase < F_SYNC || !z->f.stream_started) {
+        return; /* only after the stream head is our log known to be a prefix of the leader's */
+    }
+    uint64_t last = ring_last(&z->log);
+    uint64_t c = commit < last ? commit : last;
+    if (c > z->committed) {
+        z->committed = c;
+    }
+}
+
 static void on_stream_head(struct zab *z, const struct zab_msg *m)
 {
     if (z->f.phase != F_SYNC || z->f.stream_started) {
@@ -100,6 +112,7 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
     }
     z->f.stream_started = true;
     z->f.progress = z->now;
+    learn_commit(z, m->zxid2);
 }
 
 static void on_proposal(struct zab *z, const struct zab_msg *m)
@@ -138,18 +151,6 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
     z->f.nl_zxid = m->zxid;
     z->f.phase = F_SYNCED;
     z->f.progress = z->now;
-}
-
-static void learn_commit(struct zab *z, uint64_t commit)
-{
-    if (z->f.phase < F_SYNCED) {
-        return; /* only a synced log is known to be a prefix of the leader's */
-    }
-    uint64_t last = ring_last(&z->log);
-    uint64_t c = commit < last ? commit : last;
-    if (c > z->committed) {
-        z->committed = c;
-    }
 }
 
 static void on_uptodate(struct zab *z, const struct zab_msg *m)

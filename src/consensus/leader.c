@@ -77,7 +77,9 @@ static void sync_peer(struct zab *z, uint32_t idx)
 {
     struct lpeer *p = &z->l.peers[idx];
     uint64_t last = ring_last(&z->log), start, t;
-    struct zab_msg head = {.zxid = p->last_zxid};
+    /* zxid2 = what we know committed: the follower may apply that part of the stream at once,
+     * which keeps its window from filling with entries it cannot yet release */
+    struct zab_msg head = {.zxid = p->last_zxid, .zxid2 = z->committed};
     uint64_t first_prev;
     if (p->last_zxid <= last && ring_contains(&z->log, p->last_zxid)) {
         head.type = ZAB_MSG_DIFF; /* its log is a prefix of ours */

@@ -1,0 +1,886 @@
+/* The seeded Zab simulator: members with in-memory disks (crash keeps only durable writes), a lossy
+ * reordering network (messages travel encoded), a client stream, and the invariant checkers. */
+#include "sim.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "consensus/zab.h"
+
+#define UNITS_PER_TICK 10
+#define SEQ_ENTRY 16 /* snapshot encoding: zxid + payload id, little endian */
+
+/* ---- PRNG (splitmix64): the only source of choices. ---- */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint64_t rng_below(uint64_t *s, uint64_t n) { return n == 0 ? 0 : rng_next(s) % n; }
+static bool rng_chance(uint64_t *s, uint32_t per_million)
+{
+    return rng_below(s, 1000000) < per_million;
+}
+
+/* ---- Small containers. ---- */
+struct seq_ent {
+    uint64_t zxid;
+    uint64_t id;
+};
+struct seq {
+    struct seq_ent *v;
+    size_t n, cap;
+};
+
+static void seq_push(struct seq *q, uint64_t zxid, uint64_t id)
+{
+    if (q->n == q->cap) {
+        q->cap = q->cap ? q->cap * 2 : 64;
+        q->v = realloc(q->v, q->cap * sizeof(*q->v));
+        ZK_ASSERT(q->v != NULL);
+    }
+    q->v[q->n++] = (struct seq_ent){zxid, id};
+}
+
+/* zxid -> (payload id, proposing member, members that ever had it durable) */
+struct prop {
+    uint64_t zxid; /* 0 = empty slot */
+    uint64_t id;
+    uint32_t durable_mask;
+};
+struct prop_map {
+    struct prop *v;
+    size_t cap, n;
+};
+
+static struct prop *map_slot(struct prop_map *m, uint64_t zxid)
+{
+    size_t i = (size_t)(zxid * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+    while (m->v[i].zxid != 0 && m->v[i].zxid != zxid) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    return &m->v[i];
+}
+
+static struct prop *map_get(struct prop_map *m, uint64_t zxid, bool create)
+{
+    if (m->n * 2 >= m->cap) {
+        struct prop_map bigger = {calloc(m->cap * 2, sizeof(struct prop)), m->cap * 2, m->n};
+        ZK_ASSERT(bigger.v != NULL);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->v[i].zxid != 0) {
+                *map_slot(&bigger, m->v[i].zxid) = m->v[i];
+            }
+        }
+        free(m->v);
+        *m = bigger;
+    }
+    struct prop *p = map_slot(m, zxid);
+    if (p->zxid == 0) {
+        if (!create) {
+            return NULL;
+        }
+        p->zxid = zxid;
+        m->n++;
+    }
+    return p;
+}
+
+/* ---- Members. ---- */
+struct disk_ent {
+    uint64_t zxid;
+    uint8_t *data;
+    size_t len;
+};
+
+struct member {
+    uint32_t id;
+    bool up;
+    struct zab *z;
+    struct zab_config cfg;
+    uint64_t incarnation;
+    uint64_t down_until;
+    /* persistent */
+    uint32_t accepted, current;
+    uint64_t snap_zxid;
+    struct disk_ent *log;
+    size_t n_log, cap_log, n_durable;
+    struct seq applied; /* the state machine; a prefix >= snap_len survives a crash */
+    size_t snap_len;
+    /* volatile */
+    bool disk_busy;
+    enum zab_role role;
+    uint32_t epoch;
+    bool established;
+};
+
+enum sev_kind { E_MSG, E_TICK, E_DISK, E_CHAOS };
+
+struct sev {
+    uint64_t time, seq;
+    enum sev_kind kind;
+    uint32_t to, from; /* member indexes */
+    uint64_t to_inc, from_inc;
+    uint8_t *buf;
+    size_t len;
+};
+
+struct sim {
+    struct sim_opts o;
+    struct sim_result *res;
+    uint64_t rng;
+    uint64_t now;
+    uint32_t n, quorum;
+    struct member m[ZAB_PEERS_MAX];
+    struct sev *heap;
+    size_t n_heap, cap_heap;
+    uint64_t ev_seq;
+    /* faults, swarmed per seed */
+    uint32_t p_loss, p_dup, p_reorder, p_crash, p_part, p_submit; /* per million */
+    uint64_t link_last[ZAB_PEERS_MAX][ZAB_PEERS_MAX]; /* links are FIFO (TCP) unless reordered */
+    uint32_t delay_max, disk_max, down_max;
+    bool cut[ZAB_PEERS_MAX][ZAB_PEERS_MAX];
+    uint64_t heal_at;
+    bool liveness;
+    uint64_t live_from_id;
+    /* checker state */
+    struct seq global;        /* the committed sequence everyone must agree on */
+    struct prop_map props;
+    uint32_t leader_of_epoch[1024];
+    uint64_t next_id;
+};
+
+static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void trace(struct sim *s, const char *fmt, ...)
+{
+    if (s->o.trace == NULL) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(s->o.trace, "[%6" PRIu64 ".%u] ", s->now / UNITS_PER_TICK,
+            (unsigned)(s->now % UNITS_PER_TICK));
+    vfprintf(s->o.trace, fmt, ap);
+    fputc('\n', s->o.trace);
+    va_end(ap);
+}
+
+static void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void violation(struct sim *s, const char *fmt, ...)
+{
+    if (s->res->violation) {
+        return; /* report the first one */
+    }
+    s->res->violation = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->res->what, sizeof(s->res->what), fmt, ap);
+    va_end(ap);
+    trace(s, "VIOLATION: %s", s->res->what);
+}
+
+/* ---- Event heap, ordered by (time, seq) so equal times replay identically. ---- */
+static bool sev_less(const struct sev *a, const struct sev *b)
+{
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static void heap_push(struct sim *s, struct sev e)
+{
+    if (s->n_heap == s->cap_heap) {
+        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
+        s->heap = realloc(s->heap, s->cap_heap * sizeof(*s->heap));
+        ZK_ASSERT(s->heap != NULL);
+    }
+    e.seq = s->ev_seq++;
+    size_t i = s->n_heap++;
+    while (i > 0 && sev_less(&e, &s->heap[(i - 1) / 2])) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = e;
+}
+
+static struct sev heap_pop(struct sim *s)
+{
+    ZK_ASSERT(s->n_heap > 0);
+    struct sev top = s->heap[0];
+    struct sev last = s->heap[--s->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->n_heap) {
+            break;
+        }
+        if (c + 1 < s->n_heap && sev_less(&s->heap[c + 1], &s->heap[c])) {
+            c++;
+        }
+        if (!sev_less(&s->heap[c], &last)) {
+            break;
+        }
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->n_heap > 0) {
+        s->heap[i] = last;
+    }
+    return top;
+}
+
+/* ---- Payloads: 8-byte id plus a deterministic tail so sizes vary. ---- */
+static uint64_t payload_id(struct zab_buf b)
+{
+    uint64_t id = 0;
+    if (b.len < 8) {
+        return 0;
+    }
+    for (int i = 7; i >= 0; i--) {
+        id = (id << 8) | b.data[i];
+    }
+    return id;
+}
+
+static size_t make_payload(uint64_t id, uint8_t *buf)
+{
+    size_t len = 8 + (size_t)(id % 25);
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = i < 8 ? (uint8_t)(id >> (8 * i)) : (uint8_t)(id * 31 + i);
+    }
+    return len;
+}
+
+/* ---- Checkers fed by each update. ---- */
+
+/* Agreement, total order, primary order and integrity for one applied entry. */
+static void check_apply(struct sim *s, struct member *mb, uint64_t zxid, uint64_t id)
+{
+    size_t k = mb->applied.n;
+    uint64_t prev = k > 0 ? mb->applied.v[k - 1].zxid : 0;
+    uint32_t e = (uint32_t)(zxid >> 32), c = (uint32_t)zxid;
+    if (zxid <= prev) {
+        violation(s, "total order: member %u applied %#" PRIx64 " after %#" PRIx64, mb->id, zxid, prev);
+    } else if (c == 0) {
+        violation(s, "member %u applied the epoch marker %#" PRIx64, mb->id, zxid);
+    } else if (e == (uint32_t)(prev >> 32) ? c != (uint32_t)prev + 1 : c != 1) {
+        violation(s, "primary order: member %u applied %#" PRIx64 " right after %#" PRIx64,
+                  mb->id, zxid, prev);
+    }
+    struct prop *p = map_get(&s->props, zxid, false);
+    if (p == NULL || p->id != id) {
+        violation(s, "integrity: member %u applied %#" PRIx64 " (id %" PRIu64 ") no leader proposed",
+                  mb->id, zxid, id);
+    }
+    if (k < s->global.n) {
+        if (s->global.v[k].zxid != zxid || s->global.v[k].id != id) {
+            violation(s, "agreement: member %u applied #%zu = %#" PRIx64 "/%" PRIu64
+                      ", others %#" PRIx64 "/%" PRIu64, mb->id, k, zxid, id,
+                      s->global.v[k].zxid, s->global.v[k].id);
+        }
+    } else {
+        uint32_t n = p ? (uint32_t)__builtin_popcount(p->durable_mask) : 0;
+        if (n < s->quorum) {
+            violation(s, "durability: %#" PRIx64 " committed but durable on %u members only",
+                      zxid, n);
+        }
+        seq_push(&s->global, zxid, id);
+        s->res->commits++;
+    }
+    seq_push(&mb->applied, zxid, id);
+}
+
+static void mark_durable(struct sim *s, struct member *mb, size_t from, size_t to)
+{
+    uint32_t bit = 1u << (mb - s->m);
+    for (size_t i = from; i < to; i++) {
+        struct prop *p = map_get(&s->props, mb->log[i].zxid, false);
+        if (p != NULL && p->id == payload_id((struct zab_buf){mb->log[i].data, mb->log[i].len})) {
+            p->durable_mask |= bit;
+        }
+    }
+}
+
+static void schedule_disk(struct sim *s, struct member *mb)
+{
+    if (mb->disk_busy || mb->n_durable == mb->n_log) {
+        return;
+    }
+    mb->disk_busy = true;
+    struct sev e = {.time = s->now + 1 + rng_below(&s->rng, s->disk_max), .kind = E_DISK,
+                    .to = (uint32_t)(mb - s->m), .to_inc = mb->incarnation};
+    heap_push(s, e);
+}
+
+static void disk_truncate(struct sim *s, struct member *mb, uint64_t t)
+{
+    uint64_t applied = mb->applied.n ? mb->applied.v[mb->applied.n - 1].zxid : 0;
+    if (t < applied || t < mb->snap_zxid) {
+        violation(s, "member %u told to truncate to %#" PRIx64 " below applied %#" PRIx64,
+                  mb->id, t, applied);
+    }
+    while (mb->n_log > 0 && mb->log[mb->n_log - 1].zxid > t) {
+        free(mb->log[--mb->n_log].data);
+    }
+    if (mb->n_durable > mb->n_log) {
+        mb->n_durable = mb->n_log;
+    }
+}
+
+static void disk_append(struct sim *s, struct member *mb, const struct zab_entry *en)
+{
+    uint64_t last = mb->n_log ? mb->log[mb->n_log - 1].zxid : mb->snap_zxid;
+    if (en->zxid <= last) {
+        violation(s, "member %u log append %#" PRIx64 " after %#" PRIx64, mb->id, en->zxid, last);
+    }
+    if (mb->n_log == mb->cap_log) {
+        mb->cap_log = mb->cap_log ? mb->cap_log * 2 : 64;
+        mb->log = realloc(mb->log, mb->cap_log * sizeof(*mb->log));
+        ZK_ASSERT(mb->log != NULL);
+    }
+    uint8_t *copy = malloc(en->payload.len + 1);
+    ZK_ASSERT(copy != NULL);
+    memcpy(copy, en->payload.data, en->payload.len);
+    mb->log[mb->n_log++] = (struct disk_ent){en->zxid, copy, en->payload.len};
+    schedule_disk(s, mb);
+}
+
+static void disk_install(struct sim *s, struct member *mb, uint64_t zxid, struct zab_buf data)
+{
+    size_t n = data.len / SEQ_ENTRY;
+    if (data.len % SEQ_ENTRY != 0 || (n > 0 && payload_id((struct zab_buf){data.data + (n - 1) *
+                                              SEQ_ENTRY, 8}) != zxid) || (n == 0 && zxid != 0)) {
+        violation(s, "member %u got a snapshot that is not the state at %#" PRIx64, mb->id, zxid);
+        return;
+    }
+    struct seq fresh = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t z = payload_id((struct zab_buf){data.data + i * SEQ_ENTRY, 8});
+        uint64_t id = payload_id((struct zab_buf){data.data + i * SEQ_ENTRY + 8, 8});
+        if (i < mb->applied.n && (mb->applied.v[i].zxid != z || mb->applied.v[i].id != id)) {
+            violation(s, "agreement: snapshot for member %u rewrites applied #%zu", mb->id, i);
+        }
+        seq_push(&fresh, z, id);
+    }
+    if (n < mb->applied.n) {
+        violation(s, "snapshot for member %u rolls back its applied state", mb->id);
+    }
+    free(mb->applied.v);
+    mb->applied = (struct seq){0};
+    for (size_t i = 0; i < n; i++) {
+        check_apply(s, mb, fresh.v[i].zxid, fresh.v[i].id); /* also extends the global order */
+    }
+    free(fresh.v);
+    while (mb->n_log > 0) {
+        free(mb->log[--mb->n_log].data);
+    }
+    mb->n_durable = 0;
+    mb->snap_zxid = zxid;
+    mb->snap_len = mb->applied.n;
+}
+
+static void check_epochs(struct sim *s, struct member *mb, const struct zab_update *up)
+{
+    if (up->flags & ZAB_UPD_ACCEPTED_EPOCH) {
+        if (up->accepted_epoch <= mb->accepted) {
+            violation(s, "member %u acceptedEpoch went %u -> %u", mb->id, mb->accepted,
+                      up->accepted_epoch);
+        }
+        mb->accepted = up->accepted_epoch;
+    }
+    if (up->flags & ZAB_UPD_CURRENT_EPOCH) {
+        if (up->current_epoch <= mb->current || up->current_epoch > mb->accepted) {
+            violation(s, "member %u currentEpoch went %u -> %u (accepted %u)", mb->id,
+                      mb->current, up->current_epoch, mb->accepted);
+        }
+        mb->current = up->current_epoch;
+    }
+}
+
+static void record_proposals(struct sim *s, struct member *mb, const struct zab_update *up)
+{
+    for (size_t i = 0; i < up->n_entries; i++) {
+        const struct zab_entry *en = &up->entries[i];
+        if (up->role == ZAB_LEADING && (uint32_t)(en->zxid >> 32) == up->epoch) {
+            struct prop *p = map_get(&s->props, en->zxid, true);
+            uint64_t id = payload_id(en->payload);
+            if (p->id != 0 && p->id != id) {
+                violation(s, "two proposals share zxid %#" PRIx64, en->zxid);
+            }
+            p->id = id;
+        }
+        disk_append(s, mb, en);
+    }
+}
+
+static void check_role(struct sim *s, struct member *mb, const struct zab_update *up)
+{
+    if ((up->flags & ZAB_UPD_ESTABLISHED) && up->role == ZAB_LEADING) {
+        uint32_t e = up->epoch;
+        ZK_ASSERT(e < 1024);
+        if (s->leader_of_epoch[e] != 0 && s->leader_of_epoch[e] != mb->id) {
+            violation(s, "two leaders established in epoch %u: %u and %u", e,
+                      s->leader_of_epoch[e], mb->id);
+        }
+        s->leader_of_epoch[e] = mb->id;
+        trace(s, "m%u LEADER ESTABLISHED epoch %u", mb->id, e);
+    }
+    if (up->flags & (ZAB_UPD_ROLE | ZAB_UPD_ESTABLISHED | ZAB_UPD_LOST)) {
+        static const char *const names[] = {"LOOKING", "FOLLOWING", "LEADING"};
+        trace(s, "m%u role %s epoch %u leader %u%s%s", mb->id, names[up->role], up->epoch,
+              up->leader, up->flags & ZAB_UPD_ESTABLISHED ? " established" : "",
+              up->flags & ZAB_UPD_LOST ? " lost" : "");
+    }
+    mb->role = up->role;
+    mb->epoch = up->epoch;
+    mb->established = (mb->established || (up->flags & ZAB_UPD_ESTABLISHED)) &&
+                      !(up->flags & ZAB_UPD_LOST);
+}
+
+/* ---- Network. ---- */
+
+static uint8_t *encode_state(const struct member *mb, size_t *len)
+{
+    *len = mb->applied.n * SEQ_ENTRY;
+    uint8_t *buf = malloc(*len + 1);
+    ZK_ASSERT(buf != NULL);
+    for (size_t i = 0; i < mb->applied.n; i++) {
+        for (int b = 0; b < 8; b++) {
+            buf[i * SEQ_ENTRY + b] = (uint8_t)(mb->applied.v[i].zxid >> (8 * b));
+            buf[i * SEQ_ENTRY + 8 + b] = (uint8_t)(mb->applied.v[i].id >> (8 * b));
+        }
+    }
+    return buf;
+}
+
+static int index_of(const struct sim *s, uint32_t id)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (s->m[i].id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static void send_one(struct sim *s, struct member *mb, const struct zab_out_msg *om)
+{
+    struct zab_msg msg = om->msg;
+    uint8_t *state = NULL;
+    if (msg.type == ZAB_MSG_SNAP) {
+        uint64_t at = mb->applied.n ? mb->applied.v[mb->applied.n - 1].zxid : 0;
+        if (at != msg.zxid) {
+            violation(s, "m%u asked to ship its state at %#" PRIx64 " but it is at %#" PRIx64,
+                      mb->id, msg.zxid, at);
+        }
+        state = encode_state(mb, &msg.data.len);
+        msg.data.data = state;
+    }
+    size_t cap = zab_msg_encoded_max(&msg), len = 0;
+    uint8_t *buf = malloc(cap);
+    ZK_ASSERT(buf != NULL);
+    ZK_ASSERT(zab_msg_encode(&msg, buf, cap, &len) == 0);
+    free(state);
+    int to = index_of(s, om->to);
+    uint32_t from = (uint32_t)(mb - s->m);
+    ZK_ASSERT(to >= 0);
+    trace(s, "m%u -> m%u %s e%u z%#" PRIx64 " z2%#" PRIx64 " n%" PRIx64 "%s", mb->id, om->to,
+          zab_msg_type_name(msg.type), msg.epoch, msg.zxid, msg.zxid2, msg.nonce,
+          s->cut[from][to] ? " (cut)" : "");
+    int copies = s->cut[from][to] || rng_chance(&s->rng, s->p_loss) ? 0 : 1;
+    copies += copies && rng_chance(&s->rng, s->p_dup);
+    for (int c = 0; c < copies; c++) {
+        uint8_t *b = buf;
+        if (c > 0) {
+            b = malloc(len);
+            ZK_ASSERT(b != NULL);
+            memcpy(b, buf, len);
+        }
+        uint64_t at = s->now + 1 + rng_below(&s->rng, s->delay_max);
+        if (!rng_chance(&s->rng, s->p_reorder) && at < s->link_last[from][to]) {
+            at = s->link_last[from][to]; /* FIFO: not before what was sent earlier */
+        }
+        s->link_last[from][to] = at > s->link_last[from][to] ? at : s->link_last[from][to];
+        struct sev e = {.time = at, .kind = E_MSG,
+                        .to = (uint32_t)to, .from = from, .to_inc = s->m[to].incarnation,
+                        .from_inc = mb->incarnation, .buf = b, .len = len};
+        heap_push(s, e);
+    }
+    if (copies == 0) {
+        free(buf);
+    }
+}
+
+/* Executes an update in the documented order, checking as it goes. */
+static void handle_update(struct sim *s, struct member *mb, const struct zab_update *up)
+{
+    if (up->flags & ZAB_UPD_INSTALL) {
+        trace(s, "m%u INSTALL snapshot at %#" PRIx64, mb->id, up->install_zxid);
+        disk_install(s, mb, up->install_zxid, up->install_data);
+    }
+    if (up->flags & ZAB_UPD_TRUNCATE) {
+        trace(s, "m%u TRUNCATE to %#" PRIx64, mb->id, up->truncate_to);
+        disk_truncate(s, mb, up->truncate_to);
+    }
+    check_epochs(s, mb, up);
+    record_proposals(s, mb, up);
+    for (size_t i = 0; i < up->n_commits; i++) {
+        trace(s, "m%u APPLY %#" PRIx64 " id %" PRIu64, mb->id, up->commits[i].zxid,
+              payload_id(up->commits[i].payload));
+        check_apply(s, mb, up->commits[i].zxid, payload_id(up->commits[i].payload));
+    }
+    for (size_t i = 0; i < up->n_msgs; i++) {
+        send_one(s, mb, &up->msgs[i]);
+    }
+    check_role(s, mb, up);
+}
+
+static int step(struct sim *s, struct member *mb, const struct zab_event *ev)
+{
+    struct zab_update up;
+    ZK_ASSERT(mb->up);
+    int rc = zab_step(mb->z, ev, &up);
+    s->res->steps++;
+    handle_update(s, mb, &up);
+    return rc;
+}
+
+/* ---- Crash and restart: only the durable log, the epochs and a state prefix survive. ---- */
+
+/* The state must keep enough applied entries that the log tail fits the core's window. */
+static size_t tail_start(const struct member *mb, uint64_t applied_zxid)
+{
+    size_t i = 0;
+    while (i < mb->n_log && mb->log[i].zxid <= applied_zxid) {
+        i++;
+    }
+    return i;
+}
+
+static void crash(struct sim *s, struct member *mb)
+{
+    trace(s, "m%u CRASH (log %zu entries, %zu durable)", mb->id, mb->n_log, mb->n_durable);
+    zab_free(mb->z);
+    mb->z = NULL;
+    mb->up = false;
+    mb->role = ZAB_LOOKING;
+    mb->established = false;
+    while (mb->n_log > mb->n_durable) {
+        free(mb->log[--mb->n_log].data);
+    }
+    mb->disk_busy = false;
+    size_t keep = mb->snap_len + rng_below(&s->rng, mb->applied.n - mb->snap_len + 1);
+    size_t cap = mb->cfg.window + mb->cfg.max_outstanding + 16;
+    while (keep < mb->applied.n &&
+           mb->n_log - tail_start(mb, keep ? mb->applied.v[keep - 1].zxid : 0) > cap) {
+        keep++; /* the START tail must fit the core's window */
+    }
+    mb->applied.n = keep;
+    mb->down_until = s->now + UNITS_PER_TICK * (1 + rng_below(&s->rng, s->down_max));
+}
+
+static void restart(struct sim *s, struct member *mb)
+{
+    uint64_t applied = mb->applied.n ? mb->applied.v[mb->applied.n - 1].zxid : 0;
+    size_t first = tail_start(mb, applied);
+    struct zab_entry *tail = calloc(mb->n_log - first + 1, sizeof(*tail));
+    ZK_ASSERT(tail != NULL);
+    for (size_t i = first; i < mb->n_log; i++) {
+        tail[i - first] = (struct zab_entry){mb->log[i].zxid, {mb->log[i].data, mb->log[i].len}};
+    }
+    mb->z = zab_new(&mb->cfg);
+    ZK_ASSERT(mb->z != NULL);
+    zab_sabotage(mb->z, s->o.sabotage);
+    mb->up = true;
+    mb->incarnation++;
+    struct zab_event ev = {.type = ZAB_START};
+    ev.start.accepted_epoch = mb->accepted;
+    ev.start.current_epoch = mb->current;
+    ev.start.last_applied = applied;
+    ev.start.last_logged = mb->n_log > first ? mb->log[mb->n_log - 1].zxid : applied;
+    ev.start.entries = tail;
+    ev.start.n_entries = mb->n_log - first;
+    ev.start.incarnation = mb->incarnation;
+    trace(s, "m%u START accepted %u current %u applied %#" PRIx64 " logged %#" PRIx64 " tail %zu",
+          mb->id, mb->accepted, mb->current, applied, ev.start.last_logged, ev.start.n_entries);
+    int rc = step(s, mb, &ev);
+    ZK_ASSERT(rc == 0);
+    free(tail);
+}
+
+/* ---- Event handlers. ---- */
+
+static void on_msg(struct sim *s, struct sev *e)
+{
+    struct member *to = &s->m[e->to], *from = &s->m[e->from];
+    /* a connection dies with either end: nothing from an earlier incarnation arrives */
+    bool alive = to->up && to->incarnation == e->to_inc && from->incarnation == e->from_inc;
+    if (alive && !s->cut[e->from][e->to]) {
+        struct zab_msg msg;
+        ZK_ASSERT(zab_msg_decode(e->buf, e->len, &msg) == 0);
+        struct zab_event ev = {.type = ZAB_RECEIVE};
+        ev.receive.from = from->id;
+        ev.receive.msg = &msg;
+        trace(s, "m%u <- m%u %s", to->id, from->id, zab_msg_type_name(msg.type));
+        step(s, to, &ev);
+        s->res->msgs++;
+    }
+    free(e->buf);
+}
+
+static void on_disk(struct sim *s, struct sev *e)
+{
+    struct member *mb = &s->m[e->to];
+    if (!mb->up || mb->incarnation != e->to_inc) {
+        return;
+    }
+    mb->disk_busy = false;
+    if (mb->n_durable < mb->n_log) {
+        /* group commit of a random prefix of the pending writes */
+        size_t upto = mb->n_durable + 1 + rng_below(&s->rng, mb->n_log - mb->n_durable);
+        mark_durable(s, mb, mb->n_durable, upto);
+        mb->n_durable = upto;
+        struct zab_event ev = {.type = ZAB_PERSISTED};
+        ev.persisted.zxid = mb->log[upto - 1].zxid;
+        trace(s, "m%u PERSISTED %#" PRIx64, mb->id, ev.persisted.zxid);
+        step(s, mb, &ev);
+    }
+    schedule_disk(s, mb);
+}
+
+static void on_tick(struct sim *s, struct sev *e)
+{
+    struct member *mb = &s->m[e->to];
+    if (mb->up) {
+        uint8_t activity[8] = {(uint8_t)mb->id};
+        struct zab_event ev = {.type = ZAB_TICK};
+        ev.tick.session_activity = (struct zab_buf){activity, sizeof(activity)};
+        step(s, mb, &ev);
+    }
+    struct sev next = {.time = s->now + UNITS_PER_TICK, .kind = E_TICK, .to = e->to};
+    heap_push(s, next);
+}
+
+static void submit(struct sim *s)
+{
+    struct member *mb = &s->m[rng_below(&s->rng, s->n)];
+    if (!mb->up) {
+        return;
+    }
+    uint8_t payload[64];
+    uint64_t id = ++s->next_id;
+    struct zab_event ev = {.type = ZAB_SUBMIT};
+    ev.submit.payload = (struct zab_buf){payload, make_payload(id, payload)};
+    int rc = step(s, mb, &ev);
+    trace(s, "m%u SUBMIT id %" PRIu64 " -> %s", mb->id, id, zab_strerror(rc));
+}
+
+static void partition(struct sim *s)
+{
+    uint32_t side = 0; /* bit i: member i on side B */
+    if (rng_chance(&s->rng, 500000)) {
+        side = 1u << rng_below(&s->rng, s->n); /* isolate one */
+    } else {
+        side = (uint32_t)rng_below(&s->rng, 1u << s->n);
+    }
+    bool oneway = rng_chance(&s->rng, 200000);
+    for (uint32_t i = 0; i < s->n; i++) {
+        for (uint32_t j = 0; j < s->n; j++) {
+            bool split = ((side >> i) & 1) != ((side >> j) & 1);
+            s->cut[i][j] = split && (!oneway || i < j);
+        }
+    }
+    s->heal_at = s->now + UNITS_PER_TICK * (5 + rng_below(&s->rng, 40));
+    trace(s, "PARTITION side mask %#x%s until tick %" PRIu64, side, oneway ? " one-way" : "",
+          s->heal_at / UNITS_PER_TICK);
+}
+
+static void heal(struct sim *s)
+{
+    memset(s->cut, 0, sizeof(s->cut));
+    s->heal_at = 0;
+    trace(s, "HEAL");
+}
+
+static void start_liveness(struct sim *s)
+{
+    s->liveness = true;
+    s->p_loss = s->p_dup = s->p_reorder = s->p_crash = s->p_part = 0;
+    s->delay_max = 3;
+    s->disk_max = 3;
+    heal(s);
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (!s->m[i].up) {
+            restart(s, &s->m[i]);
+        }
+    }
+    s->live_from_id = s->next_id + 1;
+    trace(s, "LIVENESS PHASE: network healed, all members up");
+}
+
+static bool converged(const struct sim *s)
+{
+    if (s->global.n == 0 || s->global.v[s->global.n - 1].id < s->live_from_id) {
+        return false; /* nothing submitted in the healed phase has committed yet */
+    }
+    uint32_t leaders = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const struct member *mb = &s->m[i];
+        if (!mb->up || !mb->established || mb->applied.n != s->global.n) {
+            return false;
+        }
+        leaders += mb->role == ZAB_LEADING;
+    }
+    return leaders == 1;
+}
+
+static void on_chaos(struct sim *s)
+{
+    if (!s->liveness) {
+        for (uint32_t i = 0; i < s->n; i++) {
+            struct member *mb = &s->m[i];
+            if (mb->up && rng_chance(&s->rng, s->p_crash)) {
+                crash(s, mb);
+            } else if (!mb->up && s->now >= mb->down_until) {
+                restart(s, mb);
+            }
+        }
+        if (s->heal_at != 0 && s->now >= s->heal_at) {
+            heal(s);
+        } else if (s->heal_at == 0 && rng_chance(&s->rng, s->p_part)) {
+            partition(s);
+        }
+    }
+    if (rng_chance(&s->rng, s->p_submit) || (s->liveness && s->global.n == 0) ||
+        (s->liveness && s->global.v[s->global.n - 1].id < s->live_from_id)) {
+        submit(s);
+    }
+    struct sev next = {.time = s->now + UNITS_PER_TICK, .kind = E_CHAOS};
+    heap_push(s, next);
+}
+
+/* ---- Setup: fault probabilities and core limits are swarmed per seed (TigerBeetle VOPR). ---- */
+
+static void swarm(struct sim *s)
+{
+    static const uint32_t loss[] = {0, 0, 5000, 20000, 60000};
+    static const uint32_t dup[] = {0, 0, 10000, 50000};
+    static const uint32_t reorder[] = {0, 0, 10000, 100000};
+    static const uint32_t crash_p[] = {0, 2000, 8000, 20000};
+    static const uint32_t part[] = {0, 10000, 40000};
+    static const uint32_t delay[] = {2, 5, 12, 30};
+    static const uint32_t disk[] = {1, 4, 15, 40};
+    static const uint32_t windows[] = {4, 16, 64, 500};
+#define PICK(a) a[rng_below(&s->rng, sizeof(a) / sizeof(a[0]))]
+    s->p_loss = PICK(loss);
+    s->p_dup = PICK(dup);
+    s->p_reorder = PICK(reorder);
+    s->p_crash = PICK(crash_p);
+    s->p_part = PICK(part);
+    s->delay_max = PICK(delay);
+    s->disk_max = PICK(disk);
+    s->down_max = 1 + (uint32_t)rng_below(&s->rng, 30);
+    s->p_submit = 100000 + (uint32_t)rng_below(&s->rng, 700000);
+    uint32_t window = PICK(windows);
+    uint32_t outstanding = rng_chance(&s->rng, 500000) ? 4 : 64;
+    uint32_t counter_max = rng_chance(&s->rng, 200000) ? 6 : ZAB_COUNTER_MAX_DEFAULT;
+#undef PICK
+    uint32_t ids[ZAB_PEERS_MAX];
+    for (uint32_t i = 0; i < s->n; i++) {
+        ids[i] = i + 1;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct member *mb = &s->m[i];
+        mb->id = ids[i];
+        zab_config_default(&mb->cfg, ids[i], s->n, ids);
+        mb->cfg.window = window;
+        mb->cfg.max_outstanding = outstanding;
+        mb->cfg.counter_max = counter_max;
+    }
+    trace(s, "seed %" PRIu64 ": %u members loss %u dup %u reorder %u crash %u part %u delay %u disk %u "
+          "window %u outstanding %u counter_max %u (per million, units)", s->o.seed, s->n,
+          s->p_loss, s->p_dup, s->p_reorder, s->p_crash, s->p_part, s->delay_max, s->disk_max, window,
+          outstanding, counter_max);
+}
+
+static void teardown(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct member *mb = &s->m[i];
+        zab_free(mb->z);
+        while (mb->n_log > 0) {
+            free(mb->log[--mb->n_log].data);
+        }
+        free(mb->log);
+        free(mb->applied.v);
+    }
+    while (s->n_heap > 0) {
+        struct sev e = heap_pop(s);
+        free(e.buf);
+    }
+    free(s->heap);
+    free(s->global.v);
+    free(s->props.v);
+}
+
+static void run_loop(struct sim *s, uint64_t end_safety, uint64_t end)
+{
+    while (!s->res->violation && s->n_heap > 0) {
+        struct sev e = heap_pop(s);
+        ZK_ASSERT(e.time >= s->now);
+        s->now = e.time;
+        if (!s->liveness && s->now >= end_safety) {
+            start_liveness(s);
+        }
+        if (s->liveness && converged(s)) {
+            free(e.buf);
+            trace(s, "CONVERGED: %zu commits everywhere", s->global.n);
+            return;
+        }
+        if (s->now >= end) {
+            free(e.buf);
+            violation(s, "liveness: no convergence %u ticks after healing (commits %zu)",
+                      s->o.liveness_ticks, s->global.n);
+            return;
+        }
+        switch (e.kind) {
+        case E_MSG: on_msg(s, &e); break;
+        case E_TICK: on_tick(s, &e); break;
+        case E_DISK: on_disk(s, &e); break;
+        case E_CHAOS: on_chaos(s); break;
+        }
+    }
+}
+
+int sim_run(const struct sim_opts *opts, struct sim_result *res)
+{
+    struct sim *s = calloc(1, sizeof(*s));
+    ZK_ASSERT(s != NULL);
+    memset(res, 0, sizeof(*res));
+    s->o = *opts;
+    s->o.safety_ticks = opts->safety_ticks ? opts->safety_ticks : 300;
+    s->o.liveness_ticks = opts->liveness_ticks ? opts->liveness_ticks : 250;
+    s->res = res;
+    s->rng = opts->seed * 0x2545f4914f6cdd1dull + 1;
+    s->n = opts->members;
+    ZK_ASSERT(s->n >= 1 && s->n <= ZAB_PEERS_MAX);
+    s->quorum = s->n / 2 + 1;
+    s->props = (struct prop_map){calloc(1024, sizeof(struct prop)), 1024, 0};
+    swarm(s);
+    for (uint32_t i = 0; i < s->n; i++) {
+        restart(s, &s->m[i]);
+        struct sev t = {.time = 1 + i * 3, .kind = E_TICK, .to = i};
+        heap_push(s, t);
+    }
+    heap_push(s, (struct sev){.time = 5, .kind = E_CHAOS});
+    uint64_t end_safety = (uint64_t)s->o.safety_ticks * UNITS_PER_TICK;
+    run_loop(s, end_safety, end_safety + (uint64_t)s->o.liveness_ticks * UNITS_PER_TICK);
+    res->ticks = s->now / UNITS_PER_TICK;
+    teardown(s);
+    free(s);
+    return res->violation ? 1 : 0;
+}
