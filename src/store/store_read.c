@@ -71,13 +71,6 @@ static int32_t read_node(struct read_ctx *rc, int32_t type, struct jute_reader *
         return ZE_NONODE;
     }
     /* ACL READ enforcement seam (not enforced yet). */
-    if (watch) {
-        enum watch_table_id table =
-            (type == ZOP_GETCHILDREN || type == ZOP_GETCHILDREN2) ? WATCH_CHILD : WATCH_DATA;
-        int32_t err = add_watch(rc, path, table, WATCH_STANDARD);
-        if (err)
-            return err;
-    }
     switch (type) {
     case ZOP_EXISTS: write_node_stat(rc->out, n); break;
     case ZOP_GETDATA: write_data(rc->out, n); break;
@@ -87,6 +80,13 @@ static int32_t read_node(struct read_ctx *rc, int32_t type, struct jute_reader *
         write_node_stat(rc->out, n);
         break;
     default: ZK_UNREACHABLE();
+    }
+    if (rc->out->err)
+        return ZE_SYSTEMERROR; /* reply could not be built: register nothing */
+    if (watch) {
+        enum watch_table_id table =
+            (type == ZOP_GETCHILDREN || type == ZOP_GETCHILDREN2) ? WATCH_CHILD : WATCH_DATA;
+        return add_watch(rc, path, table, WATCH_STANDARD);
     }
     return 0;
 }
@@ -166,13 +166,13 @@ static int32_t read_add_watch(struct read_ctx *rc, struct jute_reader *jr)
     if (mode != 0 && mode != 1)
         return ZE_BADARGUMENTS;
     enum watch_mode wm = mode == 0 ? WATCH_PERSISTENT : WATCH_RECURSIVE;
+    jw_int(rc->out, 0); /* ErrorResponse{err = 0}, built before anything is registered */
+    if (rc->out->err)
+        return ZE_SYSTEMERROR;
     int32_t err = add_watch(rc, path, WATCH_DATA, wm);
     if (!err && (err = add_watch(rc, path, WATCH_CHILD, wm)))
         (void)watch_remove(&rc->st->watches, bstr(path), blen(path), rc->watcher, WATCH_DATA);
-    if (err)
-        return err;
-    jw_int(rc->out, 0); /* ErrorResponse{err = 0} */
-    return 0;
+    return err;
 }
 
 /* removeWatches (remove = true) and checkWatches. */

@@ -370,3 +370,81 @@ Test(store_state, many_nodes_stay_consistent)
     cr_assert_eq(tk_read(&t, ZOP_GETCHILDREN, "/many", 0, 0), 0);
     cr_expect_eq(be32_load(t.reply.data), 2500);
 }
+
+/* closeSession with several ephemerals under OOM: all-or-nothing. */
+Test(store_state, oom_injection_on_close_session)
+{
+    cr_assert_eq(tk_create(&t, SID, "/cs", NULL, 0), 0);
+    for (int i = 0; i < 40; i++)
+        cr_assert_eq(tk_create(&t, SID, "/cs/e-", NULL, ZCM_EPHEMERAL_SEQUENTIAL), 0);
+    cr_assert_eq(tk_read(&t, ZOP_GETCHILDREN, "/cs", 1, 2), 0);
+    uint64_t d = store_digest(t.st);
+    bool done = false;
+    for (long n = 0; n < 50 && !done; n++) {
+        struct store_txn txn = {t.zxid + 1, 5, SID, 1, ZOP_CLOSESESSION, NULL, 0, NULL, 0};
+        int32_t err;
+        zk_fail_after(n);
+        int rc = store_apply(t.st, &txn, NULL, &err);
+        zk_fail_after(-1);
+        if (rc == 0) {
+            done = true;
+            t.zxid++;
+        } else {
+            cr_expect_eq(store_digest(t.st), d);
+            cr_expect_eq(store_ephemeral_count(t.st), 40);
+            cr_expect(store_session_exists(t.st, SID));
+        }
+    }
+    cr_expect(done);
+    cr_expect_eq(store_ephemeral_count(t.st), 0);
+    cr_expect_eq(tk_stat(&t, "/cs").num_children, 0);
+    cr_expect_eq(tk_count_events(&t, 2, ZEV_CHILDREN_CHANGED, "/cs"), 1);
+    cr_expect_eq(t.nevents, 1);
+}
+
+/* Snapshot load under OOM: fails cleanly (store unchanged) until it succeeds. */
+Test(store_state, oom_injection_on_snapshot_read)
+{
+    build_sample(&t);
+    msgpack_sbuffer sb;
+    snapshot_bytes(t.st, &sb);
+    struct tk r;
+    tk_init(&r);
+    uint64_t d = store_digest(r.st);
+    bool done = false;
+    for (long n = 0; n < 200 && !done; n++) {
+        zk_fail_after(n);
+        int rc = store_snapshot_read(r.st, sb.data, sb.size);
+        zk_fail_after(-1);
+        if (rc == 0)
+            done = true;
+        else
+            cr_expect_eq(store_digest(r.st), d);
+    }
+    cr_expect(done);
+    cr_expect_eq(store_digest(r.st), store_digest(t.st));
+    tk_fini(&r);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A failed watch registration leaves no half registration behind. */
+Test(store_state, oom_injection_on_add_watch)
+{
+    struct jute_writer b;
+    jw_init(&b);
+    jw_string(&b, "/somewhere/deep");
+    jw_int(&b, 1);
+    bool done = false;
+    for (long n = 0; n < 20 && !done; n++) {
+        zk_fail_after(n);
+        int32_t err = store_read(t.st, ZOP_ADDWATCH, b.data, b.len, SID, 77, NULL);
+        zk_fail_after(-1);
+        if (err == 0)
+            done = true;
+        else
+            cr_expect_eq(store_watch_count(t.st), 0);
+    }
+    cr_expect(done);
+    cr_expect_eq(store_watch_count(t.st), 2);
+    jw_free(&b);
+}
