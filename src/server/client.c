@@ -17,6 +17,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "common/sha1.h"
+#include "server/repl.h"
 #include "server/server.h"
 #include "session/tracker.h"
 
@@ -371,7 +372,7 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
         queue_error(c, xid, type, err);
         return;
     }
-    if (type == ZOP_CLOSESESSION)
+    if (type == ZOP_CLOSESESSION && repl_is_leader(s))
         sess_tracker_remove(s->tracker, c->session_id); /* closing: never expire it too */
     enqueue(c, REQ_WRITE, xid, type, NULL, 0);
 }
@@ -406,8 +407,12 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
     }
     if (type == ZOP_SYNC) {
         struct pending_req *r = enqueue(c, REQ_SYNC, xid, type, body, len);
-        if (r)
-            r->wait_zxid = s->last_proposed_zxid;
+        if (!r)
+            return;
+        r->wait_zxid = INT64_MAX; /* until the leader says which zxid to wait for */
+        int64_t zxid;
+        if (repl_sync(s, c->id, xid, &zxid))
+            r->wait_zxid = zxid;
         drain(c);
         return;
     }
@@ -435,7 +440,7 @@ static void handle_request(struct conn *c, const uint8_t *frame, uint32_t len)
         conn_doom(c, "request shorter than its header");
         return;
     }
-    sess_tracker_renew(c->srv->tracker, c->session_id, srv_now_ms());
+    repl_touch(c->srv, c->session_id);
     dispatch(c, xid, type, frame + 8, len - 8);
 }
 
@@ -500,7 +505,7 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
     int32_t stored_timeout;
     uint8_t stored[ZK_PASSWD_LEN];
     bool known = store_session_get(s->store, session_id, &stored_timeout, stored) &&
-                 sess_tracker_contains(s->tracker, session_id);
+                 repl_session_alive(s, session_id);
     c->session_id = session_id;
     if (!known || passwd.len != ZK_PASSWD_LEN || memcmp(stored, passwd.ptr, ZK_PASSWD_LEN)) {
         ZK_INFO("%s:%d: session 0x%llx %s", c->addr, c->port, (unsigned long long)session_id,
@@ -514,7 +519,8 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
     if (old && old != c)
         conn_doom(old, "session moved to a new connection");
     if (i64map_put(&s->conn_by_session, session_id, c) != 0 ||
-        sess_tracker_touch(s->tracker, session_id, c->timeout_ms, srv_now_ms()) != 0) {
+        (repl_is_leader(s) &&
+         sess_tracker_touch(s->tracker, session_id, c->timeout_ms, srv_now_ms()) != 0)) {
         conn_doom(c, "out of memory resuming a session");
         return;
     }
@@ -537,6 +543,11 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
         return;
     }
     c->ro_byte = jr_remaining(&jr) >= 1;
+    if (!repl_serving(s)) {
+        /* Not part of an established quorum: the client should try another member. */
+        conn_doom(c, NULL);
+        return;
+    }
     if (last_zxid_seen > store_last_zxid(s->store)) {
         /* The client has seen a newer state than ours: let it find a member that has it. */
         ZK_INFO("%s:%d has seen zxid 0x%llx, ahead of ours 0x%llx", c->addr, c->port,
@@ -601,6 +612,20 @@ void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err)
         pop_head(c);
         drain(c);
     }
+}
+
+void client_sync_resolved(struct srv *s, uint64_t conn_id, int32_t xid, int64_t zxid)
+{
+    struct conn *c = i64map_get(&s->conn_by_id, (int64_t)conn_id);
+    if (!c || c->doomed)
+        return;
+    for (struct pending_req *r = c->head; r; r = r->next) {
+        if (r->kind == REQ_SYNC && r->xid == xid && r->wait_zxid == INT64_MAX) {
+            r->wait_zxid = zxid;
+            break;
+        }
+    }
+    drain(c);
 }
 
 void client_drain_all(struct srv *s)

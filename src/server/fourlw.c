@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/assert.h"
+#include "server/repl.h"
 #include "server/server.h"
 #include "store/txnlog.h"
 
@@ -40,12 +41,13 @@ static void outf(struct jute_writer *out, const char *fmt, ...)
         jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *mode_name(const struct srv *s)
-{
-    return s->cfg.n_members > 0 ? "follower" : "standalone";
-}
+static const char *mode_name(const struct srv *s) { return repl_mode(s); }
 
-static size_t outstanding(const struct srv *s) { return s->props_pending; }
+static size_t outstanding(const struct srv *s)
+{
+    int64_t n = repl_last_proposed(s) - store_last_zxid(s->store);
+    return n > 0 ? (size_t)n : 0;
+}
 
 static void write_version_line(struct jute_writer *out)
 {

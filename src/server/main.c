@@ -23,11 +23,6 @@ int main(int argc, char **argv)
         snprintf(prefix, sizeof prefix, "zk%d", cfg.myid);
         zk_log_set_prefix(prefix);
     }
-    if (cfg.n_members > 0) {
-        fprintf(stderr, "zabkeeper: ensemble mode (server.N lines) is not available yet; "
-                        "remove the server.N lines to run standalone\n");
-        return 2;
-    }
     static struct srv s;
     int rc = srv_init(&s, &cfg);
     if (rc == 0)

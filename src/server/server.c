@@ -14,9 +14,9 @@
 #include "common/alloc.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "server/repl.h"
 #include "session/tracker.h"
 #include "store/txnlog.h"
-#include "store/txnrec.h"
 
 int64_t srv_now_ms(void)
 {
@@ -32,95 +32,11 @@ int64_t srv_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- recovery ---- */
+/* ---- writes ---- */
 
-static int replay_record(void *ctx, int64_t zxid, const void *rec, size_t len)
-{
-    struct srv *s = ctx;
-    struct store_txn txn;
-    if (txnrec_decode(rec, len, &txn) != 0 || txn.zxid != zxid) {
-        ZK_ERROR("log record 0x%llx is corrupt; refusing to start", (unsigned long long)zxid);
-        return -1;
-    }
-    if (zxid <= store_last_zxid(s->store))
-        return 0; /* already in the snapshot */
-    int32_t err;
-    if (store_apply(s->store, &txn, NULL, &err) != 0) {
-        ZK_ERROR("out of memory replaying 0x%llx", (unsigned long long)zxid);
-        return -1;
-    }
-    return 0;
-}
+int srv_submit(struct srv *s, struct store_txn *txn) { return repl_submit(s, txn); }
 
-static int recover(struct srv *s)
-{
-    int64_t snap_zxid;
-    void *data;
-    size_t len;
-    if (txnlog_snapshot_latest(s->log, &snap_zxid, &data, &len) != TXNLOG_OK) {
-        ZK_ERROR("reading snapshot: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    if (data) {
-        int rc = store_snapshot_read(s->store, data, len);
-        zk_free(data);
-        if (rc != 0) {
-            ZK_ERROR("snapshot 0x%llx is corrupt; refusing to start", (long long unsigned)snap_zxid);
-            return -1;
-        }
-        ZK_INFO("loaded snapshot at zxid 0x%llx", (unsigned long long)snap_zxid);
-    }
-    size_t before = store_node_count(s->store);
-    if (txnlog_read_after(s->log, store_last_zxid(s->store), replay_record, s) != 0)
-        return -1;
-    s->last_proposed_zxid = store_last_zxid(s->store);
-    if (txnlog_last_zxid(s->log) > s->last_proposed_zxid)
-        s->last_proposed_zxid = txnlog_last_zxid(s->log);
-    ZK_INFO("recovered to zxid 0x%llx: %zu znodes (%zu before replay), %zu sessions",
-            (unsigned long long)s->last_proposed_zxid, store_node_count(s->store), before,
-            store_session_count(s->store));
-    return 0;
-}
-
-/* Sessions restored from disk get a full timeout from now, as a new leader gives them. */
-static void track_restored(void *ctx, int64_t session_id, int32_t timeout_ms)
-{
-    struct srv *s = ctx;
-    if (sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms()) != 0)
-        ZK_ERROR("out of memory tracking session 0x%llx", (unsigned long long)session_id);
-}
-
-/* ---- ordering and group commit ---- */
-
-int srv_submit(struct srv *s, struct store_txn *txn)
-{
-    ZK_ASSERT(txn->type != 0);
-    txn->zxid = s->last_proposed_zxid + 1;
-    txn->time_ms = srv_wall_ms();
-    size_t len = txnrec_size(txn);
-    struct proposal *p = zk_malloc(sizeof *p + len);
-    if (!p)
-        return ZE_SYSTEMERROR;
-    p->zxid = txn->zxid;
-    p->next = NULL;
-    p->len = txnrec_encode(txn, p->rec);
-    if (txnlog_append(s->log, p->zxid, p->rec, p->len) != TXNLOG_OK) {
-        ZK_ERROR("log append failed: %s", txnlog_errmsg(s->log));
-        zk_free(p);
-        return ZE_SYSTEMERROR;
-    }
-    s->last_proposed_zxid = p->zxid;
-    if (s->prop_tail)
-        s->prop_tail->next = p;
-    else
-        s->prop_head = p;
-    s->prop_tail = p;
-    s->props_pending++;
-    s->stats.txns_logged++;
-    return ZE_OK;
-}
-
-static void track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
+void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
 {
     if (txn->type == ZOP_CLOSESESSION) {
         sess_tracker_remove(s->tracker, txn->session_id);
@@ -135,62 +51,11 @@ static void track_session_change(struct srv *s, const struct store_txn *txn, int
         ZK_ERROR("out of memory tracking session");
 }
 
-static void apply_one(struct srv *s, struct proposal *p)
-{
-    struct store_txn txn;
-    int rc = txnrec_decode(p->rec, p->len, &txn);
-    ZK_ASSERT(rc == 0); /* we encoded it ourselves */
-    ZK_ASSERT(txn.zxid > store_last_zxid(s->store));
-    int32_t err = ZE_OK;
-    jw_reset(&s->body_scratch);
-    if (store_apply(s->store, &txn, &s->body_scratch, &err) != 0) {
-        /* A member that cannot apply a committed txn must not go on diverging. */
-        ZK_ERROR("out of memory applying zxid 0x%llx; exiting", (unsigned long long)txn.zxid);
-        abort();
-    }
-    ZK_ASSERT(store_last_zxid(s->store) == txn.zxid);
-    track_session_change(s, &txn, err);
-    client_on_applied(s, &txn, err, &s->body_scratch);
-}
-
-static void fail_pending(struct srv *s)
-{
-    for (struct proposal *p = s->prop_head, *next; p; p = next) {
-        next = p->next;
-        struct store_txn txn;
-        if (txnrec_decode(p->rec, p->len, &txn) == 0)
-            client_on_failed(s, &txn, ZE_SYSTEMERROR);
-        zk_free(p);
-    }
-    s->prop_head = s->prop_tail = NULL;
-    s->props_pending = 0;
-    s->last_proposed_zxid = store_last_zxid(s->store);
-}
-
 static void maybe_snapshot(struct srv *s);
 
 void srv_flush(struct srv *s)
 {
-    if (txnlog_has_pending(s->log)) {
-        int rc = txnlog_commit(s->log);
-        s->stats.fsyncs++;
-        if (rc != TXNLOG_OK) {
-            ZK_ERROR("log commit failed, %zu writes not acknowledged: %s", s->props_pending,
-                     txnlog_errmsg(s->log));
-            fail_pending(s);
-        }
-    }
-    int64_t durable = txnlog_last_zxid(s->log);
-    while (s->prop_head && s->prop_head->zxid <= durable) {
-        struct proposal *p = s->prop_head;
-        s->prop_head = p->next;
-        if (!s->prop_head)
-            s->prop_tail = NULL;
-        s->props_pending--;
-        apply_one(s, p);
-        zk_free(p);
-        s->txns_since_snapshot++;
-    }
+    repl_flush(s);
     client_drain_all(s);
     maybe_snapshot(s);
     client_reap_doomed(s);
@@ -259,12 +124,21 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct srv *s = arg;
+    if (!repl_is_leader(s) || !repl_serving(s))
+        return; /* the leader alone decides expiry and reaping */
     int64_t now = srv_now_ms();
     sess_tracker_expire(s->tracker, now, expire_session, s);
     if (now - s->last_reap_ms >= CONTAINER_CHECK_MS) {
         s->last_reap_ms = now;
         store_reap_candidates(s->store, srv_wall_ms(), reap_node, s);
     }
+}
+
+static void on_core_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    repl_tick(arg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -310,16 +184,14 @@ static int open_storage(struct srv *s)
         ZK_ERROR("out of memory at start");
         return -1;
     }
-    if (recover(s) != 0)
-        return -1;
-    store_session_foreach(s->store, track_restored, s);
-    return 0;
+    return repl_start(s);
 }
 
 static int start_events(struct srv *s)
 {
-    s->base = event_base_new();
-    if (!s->base)
+    struct timeval core_tick = {0, REPL_TICK_MS * 1000};
+    s->core_tick_ev = event_new(s->base, -1, EV_PERSIST, on_core_tick, s);
+    if (!s->core_tick_ev || event_add(s->core_tick_ev, &core_tick))
         return -1;
     struct timeval tick = {0, 0};
     int64_t half_tick_ms = s->cfg.tick_ms / 2 > 0 ? s->cfg.tick_ms / 2 : 1;
@@ -352,15 +224,16 @@ int srv_init(struct srv *s, const struct zk_config *cfg)
     if (s->next_session_id == 0)
         s->next_session_id = 1;
     signal(SIGPIPE, SIG_IGN);
-    if (make_dirs(cfg) || open_storage(s) || start_events(s))
+    s->base = event_base_new();
+    if (!s->base || make_dirs(cfg) || open_storage(s) || start_events(s))
         return -1;
-    s->serving = true;
     return 0;
 }
 
 int srv_run(struct srv *s)
 {
-    ZK_INFO("serving clients on port %d (standalone), zxid 0x%llx", s->cfg.client_port,
+    ZK_INFO("listening for clients on port %d (%s), zxid 0x%llx", s->cfg.client_port,
+            s->cfg.n_members ? "ensemble" : "standalone",
             (unsigned long long)store_last_zxid(s->store));
     while (!s->stopping) {
         if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
@@ -374,23 +247,22 @@ int srv_run(struct srv *s)
 
 void srv_destroy(struct srv *s)
 {
-    if (s->log && txnlog_has_pending(s->log))
+    if (s->log && s->repl)
         srv_flush(s); /* writes already accepted get their fsync and reply before we go */
     client_close_all(s);
     client_reap_doomed(s);
     if (s->listener)
         evconnlistener_free(s->listener);
+    repl_stop(s);
     if (s->tick_ev)
         event_free(s->tick_ev);
+    if (s->core_tick_ev)
+        event_free(s->core_tick_ev);
     for (int i = 0; i < 2; i++)
         if (s->sig_ev[i])
             event_free(s->sig_ev[i]);
     if (s->base)
         event_base_free(s->base);
-    for (struct proposal *p = s->prop_head, *next; p; p = next) {
-        next = p->next;
-        zk_free(p);
-    }
     txnlog_close(s->log);
     store_free(s->store);
     sess_tracker_free(s->tracker);

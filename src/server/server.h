@@ -46,15 +46,14 @@ struct srv {
     struct zk_config cfg;
     struct event_base *base;
     struct evconnlistener *listener;
-    struct event *tick_ev;
+    struct event *tick_ev;          /* session expiry and reaping, every tickTime/2 */
+    struct event *core_tick_ev;     /* the consensus core's tick */
     struct event *sig_ev[2];
     struct store *store;
     struct txnlog *log;
     struct sess_tracker *tracker;
 
-    int64_t last_proposed_zxid;     /* highest zxid handed out */
-    struct proposal *prop_head, *prop_tail;
-    size_t props_pending;
+    struct repl *repl;              /* the consensus pipeline (repl.c) */
     int64_t txns_since_snapshot;
     int64_t next_session_id;
     int64_t last_reap_ms;
@@ -82,8 +81,10 @@ int srv_init(struct srv *s, const struct zk_config *cfg);
 int srv_run(struct srv *s);
 void srv_destroy(struct srv *s);
 
-/* Order a txn (zxid and time are assigned here). Returns 0 or a ZE_* error for the client. */
+/* Order a txn (through repl). Returns 0 or a ZE_* error for the client. */
 int srv_submit(struct srv *s, struct store_txn *txn);
+/* Leader: keep the expiry tracker in step with applied createSession/closeSession. */
+void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err);
 /* Commit what was logged this turn and apply it; called once per loop turn. */
 void srv_flush(struct srv *s);
 
@@ -96,6 +97,8 @@ void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
 void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err);
 /* Deliver a watch notification (store callback). */
 void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+/* The leader answered a forwarded sync: the sync waits until zxid is applied here. */
+void client_sync_resolved(struct srv *s, uint64_t conn_id, int32_t xid, int64_t zxid);
 /* Replies that waited for later applies (sync) may now be ready. */
 void client_drain_all(struct srv *s);
 void client_close_all(struct srv *s);

@@ -56,6 +56,8 @@ static int64_t key_zxid(const MDB_val *key)
     return (int64_t)v;
 }
 
+static int open_batch(struct txnlog *log);
+
 const char *txnlog_errmsg(const struct txnlog *log) { return log->errmsg; }
 
 static int open_tables(struct txnlog *log)
@@ -149,17 +151,13 @@ int txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len)
 {
     ZK_ASSERT(zxid > log->last_zxid);
     ZK_ASSERT(!log->batch || zxid > log->batch_last_zxid);
-    if (!log->batch) {
-        int rc = mdb_txn_begin(log->env, NULL, 0, &log->batch);
-        if (rc) {
-            log->batch = NULL;
-            return fail(log, rc, "begin batch");
-        }
-    }
+    int rc = open_batch(log);
+    if (rc)
+        return rc;
     uint8_t kb[8];
     zxid_key(kb, zxid);
     MDB_val key = {8, kb}, val = {len, (void *)rec};
-    int rc = mdb_put(log->batch, log->log_dbi, &key, &val, MDB_APPEND);
+    rc = mdb_put(log->batch, log->log_dbi, &key, &val, MDB_APPEND);
     if (rc) {
         txnlog_abort(log);
         return fail(log, rc, "append");
@@ -176,7 +174,7 @@ int txnlog_commit(struct txnlog *log)
     log->batch = NULL;
     if (rc)
         return fail(log, rc, "commit batch");
-    ZK_ASSERT(log->batch_last_zxid > log->last_zxid);
+    ZK_ASSERT(log->batch_last_zxid >= log->last_zxid);
     log->last_zxid = log->batch_last_zxid;
     return TXNLOG_OK;
 }
@@ -402,6 +400,34 @@ int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return result;
+}
+
+static int open_batch(struct txnlog *log)
+{
+    if (log->batch)
+        return TXNLOG_OK;
+    int rc = mdb_txn_begin(log->env, NULL, 0, &log->batch);
+    if (rc) {
+        log->batch = NULL;
+        return fail(log, rc, "begin batch");
+    }
+    log->batch_last_zxid = log->last_zxid;
+    return TXNLOG_OK;
+}
+
+int txnlog_stage_meta(struct txnlog *log, const char *name, int64_t value)
+{
+    int rc = open_batch(log);
+    if (rc)
+        return rc;
+    uint8_t vb[8];
+    zxid_key(vb, value);
+    MDB_val key = {strlen(name), (void *)name}, val = {8, vb};
+    if ((rc = mdb_put(log->batch, log->meta_dbi, &key, &val, 0))) {
+        txnlog_abort(log);
+        return fail(log, rc, "stage meta");
+    }
+    return TXNLOG_OK;
 }
 
 int txnlog_meta_put(struct txnlog *log, const char *name, int64_t value)

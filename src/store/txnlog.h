@@ -58,6 +58,10 @@ int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size
  * *zxid 0 when there is none. */
 int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_t *len);
 
+/* Write a named integer inside the pending batch (opening one if needed): durable together with
+ * the batch's records at the next txnlog_commit. */
+int txnlog_stage_meta(struct txnlog *log, const char *name, int64_t value);
+
 /* Small durable integers by name (e.g. "acceptedEpoch"). get returns def when absent. */
 int txnlog_meta_put(struct txnlog *log, const char *name, int64_t value);
 int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def);

@@ -1,0 +1,646 @@
+/* Replication pipeline: drives the Zab core and executes its updates (see repl.h). */
+#include "server/repl.h"
+
+#include <event2/event.h>
+#include <msgpack.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "common/log.h"
+#include "consensus/zab.h"
+#include "server/peer.h"
+#include "server/server.h"
+#include "session/tracker.h"
+#include "store/txnlog.h"
+#include "store/txnrec.h"
+
+#define META_ACCEPTED "acceptedEpoch"
+#define META_CURRENT "currentEpoch"
+#define META_COMMITTED "committedZxid" /* everything up to here is known committed */
+#define APP_SYNC_REQ 1                 /* follower -> leader: conn id, xid */
+#define APP_SYNC_RESP 2                /* leader -> follower: conn id, xid, zxid to wait for */
+#define WINDOW_ENTRIES 1000
+#define MAX_OUTSTANDING 4096
+
+struct repl {
+    struct zab *zab;
+    struct peer_net *peers;
+    bool standalone;
+    enum zab_role role;
+    uint32_t leader;
+    uint32_t epoch;
+    bool established;
+    int64_t reported_persisted;
+    struct proposal *backlog_head, *backlog_tail; /* submitted, not yet handed to the core */
+    size_t backlog_len;
+    struct i64map touched;     /* follower: sessions active since the last tick */
+    uint8_t *msgbuf;
+    size_t msgcap;
+    struct jute_writer activity;
+};
+
+static void exec_update(struct srv *s, const struct zab_update *up);
+
+static uint64_t be64_load(const uint8_t *p)
+{
+    return (uint64_t)be32_load(p) << 32 | be32_load(p + 4);
+}
+
+static void be64_store(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+bool repl_is_leader(const struct srv *s) { return s->repl && s->repl->role == ZAB_LEADING; }
+bool repl_serving(const struct srv *s) { return s->repl && s->repl->established; }
+
+const char *repl_mode(const struct srv *s)
+{
+    const struct repl *r = s->repl;
+    if (!r || !r->established)
+        return "looking";
+    if (r->standalone)
+        return "standalone";
+    return r->role == ZAB_LEADING ? "leader" : "follower";
+}
+
+int64_t repl_last_proposed(const struct srv *s)
+{
+    return s->repl ? (int64_t)zab_last_logged(s->repl->zab) : 0;
+}
+
+/* ---- applying ---- */
+
+static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, size_t len,
+                        bool reply)
+{
+    struct store_txn txn;
+    if (txnrec_decode(payload, len, &txn) != 0) {
+        /* The leader checked it before proposing: a bad committed txn means corruption. */
+        ZK_ERROR("committed txn 0x%llx is malformed; exiting", (unsigned long long)zxid);
+        abort();
+    }
+    txn.zxid = (int64_t)zxid;
+    ZK_ASSERT(txn.zxid > store_last_zxid(s->store));
+    int32_t err = ZE_OK;
+    jw_reset(&s->body_scratch);
+    if (store_apply(s->store, &txn, reply ? &s->body_scratch : NULL, &err) != 0) {
+        ZK_ERROR("out of memory applying zxid 0x%llx; exiting", (unsigned long long)zxid);
+        abort(); /* a member that cannot apply a committed txn must not diverge */
+    }
+    ZK_ASSERT(store_last_zxid(s->store) == txn.zxid);
+    s->txns_since_snapshot++;
+    if (!reply)
+        return;
+    if (repl_is_leader(s))
+        srv_track_session_change(s, &txn, err);
+    client_on_applied(s, &txn, err, &s->body_scratch);
+}
+
+/* ---- start-up: snapshot + committed log prefix into the store, the rest to the core ---- */
+
+struct tail {
+    struct zab_entry *entries;
+    size_t n, cap;
+    int64_t committed;
+    struct srv *srv;
+};
+
+static int load_record(void *ctx, int64_t zxid, const void *rec, size_t len)
+{
+    struct tail *t = ctx;
+    if (zxid <= t->committed) { /* known committed: straight into the store */
+        apply_entry(t->srv, (uint64_t)zxid, rec, len, false);
+        return 0;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct zab_entry *e = zk_realloc(t->entries, cap * sizeof *e);
+        if (!e)
+            return -1;
+        t->entries = e;
+        t->cap = cap;
+    }
+    uint8_t *copy = zk_malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, rec, len);
+    t->entries[t->n++] = (struct zab_entry){(uint64_t)zxid, {copy, len}};
+    return 0;
+}
+
+static void free_tail(struct tail *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        zk_free((void *)t->entries[i].payload.data);
+    zk_free(t->entries);
+}
+
+static int load_snapshot(struct srv *s)
+{
+    int64_t snap_zxid;
+    void *data;
+    size_t len;
+    if (txnlog_snapshot_latest(s->log, &snap_zxid, &data, &len) != TXNLOG_OK) {
+        ZK_ERROR("reading snapshot: %s", txnlog_errmsg(s->log));
+        return -1;
+    }
+    if (!data)
+        return 0;
+    int rc = store_snapshot_read(s->store, data, len);
+    zk_free(data);
+    if (rc != 0) {
+        ZK_ERROR("snapshot 0x%llx is corrupt; refusing to start", (unsigned long long)snap_zxid);
+        return -1;
+    }
+    ZK_INFO("loaded snapshot at zxid 0x%llx", (unsigned long long)snap_zxid);
+    return 0;
+}
+
+static void core_config(const struct srv *s, struct zab_config *zc)
+{
+    uint32_t voters[ZAB_PEERS_MAX], n = 0;
+    const struct zk_config *c = &s->cfg;
+    for (int i = 0; i < c->n_members && n < ZAB_PEERS_MAX; i++)
+        if (!c->members[i].observer)
+            voters[n++] = (uint32_t)c->members[i].id;
+    uint32_t my_id = c->n_members ? (uint32_t)c->myid : 1;
+    if (n == 0)
+        voters[n++] = 1; /* standalone: an ensemble of one */
+    zab_config_default(zc, my_id, n, voters);
+    uint32_t ticks_per_tick = (uint32_t)(c->tick_ms / REPL_TICK_MS > 0 ? c->tick_ms / REPL_TICK_MS : 1);
+    zc->init_limit_ticks = (uint32_t)c->init_limit * ticks_per_tick;
+    zc->sync_limit_ticks = (uint32_t)c->sync_limit * ticks_per_tick;
+    zc->finalize_ticks = 2; /* 100 ms for a better vote, like ZooKeeper's finalizeWait */
+    zc->retry_ticks = 4;
+    zc->window = WINDOW_ENTRIES;
+    zc->max_outstanding = MAX_OUTSTANDING;
+}
+
+static int start_core(struct srv *s, struct tail *t)
+{
+    struct repl *r = s->repl;
+    struct zab_config zc;
+    core_config(s, &zc);
+    r->standalone = s->cfg.n_members == 0;
+    if (t->n > zc.window + zc.max_outstanding) {
+        ZK_ERROR("log holds %zu entries past the committed mark; at most %u expected", t->n,
+                 zc.window + zc.max_outstanding);
+        return -1;
+    }
+    r->zab = zab_new(&zc);
+    if (!r->zab) {
+        ZK_ERROR("cannot create the consensus core (bad configuration or out of memory)");
+        return -1;
+    }
+    struct zab_event ev = {.type = ZAB_START};
+    ev.start.accepted_epoch = (uint32_t)txnlog_meta_get(s->log, META_ACCEPTED, 0);
+    ev.start.current_epoch = (uint32_t)txnlog_meta_get(s->log, META_CURRENT, 0);
+    ev.start.last_applied = (uint64_t)store_last_zxid(s->store);
+    ev.start.last_logged = t->n ? t->entries[t->n - 1].zxid : ev.start.last_applied;
+    ev.start.entries = t->entries;
+    ev.start.n_entries = t->n;
+    struct zab_update up;
+    int rc = zab_step(r->zab, &ev, &up);
+    if (rc != ZAB_OK) {
+        ZK_ERROR("consensus core refused the persisted state: %s", zab_strerror(rc));
+        return -1;
+    }
+    r->reported_persisted = (int64_t)ev.start.last_logged;
+    exec_update(s, &up);
+    return 0;
+}
+
+/* ---- executing the core's updates ---- */
+
+static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
+{
+    if (store_snapshot_read(s->store, data.data, data.len) != 0) {
+        ZK_ERROR("the leader's snapshot at 0x%llx does not parse; exiting",
+                 (unsigned long long)zxid);
+        abort(); /* the core believes it is installed: going on would diverge */
+    }
+    /* Durable order: snapshot and committed mark first, then drop the old log. */
+    if (txnlog_commit(s->log) != TXNLOG_OK ||
+        txnlog_snapshot_put(s->log, (int64_t)zxid, data.data, data.len) != TXNLOG_OK ||
+        txnlog_meta_put(s->log, META_COMMITTED, (int64_t)zxid) != TXNLOG_OK ||
+        txnlog_truncate_after(s->log, 0) != TXNLOG_OK) {
+        ZK_ERROR("cannot persist the leader's snapshot: %s; exiting", txnlog_errmsg(s->log));
+        abort();
+    }
+    s->txns_since_snapshot = 0;
+    ZK_INFO("installed the leader's snapshot at zxid 0x%llx (%zu znodes)",
+            (unsigned long long)zxid, store_node_count(s->store));
+}
+
+static void persist_epochs(struct srv *s, const struct zab_update *up)
+{
+    if (up->flags & ZAB_UPD_ACCEPTED_EPOCH)
+        txnlog_stage_meta(s->log, META_ACCEPTED, up->accepted_epoch);
+    if (up->flags & ZAB_UPD_CURRENT_EPOCH)
+        txnlog_stage_meta(s->log, META_CURRENT, up->current_epoch);
+    /* Durable before any message of this update leaves (Zab: persist, then answer). */
+    if (txnlog_commit(s->log) != TXNLOG_OK) {
+        ZK_ERROR("cannot persist the epoch: %s; exiting", txnlog_errmsg(s->log));
+        abort();
+    }
+}
+
+static void truncate_log(struct srv *s, uint64_t zxid)
+{
+    if (txnlog_commit(s->log) != TXNLOG_OK || txnlog_truncate_after(s->log, (int64_t)zxid)) {
+        ZK_ERROR("cannot truncate the log: %s; exiting", txnlog_errmsg(s->log));
+        abort();
+    }
+    if (s->repl->reported_persisted > (int64_t)zxid)
+        s->repl->reported_persisted = (int64_t)zxid;
+    ZK_INFO("log truncated after zxid 0x%llx", (unsigned long long)zxid);
+}
+
+static void append_entries(struct srv *s, const struct zab_update *up)
+{
+    for (size_t i = 0; i < up->n_entries; i++) {
+        const struct zab_entry *e = &up->entries[i];
+        if (txnlog_append(s->log, (int64_t)e->zxid, e->payload.data, e->payload.len) != 0) {
+            /* Not durable means never acked: the core waits for PERSISTED, which will not come
+             * for these; stop rather than run on a log with a hole. */
+            ZK_ERROR("log append of 0x%llx failed: %s; exiting", (unsigned long long)e->zxid,
+                     txnlog_errmsg(s->log));
+            abort();
+        }
+        s->stats.txns_logged++;
+    }
+}
+
+static int attach_snapshot(struct srv *s, struct zab_msg *m, msgpack_sbuffer *sbuf)
+{
+    if ((uint64_t)store_last_zxid(s->store) != m->zxid) {
+        ZK_WARN("SNAP at 0x%llx requested but state is at 0x%llx; skipped",
+                (unsigned long long)m->zxid, (unsigned long long)store_last_zxid(s->store));
+        return -1;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
+    if (store_snapshot_write(s->store, &pk) != 0)
+        return -1;
+    m->data.data = (const uint8_t *)sbuf->data;
+    m->data.len = sbuf->size;
+    return 0;
+}
+
+static void send_msg(struct srv *s, uint32_t to, const struct zab_msg *m)
+{
+    struct repl *r = s->repl;
+    size_t need = zab_msg_encoded_max(m), len;
+    if (need > r->msgcap) {
+        uint8_t *buf = zk_realloc(r->msgbuf, need);
+        if (!buf)
+            return; /* dropped: the core tolerates loss */
+        r->msgbuf = buf;
+        r->msgcap = need;
+    }
+    if (zab_msg_encode(m, r->msgbuf, r->msgcap, &len) == 0 && r->peers)
+        peer_net_send(r->peers, to, r->msgbuf, len);
+}
+
+static void send_msgs(struct srv *s, const struct zab_update *up)
+{
+    for (size_t i = 0; i < up->n_msgs; i++) {
+        struct zab_msg m = up->msgs[i].msg;
+        if (m.type != ZAB_MSG_SNAP) {
+            send_msg(s, up->msgs[i].to, &m);
+            continue;
+        }
+        msgpack_sbuffer sbuf;
+        msgpack_sbuffer_init(&sbuf);
+        if (attach_snapshot(s, &m, &sbuf) == 0)
+            send_msg(s, up->msgs[i].to, &m);
+        msgpack_sbuffer_destroy(&sbuf);
+    }
+}
+
+/* An app message straight to a member (bypassing zab_step, which must not be re-entered). */
+static void send_app(struct srv *s, uint32_t to, uint8_t tag, const uint8_t *data, size_t len)
+{
+    struct zab_msg m = {.type = ZAB_MSG_APP, .tag = tag, .data = {data, len}};
+    send_msg(s, to, &m);
+}
+
+static void handle_app(struct srv *s, const struct zab_app_in *a)
+{
+    const uint8_t *p = a->data.data;
+    if (a->tag == ZAB_APP_TAG_PING && repl_is_leader(s)) {
+        for (size_t off = 0; off + 8 <= a->data.len; off += 8)
+            sess_tracker_renew(s->tracker, (int64_t)be64_load(p + off), srv_now_ms());
+    } else if (a->tag == APP_SYNC_REQ && a->data.len == 12 && repl_is_leader(s)) {
+        uint8_t resp[20];
+        memcpy(resp, p, 12);
+        be64_store(resp + 12, zab_last_logged(s->repl->zab));
+        send_app(s, a->from, APP_SYNC_RESP, resp, sizeof resp);
+    } else if (a->tag == APP_SYNC_RESP && a->data.len == 20) {
+        client_sync_resolved(s, be64_load(p), (int32_t)be32_load(p + 8),
+                             (int64_t)be64_load(p + 12));
+    }
+}
+
+static void track_all_sessions(void *ctx, int64_t session_id, int32_t timeout_ms)
+{
+    struct srv *s = ctx;
+    if (sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms()) != 0)
+        ZK_ERROR("out of memory tracking session 0x%llx", (unsigned long long)session_id);
+}
+
+static void on_established(struct srv *s)
+{
+    struct repl *r = s->repl;
+    r->established = true;
+    s->serving = true;
+    if (r->role == ZAB_LEADING) {
+        /* The new leader gives every session a fresh timeout (sessions do not expire merely
+         * because of an election). */
+        sess_tracker_free(s->tracker);
+        s->tracker = sess_tracker_new(s->cfg.tick_ms);
+        if (!s->tracker) {
+            ZK_ERROR("out of memory rebuilding the session tracker; exiting");
+            abort();
+        }
+        store_session_foreach(s->store, track_all_sessions, s);
+    }
+    ZK_INFO("serving as %s of epoch %u (zxid 0x%llx, %zu sessions)", repl_mode(s), r->epoch,
+            (unsigned long long)store_last_zxid(s->store), store_session_count(s->store));
+}
+
+static void on_lost(struct srv *s)
+{
+    s->repl->established = false;
+    s->serving = false;
+    /* As ZooKeeper: clients are disconnected and move to a member that has a quorum. */
+    ZK_WARN("lost the quorum; disconnecting %zu clients", s->n_conns);
+    client_close_all(s);
+}
+
+static void note_role(struct srv *s, const struct zab_update *up)
+{
+    struct repl *r = s->repl;
+    static const char *names[] = {"looking", "following", "leading"};
+    if (up->role != r->role || up->epoch != r->epoch || up->leader != r->leader)
+        ZK_INFO("role %s, epoch %u, leader %u", names[up->role], up->epoch, up->leader);
+    r->role = up->role;
+    r->epoch = up->epoch;
+    r->leader = up->leader;
+}
+
+static void exec_update(struct srv *s, const struct zab_update *up)
+{
+    if (up->flags & ZAB_UPD_LOST && s->repl->established)
+        on_lost(s);
+    note_role(s, up);
+    if (up->flags & ZAB_UPD_INSTALL)
+        install_snapshot(s, up->install_zxid, up->install_data);
+    if (up->flags & ZAB_UPD_TRUNCATE)
+        truncate_log(s, up->truncate_to);
+    if (up->flags & (ZAB_UPD_ACCEPTED_EPOCH | ZAB_UPD_CURRENT_EPOCH))
+        persist_epochs(s, up);
+    append_entries(s, up);
+    for (size_t i = 0; i < up->n_commits; i++)
+        apply_entry(s, up->commits[i].zxid, up->commits[i].payload.data,
+                    up->commits[i].payload.len, true);
+    send_msgs(s, up);
+    for (size_t i = 0; i < up->n_apps; i++)
+        handle_app(s, &up->apps[i]);
+    if (up->flags & ZAB_UPD_ESTABLISHED && !s->repl->established)
+        on_established(s);
+}
+
+static void step(struct srv *s, const struct zab_event *ev)
+{
+    struct zab_update up;
+    int rc = zab_step(s->repl->zab, ev, &up);
+    if (rc == ZAB_OK || rc == ZAB_EINVAL)
+        exec_update(s, &up); /* EINVAL: e.g. a message from an unknown peer, ignored */
+    else
+        ZK_WARN("consensus step (event %d) failed: %s", (int)ev->type, zab_strerror(rc));
+}
+
+/* ---- the write path ---- */
+
+int repl_submit(struct srv *s, struct store_txn *txn)
+{
+    struct repl *r = s->repl;
+    ZK_ASSERT(txn->type != 0);
+    if (!r->established)
+        return ZE_CONNECTIONLOSS;
+    txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
+    txn->time_ms = srv_wall_ms();
+    size_t len = txnrec_size(txn);
+    if (len > ZAB_PAYLOAD_MAX)
+        return ZE_BADARGUMENTS;
+    struct proposal *p = zk_malloc(sizeof *p + len);
+    if (!p)
+        return ZE_SYSTEMERROR;
+    p->zxid = 0;
+    p->next = NULL;
+    p->len = txnrec_encode(txn, p->rec);
+    if (r->backlog_tail)
+        r->backlog_tail->next = p;
+    else
+        r->backlog_head = p;
+    r->backlog_tail = p;
+    r->backlog_len++;
+    return ZE_OK;
+}
+
+static void fail_proposal(struct srv *s, struct proposal *p, int32_t err)
+{
+    struct store_txn txn;
+    if (txnrec_decode(p->rec, p->len, &txn) == 0)
+        client_on_failed(s, &txn, err);
+}
+
+/* Hand this turn's writes to the core; on back-pressure the rest waits for the next turn. */
+static void submit_backlog(struct srv *s)
+{
+    struct repl *r = s->repl;
+    while (r->backlog_head) {
+        struct proposal *p = r->backlog_head;
+        struct zab_event ev = {.type = ZAB_SUBMIT};
+        ev.submit.payload = (struct zab_buf){p->rec, p->len};
+        struct zab_update up;
+        int rc = zab_step(r->zab, &ev, &up);
+        if (rc == ZAB_EBUSY)
+            return;
+        r->backlog_head = p->next;
+        if (!r->backlog_head)
+            r->backlog_tail = NULL;
+        r->backlog_len--;
+        if (rc == ZAB_OK)
+            exec_update(s, &up);
+        else
+            fail_proposal(s, p, ZE_CONNECTIONLOSS);
+        zk_free(p);
+    }
+}
+
+void repl_flush(struct srv *s)
+{
+    struct repl *r = s->repl;
+    submit_backlog(s);
+    if (txnlog_has_pending(s->log)) {
+        txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab));
+        int rc = txnlog_commit(s->log);
+        s->stats.fsyncs++;
+        if (rc != TXNLOG_OK) {
+            /* The core never hears PERSISTED for these, so nothing is acked or committed;
+             * a member whose disk refuses writes cannot take part: stop. */
+            ZK_ERROR("log commit failed: %s; exiting", txnlog_errmsg(s->log));
+            abort();
+        }
+    }
+    int64_t durable = txnlog_last_zxid(s->log);
+    if (durable > r->reported_persisted) {
+        r->reported_persisted = durable;
+        struct zab_event ev = {.type = ZAB_PERSISTED};
+        ev.persisted.zxid = (uint64_t)durable;
+        step(s, &ev);
+    }
+}
+
+static void build_activity(struct srv *s)
+{
+    struct repl *r = s->repl;
+    jw_reset(&r->activity);
+    for (size_t i = 0; i < r->touched.cap; i++) {
+        int64_t id = r->touched.slots[i].key;
+        if (id != 0 && id != INT64_MIN)
+            jw_long(&r->activity, id);
+    }
+    i64map_free(&r->touched);
+}
+
+void repl_tick(struct srv *s)
+{
+    struct zab_event ev = {.type = ZAB_TICK};
+    build_activity(s);
+    ev.tick.session_activity = (struct zab_buf){s->repl->activity.data, s->repl->activity.len};
+    step(s, &ev);
+}
+
+void repl_touch(struct srv *s, int64_t session_id)
+{
+    if (repl_is_leader(s))
+        sess_tracker_renew(s->tracker, session_id, srv_now_ms());
+    else if (i64map_put(&s->repl->touched, session_id, s) != 0)
+        ZK_WARN("out of memory recording session activity");
+}
+
+bool repl_session_alive(struct srv *s, int64_t session_id)
+{
+    if (!store_session_exists(s->store, session_id))
+        return false;
+    return !repl_is_leader(s) || sess_tracker_contains(s->tracker, session_id);
+}
+
+bool repl_sync(struct srv *s, uint64_t conn_id, int32_t xid, int64_t *zxid)
+{
+    struct repl *r = s->repl;
+    if (r->role == ZAB_LEADING || r->standalone) {
+        *zxid = (int64_t)zab_last_logged(r->zab);
+        return true;
+    }
+    uint8_t req[12];
+    be64_store(req, conn_id);
+    req[8] = (uint8_t)((uint32_t)xid >> 24);
+    req[9] = (uint8_t)((uint32_t)xid >> 16);
+    req[10] = (uint8_t)((uint32_t)xid >> 8);
+    req[11] = (uint8_t)xid;
+    send_app(s, r->leader, APP_SYNC_REQ, req, sizeof req);
+    return false;
+}
+
+/* ---- peers ---- */
+
+static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_t len)
+{
+    struct srv *s = ctx;
+    struct zab_msg m;
+    if (zab_msg_decode(data, len, &m) != 0) {
+        ZK_WARN("member %u sent a malformed message (%zu bytes); ignored", from, len);
+        return;
+    }
+    struct zab_event ev = {.type = ZAB_RECEIVE};
+    ev.receive.from = from;
+    ev.receive.msg = &m;
+    step(s, &ev);
+}
+
+/* Link changes are only hints to the core; they arrive from inside peer_net_send (which the
+ * core's own update may have called), so they must not step the core here. */
+static void on_peer_up(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    (void)id;
+}
+
+static void on_peer_down(void *ctx, uint32_t id)
+{
+    (void)ctx;
+    (void)id;
+}
+
+/* ---- lifecycle ---- */
+
+int repl_start(struct srv *s)
+{
+    struct repl *r = zk_calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    s->repl = r;
+    i64map_init(&r->touched);
+    jw_init(&r->activity);
+    if (load_snapshot(s) != 0)
+        return -1;
+    struct tail t = {.srv = s, .committed = txnlog_meta_get(s->log, META_COMMITTED, 0)};
+    int rc = txnlog_read_after(s->log, store_last_zxid(s->store), load_record, &t);
+    if (rc != 0) {
+        ZK_ERROR("reading the log failed (%d): %s", rc, txnlog_errmsg(s->log));
+        free_tail(&t);
+        return -1;
+    }
+    ZK_INFO("recovered: state at zxid 0x%llx (%zu znodes, %zu sessions), %zu logged entries "
+            "awaiting the ensemble", (unsigned long long)store_last_zxid(s->store),
+            store_node_count(s->store), store_session_count(s->store), t.n);
+    rc = start_core(s, &t);
+    free_tail(&t);
+    if (rc != 0)
+        return -1;
+    if (s->cfg.n_members > 0) {
+        struct peer_callbacks cbs = {on_peer_message, on_peer_up, on_peer_down, s};
+        r->peers = peer_net_new(s->base, &s->cfg, &cbs);
+        if (!r->peers) {
+            ZK_ERROR("cannot start the peer transport");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void repl_stop(struct srv *s)
+{
+    struct repl *r = s->repl;
+    if (!r)
+        return;
+    peer_net_free(r->peers);
+    for (struct proposal *p = r->backlog_head, *next; p; p = next) {
+        next = p->next;
+        zk_free(p);
+    }
+    if (r->zab)
+        zab_free(r->zab);
+    i64map_free(&r->touched);
+    jw_free(&r->activity);
+    zk_free(r->msgbuf);
+    zk_free(r);
+    s->repl = NULL;
+}
