@@ -154,6 +154,11 @@ void election_tick(struct zab *z)
             return;
         }
     }
+    if (!z->el.finalizing && matching_votes(z) >= z->quorum) {
+        /* a quorum of one (standalone) never receives a vote: my own is enough */
+        z->el.finalizing = true;
+        z->el.finalize_at = z->now + z->cfg.finalize_ticks;
+    }
     if (z->now - z->el.last_sent >= z->cfg.retry_ticks) {
         broadcast_vote(z); /* votes may have been lost */
     }

@@ -145,9 +145,6 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
         resync(z); /* the tail of the stream was lost */
         return;
     }
-    if (z->current_epoch < z->f.epoch) {
-        out_current_epoch(z, z->f.epoch); /* before ACKNL: persisted by rule 3 */
-    }
     z->f.nl_zxid = m->zxid;
     z->f.phase = F_SYNCED;
     z->f.progress = z->now;
@@ -205,7 +202,12 @@ void follower_flush(struct zab *z)
     /* the ACK leaves only for entries the caller reported durable: ZOOKEEPER-3911 by design */
     uint64_t durable = z->sabotage == ZAB_SABOTAGE_EARLY_ACK ? ring_last(&z->log) : z->durable;
     if (!z->f.nl_acked && durable >= z->f.nl_zxid) {
-        ZK_ASSERT(z->current_epoch == z->f.epoch);
+        /* currentEpoch says "my log is the new leader's history": write it only once the
+         * synced log is durable, else a crash leaves a short log under a new epoch that wins
+         * the next discovery and drops committed txns (bug found by zab-sim, seed 1623) */
+        if (z->current_epoch < z->f.epoch) {
+            out_current_epoch(z, z->f.epoch); /* durable before the ACKNL leaves (rule 3) */
+        }
         struct zab_msg m = {.type = ZAB_MSG_ACKNL, .zxid = z->f.nl_zxid};
         send_leader(z, &m);
         z->f.nl_acked = true;

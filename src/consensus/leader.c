@@ -110,8 +110,12 @@ static void check_established(struct zab *z)
     if (!z->l.synced_started || z->established) {
         return;
     }
+    if (z->current_epoch < z->epoch && z->durable >= z->l.nl_zxid) {
+        out_current_epoch(z, z->epoch); /* like a follower: only over a durable history */
+    }
     bool self = z->current_epoch == z->epoch && z->durable >= z->l.nl_zxid;
-    if (self + count_at_least(z, LP_SYNCED) < z->quorum) {
+    if (!self || 1 + count_at_least(z, LP_SYNCED) < z->quorum) {
+        /* the leader counts itself only over a durable history under its new currentEpoch */
         return;
     }
     ZK_ASSERT(ring_last(&z->log) == z->l.nl_zxid); /* nothing proposed before establishment */
@@ -142,7 +146,6 @@ static void maybe_start_sync(struct zab *z)
         return;
     }
     z->l.synced_started = true;
-    out_current_epoch(z, z->epoch);
     z->l.nl_zxid = ring_last(&z->log);
     for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
         if (i != z->my_index && z->l.peers[i].phase == LP_ACKEPOCH) {
