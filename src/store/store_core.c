@@ -36,7 +36,7 @@ static struct znode *add_system_node(struct store *st, struct znode *parent, con
     uint32_t acl_len = encode_world_acl(acl_bytes, perms);
     if (acl_len == 0)
         return NULL;
-    struct znode *n = node_alloc(path, strlen(path), NULL, -1);
+    struct znode *n = node_alloc(path, strlen(path), NULL, 0); /* empty, not null, data */
     if (!n)
         return NULL;
     n->acl = acl_intern(&st->acls, acl_bytes, acl_len);
@@ -138,3 +138,47 @@ size_t store_watch_count(const struct store *st) { return watch_count(&st->watch
 size_t store_ephemeral_count(const struct store *st) { return st->ephemeral_count; }
 uint64_t store_approximate_data_size(const struct store *st) { return st->data_size; }
 uint64_t store_digest(const struct store *st) { return st->digest; }
+
+/* Full O(n) consistency check for tests: links, counts, owner lists, digest recomputed from
+ * scratch. Aborts (ZK_ASSERT) on the first violation. */
+void store_check_invariants(const struct store *st)
+{
+    ZK_ASSERT(!st->txn.active && st->root && st->root->parent == NULL);
+    uint64_t digest = 0, data_size = 0;
+    size_t nodes = 0, ephemerals = 0, special = 0;
+    for (size_t i = 0; i <= st->nodes.mask; i++) {
+        for (const struct znode *n = st->nodes.buckets[i]; n; n = n->hash_next) {
+            ZK_ASSERT((n->path_hash & st->nodes.mask) == i);
+            ZK_ASSERT(n->path_hash == store_hash_bytes(n->path, n->path_len));
+            ZK_ASSERT(n->acl && n->acl->refcount > 0);
+            ZK_ASSERT(n == st->root || (n->parent && path_is_valid(n->path, n->path_len)));
+            int32_t children = 0;
+            for (const struct znode *c = n->first_child; c; c = c->next_sibling, children++)
+                ZK_ASSERT(c->parent == n && (c->next_sibling == NULL || c->next_sibling->prev_sibling == c));
+            ZK_ASSERT(children == n->num_children);
+            ZK_ASSERT(n->kind == ZK_KIND_PERSISTENT || n->kind == ZK_KIND_EPHEMERAL ||
+                      n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL);
+            ephemerals += n->kind == ZK_KIND_EPHEMERAL;
+            special += n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL;
+            if (n->kind == ZK_KIND_EPHEMERAL)
+                ZK_ASSERT(session_find(st, n->ephemeral_owner) && n->num_children == 0);
+            digest += store_node_digest(n);
+            data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+            nodes++;
+        }
+    }
+    size_t session_ephemerals = 0;
+    for (size_t i = 0; i <= st->sessions.mask; i++) {
+        for (const struct session *s = st->sessions.buckets[i]; s; s = s->hash_next) {
+            digest += store_session_digest(s);
+            size_t count = 0;
+            for (const struct znode *n = s->ephemerals.head; n; n = n->owner_next, count++)
+                ZK_ASSERT(n->ephemeral_owner == s->id && node_lookup(st, n->path, n->path_len) == n);
+            ZK_ASSERT(count == s->ephemerals.count);
+            session_ephemerals += count;
+        }
+    }
+    ZK_ASSERT(nodes == st->nodes.count && ephemerals == st->ephemeral_count);
+    ZK_ASSERT(session_ephemerals == ephemerals && special == st->special.count);
+    ZK_ASSERT(digest == st->digest && data_size == st->data_size);
+}

@@ -157,6 +157,7 @@ struct store {
 /* ---- lifetime (store_core.c) ---- */
 int store_init_tree(struct store *st);    /* fresh node + ACL tables with the 4 system nodes */
 void store_release_tree(struct store *st); /* frees nodes, ACLs and sessions */
+void store_check_invariants(const struct store *st); /* O(n), for tests */
 
 /* ---- hashing (store_hash.c) ---- */
 uint64_t store_hash_bytes(const void *p, size_t len);

@@ -12,6 +12,7 @@
 #include "proto/jute.h"
 #include "proto/zkproto.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
 #define TK_MAX_EVENTS 256
 
@@ -56,6 +57,7 @@ static inline void tk_init(struct tk *t) { tk_init_opts(t, true); }
 
 static inline void tk_fini(struct tk *t)
 {
+    store_check_invariants(t->st);
     store_free(t->st);
     jw_free(&t->reply);
 }

@@ -32,6 +32,8 @@ Test(store_ops, fresh_tree)
     jr_init(&jr, f.reply.data, f.reply.len);
     cr_expect_eq(jr_int(&jr), 1);
     cr_expect_eq(jr_int(&jr), ZPERM_READ);
+    cr_assert_eq(tk_read(&f, ZOP_GETDATA, "/", 0, 0), 0);
+    cr_expect_eq(be32_load(f.reply.data), 0); /* empty buffer, as ZooKeeper's new byte[0] */
     tk_fini(&f);
 }
 

@@ -341,6 +341,7 @@ Test(store_state, oom_injection_on_apply)
             cr_expect_eq(store_node_count(t.st), nodes);
             cr_expect_eq(store_last_zxid(t.st), last);
             cr_expect_eq(t.nevents, 0);
+            store_check_invariants(t.st);
         }
         jw_free(&reply);
     }
@@ -392,6 +393,7 @@ Test(store_state, oom_injection_on_close_session)
         } else {
             cr_expect_eq(store_digest(t.st), d);
             cr_expect_eq(store_ephemeral_count(t.st), 40);
+            store_check_invariants(t.st);
             cr_expect(store_session_exists(t.st, SID));
         }
     }
