@@ -184,7 +184,7 @@ static void set_held_locks_locked(zkl_client *c, enum zkl_lock_state from, enum 
     }
 }
 
-static void on_session_event(zkl_client *c, int state)
+static void on_session_event(zkl_client *c, zhandle_t *zh, int state)
 {
     ZK_ASSERT(pthread_mutex_lock(&c->mu) == 0);
     if (c->state == ZKL_EXPIRED) { /* terminal */
@@ -193,7 +193,7 @@ static void on_session_event(zkl_client *c, int state)
     }
     if (state == ZOO_CONNECTED_STATE) {
         c->state = ZKL_CONNECTED;
-        c->session_timeout = zoo_recv_timeout(c->zh);
+        c->session_timeout = zoo_recv_timeout(zh); /* c->zh may not be set yet */
         set_held_locks_locked(c, ZKL_LOCK_SUSPENDED, ZKL_HELD);
         flush_doomed_locked(c, true);
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
@@ -212,10 +212,9 @@ static void on_session_event(zkl_client *c, int state)
 
 static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
-    (void)zh;
     (void)path;
     if (type == ZOO_SESSION_EVENT && ctx != NULL)
-        on_session_event(ctx, state);
+        on_session_event(ctx, zh, state);
 }
 
 /* ---- exists watches ---------------------------------------------------------------------- */
@@ -362,10 +361,14 @@ static int connect_and_wait(zkl_client *c, const char *hosts, int session_timeou
     c->state = ZKL_SUSPENDED;
     c->suspended_since = zkl_now_ms();
     c->session_timeout = session_timeout_ms;
-    c->zh = zookeeper_init(hosts, session_watcher, session_timeout_ms, NULL, c, 0);
-    if (c->zh == NULL)
-        return errno == ENOMEM ? ZKL_ENOMEM : ZKL_ECONNECT;
+    /* hold mu so that the session watcher (another thread) sees c->zh set */
     ZK_ASSERT(pthread_mutex_lock(&c->mu) == 0);
+    c->zh = zookeeper_init(hosts, session_watcher, session_timeout_ms, NULL, c, 0);
+    if (c->zh == NULL) {
+        int err = errno;
+        ZK_ASSERT(pthread_mutex_unlock(&c->mu) == 0);
+        return err == ENOMEM ? ZKL_ENOMEM : ZKL_ECONNECT;
+    }
     int rc = zkl_wait_connected_locked(c, NULL, zkl_now_ms() + connect_timeout_ms);
     ZK_ASSERT(pthread_mutex_unlock(&c->mu) == 0);
     if (rc != ZKL_OK) {
