@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "store/store_testkit.h"
+#include "store/store_internal.h"
 
 #define SID 0x1000000000000001LL
 
@@ -396,4 +397,66 @@ Test(store_ops, get_children_and_data)
     cr_assert_eq(tk_read(&t, ZOP_GETALLCHILDRENNUMBER, "/g", -1, 0), 0);
     jr_init(&jr, t.reply.data, t.reply.len);
     cr_expect_eq(jr_int(&jr), 2);
+}
+
+Test(store_ops, path_rules_section_11)
+{
+    const char *valid[] = {"/", "/a", "/a/b", "/.a", "/a.", "/..a", "/a/...", "/\xc3\xa9",
+                           "/\xef\xbf\xaf" /* U+FFEF */, "/\xef\xa4\x80" /* U+F900 */};
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++)
+        cr_expect(path_is_valid(valid[i], strlen(valid[i])), "%s", valid[i]);
+    const char *invalid[] = {"", "a", "a/b", "/a/", "//", "/a//b", "/.", "/..", "/a/./b",
+                             "/a/../b", "/\x1f", "/\x7f", "/\xc2\x9f", "/\xed\xa0\x80",
+                             "/\xef\xa3\xbf", "/\xef\xbf\xb0", "/\xef\xbf\xbf",
+                             "/\xf0\x90\x80\x80", "/\xc0\xaf", "/\xe0\x80", "/\x80"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        cr_expect(!path_is_valid(invalid[i], strlen(invalid[i])), "#%zu", i);
+    cr_expect(!path_is_valid("/a\0b", 4));
+    cr_expect_eq(tk_set(&t, SID, "/a/", "x", -1), ZE_BADARGUMENTS);
+    cr_expect_eq(tk_set(&t, SID, "", "x", -1), ZE_BADARGUMENTS);
+    cr_expect_eq(tk_create(&t, SID, "", NULL, 0), ZE_BADARGUMENTS);
+    cr_expect_eq(tk_delete(&t, SID, "", -1), ZE_BADARGUMENTS);
+}
+
+Test(store_ops, set_acl_errors_in_order)
+{
+    struct jute_writer b;
+    jw_init(&b);
+    jw_string(&b, "/missing");
+    jw_int(&b, 0); /* empty ACL: InvalidACL comes before NoNode */
+    jw_int(&b, -1);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_SETACL, &b), 0);
+    cr_expect_eq(t.err, ZE_INVALIDACL);
+    jw_reset(&b);
+    jw_string(&b, "/missing");
+    tk_acl_open(&b);
+    jw_int(&b, -1);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_SETACL, &b), 0);
+    cr_expect_eq(t.err, ZE_NONODE);
+    jw_reset(&b);
+    jw_string(&b, "bad");
+    tk_acl_open(&b);
+    jw_int(&b, -1);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_SETACL, &b), 0);
+    cr_expect_eq(t.err, ZE_BADARGUMENTS);
+    jw_reset(&b);
+    jw_string(&b, "/missing");
+    jw_int(&b, -1);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_CHECK, &b), 0);
+    cr_expect_eq(t.err, ZE_NONODE);
+    jw_free(&b);
+    cr_expect_eq(store_node_count(t.st), 4);
+}
+
+Test(store_ops, unknown_opcode_is_unimplemented)
+{
+    struct jute_writer b;
+    jw_init(&b);
+    jw_string(&b, "/");
+    jw_bool(&b, false);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_GETDATA, &b), 0);
+    cr_expect_eq(t.err, ZE_UNIMPLEMENTED);
+    cr_expect_eq(store_validate_write(12345, b.data, b.len, 100), ZE_UNIMPLEMENTED);
+    cr_expect_eq(store_read(t.st, ZOP_CREATE, b.data, b.len, SID, 1, NULL), ZE_UNIMPLEMENTED);
+    jw_free(&b);
 }
