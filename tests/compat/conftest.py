@@ -87,6 +87,13 @@ def server():
     if os.path.exists(os.path.join(d, "pid")):
         subprocess.run([SERVERCTL, "kill", d], timeout=30)
     shutil.rmtree(d, ignore_errors=True)
+    # serverctl only polls srvr on the port: a foreign server already listening there would be
+    # mistaken for ours, so refuse a busy port.
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        pytest.fail("port %d is already in use by another process" % port)
+    except OSError:
+        pass
     env = dict(os.environ, ZK_TICK_TIME=os.environ.get("ZK_TICK_TIME", "500"))
     r = subprocess.run([SERVERCTL, "start", kind, d, str(port)], env=env, timeout=60,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -435,6 +435,41 @@ def test_session_resumes_after_dropped_connection(zk, zk_factory, proxy_factory)
     assert zk.get("/resume/e")[0] == b"after"
 
 
+def test_raw_session_resume_semantics(server):
+    """Wire-level session rules (raw sockets): resuming a session from a second connection closes
+    the first connection; after closeSession (reply, then the server closes the socket) the
+    session cannot be resumed: the ConnectResponse has timeOut 0 and sessionId 0, then close;
+    a wrong password gets the same 'expired' answer."""
+    c1 = zkwire.Conn(server.port)
+    to, sid, pw = c1.handshake(4000)
+    assert to == 4000 and sid != 0 and len(pw) == 16
+    bad = zkwire.Conn(server.port)
+    wrong = bytes([pw[0] ^ 0xFF]) + pw[1:]
+    assert bad.handshake(4000, sid, wrong)[:2] == (0, 0)
+    assert bad.wait_closed(10)
+    # Surprise: ZooKeeper 3.8 closes the session's current connection *before* it checks the
+    # password (processConnectRequest calls closeSession(sessionId) first), so even a failed
+    # resume knocks the live connection off. The session itself survives.
+    assert c1.wait_closed(10), "ZooKeeper drops the live connection on any resume attempt"
+    c1.close()
+    c1 = zkwire.Conn(server.port)
+    assert c1.handshake(4000, sid, pw)[:2] == (4000, sid), "session lost after a bad resume"
+    c2 = zkwire.Conn(server.port)
+    to2, sid2, pw2 = c2.handshake(4000, sid, pw)
+    assert (to2, sid2) == (4000, sid) and len(pw2) == 16
+    assert c1.wait_closed(10), "the older connection of a resumed session stays open"
+    xid, zxid, err, _ = c2.call(1, zkwire.OP_EXISTS, zkwire.path_watch_body("/"))
+    assert (xid, err) == (1, 0)
+    xid, zxid, err, body = c2.call(2, zkwire.OP_CLOSE)
+    assert (xid, err, body) == (2, 0, b"")
+    assert c2.wait_closed(10), "server must close the socket after closeSession"
+    c3 = zkwire.Conn(server.port)
+    assert c3.handshake(4000, sid, pw)[:2] == (0, 0)
+    assert c3.wait_closed(10)
+    for c in (c1, bad, c2, c3):
+        c.close()
+
+
 # --------------------------------------------------------------------------- locks
 
 def run_lock_rounds(clients, acquire, release, rounds):
