@@ -148,6 +148,7 @@ struct sim {
     bool cut[ZAB_PEERS_MAX][ZAB_PEERS_MAX];
     uint64_t heal_at;
     bool liveness;
+    uint32_t live_out; /* members left isolated in the liveness phase (a minority) */
     uint64_t live_from_id;
     /* checker state */
     struct seq global;        /* the committed sequence everyone must agree on */
@@ -667,8 +668,9 @@ static void on_tick(struct sim *s, struct sev *e)
 
 static void submit(struct sim *s)
 {
-    struct member *mb = &s->m[rng_below(&s->rng, s->n)];
-    if (!mb->up) {
+    uint32_t i = (uint32_t)rng_below(&s->rng, s->n);
+    struct member *mb = &s->m[i];
+    if (!mb->up || (s->live_out & (1u << i))) {
         return;
     }
     uint8_t payload[64];
@@ -718,8 +720,17 @@ static void start_liveness(struct sim *s)
             restart(s, &s->m[i]);
         }
     }
+    /* often leave a minority cut off: a connected majority alone must make progress */
+    uint32_t out = (uint32_t)rng_below(&s->rng, s->n - s->quorum + 1);
+    for (uint32_t k = 0; k < out; k++) {
+        uint32_t i = (uint32_t)rng_below(&s->rng, s->n);
+        s->live_out |= 1u << i;
+        for (uint32_t j = 0; j < s->n; j++) {
+            s->cut[i][j] = s->cut[j][i] = i != j;
+        }
+    }
     s->live_from_id = s->next_id + 1;
-    trace(s, "LIVENESS PHASE: network healed, all members up");
+    trace(s, "LIVENESS PHASE: network healed, all members up, isolated mask %#x", s->live_out);
 }
 
 static bool converged(const struct sim *s)
@@ -730,6 +741,9 @@ static bool converged(const struct sim *s)
     uint32_t leaders = 0;
     for (uint32_t i = 0; i < s->n; i++) {
         const struct member *mb = &s->m[i];
+        if (s->live_out & (1u << i)) {
+            continue; /* cut off on purpose: not expected to keep up */
+        }
         if (!mb->up || !mb->established || mb->applied.n != s->global.n) {
             return false;
         }
