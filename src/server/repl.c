@@ -23,6 +23,15 @@
 #define WINDOW_ENTRIES 1000
 #define MAX_OUTSTANDING 4096
 
+/* An app message waiting to be handed to the core (zab_step must not be re-entered). */
+struct app_out {
+    struct app_out *next;
+    uint32_t to;
+    uint8_t tag;
+    size_t len;
+    uint8_t data[];
+};
+
 struct repl {
     struct zab *zab;
     struct peer_net *peers;
@@ -34,6 +43,7 @@ struct repl {
     int64_t reported_persisted;
     struct proposal *backlog_head, *backlog_tail; /* submitted, not yet handed to the core */
     size_t backlog_len;
+    struct app_out *apps_head, *apps_tail;
     struct i64map touched;     /* follower: sessions active since the last tick */
     uint8_t *msgbuf;
     size_t msgcap;
@@ -321,11 +331,43 @@ static void send_msgs(struct srv *s, const struct zab_update *up)
     }
 }
 
-/* An app message straight to a member (bypassing zab_step, which must not be re-entered). */
+/* Queue an app message for the core; repl_flush hands it over (leader: to member `to`;
+ * follower: to the leader). Dropped if memory runs out: senders retry or time out. */
 static void send_app(struct srv *s, uint32_t to, uint8_t tag, const uint8_t *data, size_t len)
 {
-    struct zab_msg m = {.type = ZAB_MSG_APP, .tag = tag, .data = {data, len}};
-    send_msg(s, to, &m);
+    struct repl *r = s->repl;
+    struct app_out *a = zk_malloc(sizeof *a + len);
+    if (!a)
+        return;
+    a->next = NULL;
+    a->to = to;
+    a->tag = tag;
+    a->len = len;
+    memcpy(a->data, data, len);
+    if (r->apps_tail)
+        r->apps_tail->next = a;
+    else
+        r->apps_head = a;
+    r->apps_tail = a;
+}
+
+static void step(struct srv *s, const struct zab_event *ev);
+
+static void flush_apps(struct srv *s)
+{
+    struct repl *r = s->repl;
+    struct app_out *a = r->apps_head;
+    r->apps_head = r->apps_tail = NULL;
+    while (a) {
+        struct app_out *next = a->next;
+        struct zab_event ev = {.type = ZAB_APP};
+        ev.app.to = a->to;
+        ev.app.tag = a->tag;
+        ev.app.data = (struct zab_buf){a->data, a->len};
+        step(s, &ev);
+        zk_free(a);
+        a = next;
+    }
 }
 
 static void handle_app(struct srv *s, const struct zab_app_in *a)
@@ -486,6 +528,7 @@ static void submit_backlog(struct srv *s)
 void repl_flush(struct srv *s)
 {
     struct repl *r = s->repl;
+    flush_apps(s);
     submit_backlog(s);
     if (txnlog_has_pending(s->log)) {
         txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab));
@@ -635,6 +678,10 @@ void repl_stop(struct srv *s)
     for (struct proposal *p = r->backlog_head, *next; p; p = next) {
         next = p->next;
         zk_free(p);
+    }
+    for (struct app_out *a = r->apps_head, *next; a; a = next) {
+        next = a->next;
+        zk_free(a);
     }
     if (r->zab)
         zab_free(r->zab);
