@@ -185,39 +185,69 @@ def test_reserved_and_special_paths(zk):
     assert zk.exists("/zookeeper") is not None
 
 
-def test_acl_get_set(zk, zk_factory):
-    zk.create("/acl", b"secret")
-    acls, st = zk.get_acls("/acl")
+ALICE = make_digest_acl("alice", "pw", read=True, write=True, create=True, admin=True)
+WORLD_READ = ACL(1, Id("world", "anyone"))
+
+
+def acl_node(zk, zk_factory, path):
+    """path with ACL [alice: rwca, world: r]; returns alice's client."""
+    zk.create(path, b"secret")
+    acls, st = zk.get_acls(path)
     assert acls == OPEN_ACL_UNSAFE and st.aversion == 0
-    digest = make_digest_acl("alice", "pw", read=True, write=True, create=True, admin=True)
-    st2 = zk.set_acls("/acl", [digest, ACL(1, Id("world", "anyone"))], version=0)
+    st2 = zk.set_acls(path, [ALICE, WORLD_READ], version=0)
     assert st2.aversion == 1 and st2.version == 0
-    world_read = ACL(1, Id("world", "anyone"))
-    # ZooKeeper 3.8 masks digest ids as "user:x" in getACL for a caller without ADMIN
-    # permission on the node; a caller holding ADMIN (alice) sees what was stored.
-    acls, st = zk.get_acls("/acl")
-    assert st.aversion == 1
-    assert acls == [ACL(digest.perms, Id("digest", "alice:x")), world_read]
-    alice = zk_factory(auth_data=[("digest", "alice:pw")])
-    acls, st = alice.get_acls("/acl")
-    assert acls == [digest, world_read] and st.aversion == 1
-    # world lost ADMIN: NoAuth (checked before the version); alice with a stale aversion: BadVersion
-    with pytest.raises(NoAuthError):
-        zk.set_acls("/acl", OPEN_ACL_UNSAFE, version=1)
+    return zk_factory(auth_data=[("digest", "alice:pw")])
+
+
+def test_acl_get_set_roundtrip(zk, zk_factory):
+    alice = acl_node(zk, zk_factory, "/acl1")
+    # a caller holding ADMIN on the node sees exactly what was stored
+    acls, st = alice.get_acls("/acl1")
+    assert acls == [ALICE, WORLD_READ] and st.aversion == 1
+    # setACL checks the expected version against aversion
     with pytest.raises(BadVersionError):
-        alice.set_acls("/acl", OPEN_ACL_UNSAFE, version=0)
-    # world may read but not write; alice (digest auth) may write
-    assert zk.get("/acl")[0] == b"secret"
-    with pytest.raises(NoAuthError):
-        zk.set("/acl", b"x")
-    alice.set("/acl", b"by alice")
-    assert zk.get("/acl")[0] == b"by alice"
-    # a node readable only by alice
-    alice.create("/acl/private", b"p", acl=[make_digest_acl("alice", "pw", all=True)])
-    with pytest.raises(NoAuthError):
-        zk.get("/acl/private")
-    assert alice.get("/acl/private")[0] == b"p"
+        alice.set_acls("/acl1", OPEN_ACL_UNSAFE, version=0)
+    st = alice.set_acls("/acl1", OPEN_ACL_UNSAFE, version=1)
+    assert st.aversion == 2 and st.version == 0
+    assert zk.get_acls("/acl1")[0] == OPEN_ACL_UNSAFE
+    # create with an ACL stores it
+    zk.create("/acl1/r", b"", acl=[WORLD_READ])
+    acls, st = zk.get_acls("/acl1/r")
+    assert acls == [WORLD_READ] and st.aversion == 0
     assert make_digest_acl_credential("alice", "pw").startswith("alice:")
+
+
+def test_acl_getacl_masks_digest_for_non_admin(zk, zk_factory):
+    # ZooKeeper 3.8 masks digest ids as "user:x" in getACL for a caller without ADMIN
+    # permission on the node.
+    acl_node(zk, zk_factory, "/acl2")
+    acls, st = zk.get_acls("/acl2")
+    assert st.aversion == 1
+    assert acls == [ACL(ALICE.perms, Id("digest", "alice:x")), WORLD_READ]
+
+
+def test_acl_enforced(zk, zk_factory):
+    alice = acl_node(zk, zk_factory, "/acl3")
+    # world lost ADMIN: NoAuth, checked before the version (a stale version still gets NoAuth)
+    with pytest.raises(NoAuthError):
+        zk.set_acls("/acl3", OPEN_ACL_UNSAFE, version=1)
+    with pytest.raises(NoAuthError):
+        zk.set_acls("/acl3", OPEN_ACL_UNSAFE, version=0)
+    # world may read but not write or create; alice (digest auth) may
+    assert zk.get("/acl3")[0] == b"secret"
+    with pytest.raises(NoAuthError):
+        zk.set("/acl3", b"x")
+    with pytest.raises(NoAuthError):
+        zk.create("/acl3/c")
+    alice.set("/acl3", b"by alice")
+    assert zk.get("/acl3")[0] == b"by alice"
+    # a node readable only by alice
+    alice.create("/acl3/private", b"p", acl=[make_digest_acl("alice", "pw", all=True)])
+    with pytest.raises(NoAuthError):
+        zk.get("/acl3/private")
+    with pytest.raises(NoAuthError):
+        zk.delete("/acl3/private")   # needs DELETE on the parent: world has only READ
+    assert alice.get("/acl3/private")[0] == b"p"
 
 
 def test_sync_and_server_version(zk):
@@ -439,34 +469,43 @@ def test_raw_session_resume_semantics(server):
     """Wire-level session rules (raw sockets): resuming a session from a second connection closes
     the first connection; after closeSession (reply, then the server closes the socket) the
     session cannot be resumed: the ConnectResponse has timeOut 0 and sessionId 0, then close;
-    a wrong password gets the same 'expired' answer."""
+    a wrong password gets the same 'expired' answer and the session survives it."""
     c1 = zkwire.Conn(server.port)
-    to, sid, pw = c1.handshake(4000)
-    assert to == 4000 and sid != 0 and len(pw) == 16
+    to, sid, pw = c1.handshake(10000)
+    assert to == 10000 and sid != 0 and len(pw) == 16
     bad = zkwire.Conn(server.port)
     wrong = bytes([pw[0] ^ 0xFF]) + pw[1:]
-    assert bad.handshake(4000, sid, wrong)[:2] == (0, 0)
+    assert bad.handshake(10000, sid, wrong)[:2] == (0, 0)
     assert bad.wait_closed(10)
-    # Surprise: ZooKeeper 3.8 closes the session's current connection *before* it checks the
-    # password (processConnectRequest calls closeSession(sessionId) first), so even a failed
-    # resume knocks the live connection off. The session itself survives.
-    assert c1.wait_closed(10), "ZooKeeper drops the live connection on any resume attempt"
-    c1.close()
-    c1 = zkwire.Conn(server.port)
-    assert c1.handshake(4000, sid, pw)[:2] == (4000, sid), "session lost after a bad resume"
     c2 = zkwire.Conn(server.port)
-    to2, sid2, pw2 = c2.handshake(4000, sid, pw)
-    assert (to2, sid2) == (4000, sid) and len(pw2) == 16
-    assert c1.wait_closed(10), "the older connection of a resumed session stays open"
+    to2, sid2, pw2 = c2.handshake(10000, sid, pw)
+    assert (to2, sid2) == (10000, sid) and len(pw2) == 16, "session lost after a bad resume"
+    assert not c1.ping_ok(), "the older connection of a resumed session stays open"
     xid, zxid, err, _ = c2.call(1, zkwire.OP_EXISTS, zkwire.path_watch_body("/"))
     assert (xid, err) == (1, 0)
     xid, zxid, err, body = c2.call(2, zkwire.OP_CLOSE)
     assert (xid, err, body) == (2, 0, b"")
     assert c2.wait_closed(10), "server must close the socket after closeSession"
     c3 = zkwire.Conn(server.port)
-    assert c3.handshake(4000, sid, pw)[:2] == (0, 0)
+    assert c3.handshake(10000, sid, pw)[:2] == (0, 0)
     assert c3.wait_closed(10)
     for c in (c1, bad, c2, c3):
+        c.close()
+
+
+def test_raw_bad_password_resume_drops_live_connection(server):
+    # Surprise: ZooKeeper 3.8 closes the session's current connection *before* it checks the
+    # password (processConnectRequest calls closeSession(sessionId) first), so even a failed
+    # resume with a wrong password knocks the live connection off. The session survives.
+    c1 = zkwire.Conn(server.port)
+    to, sid, pw = c1.handshake(10000)
+    assert c1.ping_ok()
+    bad = zkwire.Conn(server.port)
+    assert bad.handshake(10000, sid, bytes(16))[:2] == (0, 0)
+    assert not c1.ping_ok(), "ZooKeeper drops the live connection on a failed resume"
+    c2 = zkwire.Conn(server.port)
+    assert c2.handshake(10000, sid, pw)[:2] == (10000, sid)
+    for c in (c1, bad, c2):
         c.close()
 
 
@@ -572,30 +611,54 @@ def test_seed_article_lock_three_clients_take_turns(zk, zk_factory):
 
 # --------------------------------------------------------------------------- four-letter words
 
-def test_four_letter_words(server, zk):
-    fl = lambda c: zkwire.four_letter(server.port, c)
-    assert fl("ruok") == "imok"
-    assert fl("isro") == "rw"
-    srvr = fl("srvr")
+def fl(server, c):
+    return zkwire.four_letter(server.port, c)
+
+
+def test_4lw_ruok_isro(server):
+    assert fl(server, "ruok") == "imok"
+    assert fl(server, "isro") == "rw"
+
+
+def test_4lw_srvr(server, zk):
+    srvr = fl(server, "srvr")
     assert re.search(r"^Zookeeper version: 3\.8\.", srvr, re.M), srvr
     assert re.search(r"^Mode: standalone$", srvr, re.M), srvr
     assert re.search(r"^Zxid: 0x[0-9a-f]+$", srvr, re.M), srvr
     assert re.search(r"^Node count: \d+$", srvr, re.M), srvr
     assert re.search(r"^Latency min/avg/max: \d+/[\d.]+/\d+$", srvr, re.M), srvr
+    for key in ("Received", "Sent", "Connections", "Outstanding"):
+        assert re.search(r"^%s: \d+$" % key, srvr, re.M), srvr
     # Zxid tracks writes
     zxid = int(re.search(r"^Zxid: 0x([0-9a-f]+)$", srvr, re.M).group(1), 16)
     st = zk.create("/flw", include_data=True)[1]
-    zxid2 = int(re.search(r"^Zxid: 0x([0-9a-f]+)$", fl("srvr"), re.M).group(1), 16)
+    zxid2 = int(re.search(r"^Zxid: 0x([0-9a-f]+)$", fl(server, "srvr"), re.M).group(1), 16)
     assert zxid2 >= st.czxid > zxid
-    stat = fl("stat")
+
+
+def test_4lw_stat(server, zk):
+    stat = fl(server, "stat")
+    assert re.search(r"^Zookeeper version: 3\.8\.", stat, re.M), stat
     assert re.search(r"^Clients:$", stat, re.M) and re.search(r"^Mode: standalone$", stat, re.M)
-    assert re.search(r"^ /127\.0\.0\.1:\d+\[", stat, re.M), stat
-    mntr = dict(l.split("\t", 1) for l in fl("mntr").splitlines() if "\t" in l)
+    # one line per connection, e.g. " /127.0.0.1:40312[1](queued=0,recved=5,sent=5)"
+    assert re.search(r"^ /127\.0\.0\.1:\d+\[\d+\]\(queued=\d+,recved=\d+,sent=\d+", stat, re.M), stat
+
+
+def test_4lw_mntr(server):
+    mntr = dict(l.split("\t", 1) for l in fl(server, "mntr").splitlines() if "\t" in l)
     assert mntr["zk_version"].startswith("3.8."), mntr
     assert mntr["zk_server_state"] == "standalone"
     assert int(mntr["zk_znode_count"]) >= 5
-    conf = fl("conf")
+    for key in ("zk_avg_latency", "zk_max_latency", "zk_min_latency", "zk_packets_received",
+                "zk_packets_sent", "zk_num_alive_connections", "zk_outstanding_requests",
+                "zk_watch_count", "zk_ephemerals_count", "zk_approximate_data_size"):
+        assert key in mntr, key
+
+
+def test_4lw_conf_envi(server):
+    conf = fl(server, "conf")
     assert re.search(r"^clientPort=%d$" % server.port, conf, re.M), conf
     assert re.search(r"^tickTime=\d+$", conf, re.M) and "dataDir=" in conf
-    envi = fl("envi")
+    assert re.search(r"^maxSessionTimeout=\d+$", conf, re.M), conf
+    envi = fl(server, "envi")
     assert envi.startswith("Environment:") and "zookeeper.version=3.8." in envi

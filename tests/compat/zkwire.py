@@ -119,6 +119,19 @@ class Conn:
                 return True
         return False
 
+    def ping_ok(self, timeout=10.0):
+        """Send a ping; True if its reply arrives, False if the server has closed the connection.
+        (Deterministic where the server closes before it answers some other connection.)"""
+        try:
+            self.send(request(-2, OP_PING))
+            self.sock.settimeout(timeout)
+            while True:
+                b = self.recv_frame()
+                if struct.unpack(">i", b[:4])[0] == -2:
+                    return True
+        except (Closed, BrokenPipeError, ConnectionResetError):
+            return False
+
     def close(self):
         try:
             self.sock.close()
