@@ -44,6 +44,8 @@ struct repl {
     struct proposal *backlog_head, *backlog_tail; /* submitted, not yet handed to the core */
     size_t backlog_len;
     struct app_out *apps_head, *apps_tail;
+    uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
+    int n_links_down;
     struct i64map touched;     /* follower: sessions active since the last tick */
     uint8_t *msgbuf;
     size_t msgcap;
@@ -51,6 +53,7 @@ struct repl {
 };
 
 static void exec_update(struct srv *s, const struct zab_update *up);
+static void report_links_down(struct srv *s);
 
 static uint64_t be64_load(const uint8_t *p)
 {
@@ -183,8 +186,8 @@ static void core_config(const struct srv *s, struct zab_config *zc)
     uint32_t ticks_per_tick = (uint32_t)(c->tick_ms / REPL_TICK_MS > 0 ? c->tick_ms / REPL_TICK_MS : 1);
     zc->init_limit_ticks = (uint32_t)c->init_limit * ticks_per_tick;
     zc->sync_limit_ticks = (uint32_t)c->sync_limit * ticks_per_tick;
-    zc->finalize_ticks = 2; /* 100 ms for a better vote, like ZooKeeper's finalizeWait */
-    zc->retry_ticks = 4;
+    zc->finalize_ticks = 1; /* 50 ms for a better vote (ZooKeeper's finalizeWait is 200 ms) */
+    zc->retry_ticks = 1;
     zc->window = WINDOW_ENTRIES;
     zc->max_outstanding = MAX_OUTSTANDING;
 }
@@ -528,6 +531,7 @@ static void submit_backlog(struct srv *s)
 void repl_flush(struct srv *s)
 {
     struct repl *r = s->repl;
+    report_links_down(s);
     flush_apps(s);
     submit_backlog(s);
     if (txnlog_has_pending(s->log)) {
@@ -628,8 +632,25 @@ static void on_peer_up(void *ctx, uint32_t id)
 
 static void on_peer_down(void *ctx, uint32_t id)
 {
-    (void)ctx;
-    (void)id;
+    struct srv *s = ctx;
+    struct repl *r = s->repl;
+    for (int i = 0; i < r->n_links_down; i++)
+        if (r->links_down[i] == id)
+            return;
+    if (r->n_links_down < ZK_SERVERS_MAX)
+        r->links_down[r->n_links_down++] = id;
+}
+
+static void report_links_down(struct srv *s)
+{
+    struct repl *r = s->repl;
+    int n = r->n_links_down;
+    r->n_links_down = 0;
+    for (int i = 0; i < n; i++) {
+        struct zab_event ev = {.type = ZAB_PEER_DOWN};
+        ev.peer.id = r->links_down[i];
+        step(s, &ev);
+    }
 }
 
 /* ---- lifecycle ---- */
