@@ -343,8 +343,14 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
     case ZAB_TICK: on_tick(z, ev->tick.session_activity); return 0;
     case ZAB_SUBMIT: return on_submit(z, ev->submit.payload);
     case ZAB_PERSISTED: on_persisted(z, ev->persisted.zxid); return 0;
-    case ZAB_PEER_UP:
-    case ZAB_PEER_DOWN: return 0; /* hints only: timeouts already cover lost peers */
+    case ZAB_PEER_UP: return 0; /* hint only */
+    case ZAB_PEER_DOWN:
+        /* A killed leader's connection closes at once: elect now rather than wait syncLimit
+         * (liveness only; a paused leader is still caught by the timeout). */
+        if (z->role == ZAB_FOLLOWING && ev->peer.id == z->leader) {
+            election_start(z);
+        }
+        return 0;
     case ZAB_APP: return on_app(z, ev);
     default: return ZAB_EINVAL;
     }

@@ -204,6 +204,12 @@ static void on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m
     p->nonce = m->nonce;
     p->accepted_epoch = m->epoch;
     p->last_heard = z->now;
+    if (z->l.epoch_chosen && m->epoch > z->epoch) {
+        /* it promised a newer epoch to a leader that never got established: it can never join
+         * us, so give way to an election whose epoch will be above its promise (zab-sim 11791) */
+        election_start(z);
+        return;
+    }
     if (z->l.epoch_chosen) {
         struct zab_msg li = {.type = ZAB_MSG_LEADERINFO};
         send_peer(z, idx, &li);
