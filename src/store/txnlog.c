@@ -202,8 +202,10 @@ static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
         mdb_txn_abort(txn);
         return fail(log, rc, "cursor delete");
     }
+    /* zxids are never negative: a negative lower bound means "from the first record" (its
+     * big-endian key would sort after every real one). */
     uint8_t kb[8];
-    zxid_key(kb, lo == INT64_MAX ? lo : lo + 1);
+    zxid_key(kb, lo < 0 ? 0 : lo + 1);
     MDB_val key = {8, kb}, val;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     while (rc == 0 && key_zxid(&key) <= hi) {
@@ -317,6 +319,12 @@ int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
     if (rc)
         return fail(log, rc, "begin snapshot");
+    /* Drop older snapshots and any earlier one at this zxid first: a shorter snapshot must not
+     * inherit stale trailing chunks. */
+    if ((rc = drop_snapshots_before(txn, log->snap_dbi, zxid == INT64_MAX ? zxid : zxid + 1))) {
+        mdb_txn_abort(txn);
+        return fail(log, rc, "drop old snapshots");
+    }
     const uint8_t *p = data;
     uint32_t chunk = 0;
     size_t off = 0;
@@ -329,8 +337,6 @@ int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size
             break;
         off += n;
     } while (off < len);
-    if (!rc)
-        rc = drop_snapshots_before(txn, log->snap_dbi, zxid);
     if (rc) {
         mdb_txn_abort(txn);
         return fail(log, rc, "write snapshot");
