@@ -16,13 +16,13 @@
 #include <unistd.h>
 #include <zookeeper/zookeeper.h>
 
-#define TOTAL 12000      /* creates issued at most */
+#define TOTAL 50000      /* creates issued at most */
 #define WINDOW 1000      /* max outstanding */
 #define KILL_AFTER 3000  /* acknowledged creates before the kill */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int issued, completed, acked_n, connected;
+static int issued, completed, acked_n, connected, killed, lost, kill_failed, acked_at_kill = -1;
 static int rcs[TOTAL];
 static int idx[TOTAL];
 
@@ -83,6 +83,7 @@ static void create_done(int rc, const char *value, const void *data) {
     rcs[i] = rc;
     completed++;
     if (rc == ZOK) acked_n++;
+    if (rc == ZCONNECTIONLOSS) lost = 1;
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
@@ -90,6 +91,25 @@ static void create_done(int rc, const char *value, const void *data) {
 static int run(const char *cmd) {
     fprintf(stderr, "+ %s\n", cmd);
     return system(cmd);
+}
+
+/* Waits for KILL_AFTER acknowledgements, then SIGKILLs the server while the main thread keeps
+ * issuing creates, so requests are certainly in flight when the process dies. */
+static void *killer(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    while (acked_n < KILL_AFTER && !killed) pthread_cond_wait(&cv, &mu);
+    acked_at_kill = acked_n;
+    pthread_mutex_unlock(&mu);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' kill '%s'", getenv("SERVERCTL"), getenv("ZK_TEST_DIR"));
+    int rc = run(cmd);
+    pthread_mutex_lock(&mu);
+    kill_failed = rc != 0;
+    killed = 1;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    return NULL;
 }
 
 int main(void) {
@@ -101,46 +121,43 @@ int main(void) {
     if (rc != ZOK) fail("create /rec: %s", zerror(rc));
 
     char path[64], data[200];
-    int len, killed = 0, in_flight_at_kill = -1, acked_at_kill = -1;
+    int len;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_t kt;
+    pthread_create(&kt, NULL, killer, NULL);
     for (int i = 0; i < TOTAL; i++) {
         pthread_mutex_lock(&mu);
         struct timespec ts;
         deadline_in(&ts, 30000);
         int w = 0;
-        while (issued - completed >= WINDOW && w != ETIMEDOUT)
+        while (issued - completed >= WINDOW && !killed && !lost && w != ETIMEDOUT)
             w = pthread_cond_timedwait(&cv, &mu, &ts);
-        if (issued - completed >= WINDOW) {
+        int stop = killed || lost; /* the server is dead: stop the load */
+        if (!stop && issued - completed >= WINDOW) {
             pthread_mutex_unlock(&mu);
             fail("no completions for 30 s (issued %d completed %d)", issued, completed);
         }
-        int do_kill = !killed && acked_n >= KILL_AFTER;
-        if (do_kill) {
-            in_flight_at_kill = issued - completed;
-            acked_at_kill = acked_n;
-        }
+        if (!stop) issued++;
         pthread_mutex_unlock(&mu);
-        if (do_kill) {
-            char cmd[4096];
-            snprintf(cmd, sizeof cmd, "'%s' kill '%s'", serverctl, dir);
-            if (run(cmd) != 0) fail("serverctl kill failed");
-            killed = 1;
-            break;
-        }
+        if (stop) break;
         idx[i] = i;
         snprintf(path, sizeof path, "/rec/n%06d", i);
         make_data(i, data, &len);
-        pthread_mutex_lock(&mu);
-        issued++;
-        pthread_mutex_unlock(&mu);
         rc = zoo_acreate(zh, path, data, len, &ZOO_OPEN_ACL_UNSAFE, 0, create_done, &idx[i]);
         if (rc != ZOK) fail("zoo_acreate %d: %s", i, zerror(rc));
     }
-    if (!killed) fail("never reached %d acknowledged creates (acked %d)", KILL_AFTER, acked_n);
-    fprintf(stderr, "killed with %d acknowledged and %d in flight (issued %d)\n", acked_at_kill,
-            in_flight_at_kill, issued);
-    if (in_flight_at_kill <= 0) fail("no creates were in flight at the kill");
+    pthread_mutex_lock(&mu);
+    if (!killed && !lost) {
+        killed = 1; /* release the killer if it never fired */
+        pthread_cond_broadcast(&cv);
+        pthread_mutex_unlock(&mu);
+        fail("all %d creates issued before the kill (acked %d); raise TOTAL", TOTAL, acked_n);
+    }
+    pthread_mutex_unlock(&mu);
+    pthread_join(kt, NULL);
+    if (kill_failed) fail("serverctl kill failed");
+    fprintf(stderr, "killed after %d acknowledgements; %d creates issued\n", acked_at_kill, issued);
 
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' restart '%s'", serverctl, dir);
@@ -159,7 +176,8 @@ int main(void) {
 
     connected = 0;
     zhandle_t *v = connect_wait();
-    int missing = 0, present_unacked = 0, bad = 0, present = 0;
+    int missing = 0, present_unacked = 0, bad = 0, present = 0, connloss = 0;
+    for (int i = 0; i < issued; i++) connloss += rcs[i] == ZCONNECTIONLOSS;
     char buf[256];
     for (int i = 0; i < issued; i++) {
         snprintf(path, sizeof path, "/rec/n%06d", i);
@@ -186,11 +204,12 @@ int main(void) {
     zookeeper_close(v);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr,
-            "issued %d, acknowledged %d (%d before the kill), present but unacknowledged %d, "
-            "/rec has %d children, %.1f s\n",
-            issued, acked_total, acked_at_kill, present_unacked, rst.numChildren,
+            "issued %d, acknowledged %d (%d before the kill), failed with connection loss %d, "
+            "present but unacknowledged %d, /rec has %d children, %.1f s\n",
+            issued, acked_total, acked_at_kill, connloss, present_unacked, rst.numChildren,
             (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (missing) fail("%d acknowledged creates lost", missing);
+    if (connloss == 0) fail("no create failed with connection loss: nothing was in flight at the kill");
     if (bad) fail("%d nodes with wrong data", bad);
     if (rst.numChildren != present)
         fail("/rec has %d children but %d of the issued paths exist", rst.numChildren, present);
