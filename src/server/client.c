@@ -506,6 +506,11 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
     uint8_t stored[ZK_PASSWD_LEN];
     bool known = store_session_get(s->store, session_id, &stored_timeout, stored) &&
                  repl_session_alive(s, session_id);
+    /* As ZooKeeper 3.8: the session's current connection here is closed before the password
+     * is checked, so a resume attempt always moves the session off its old connection. */
+    struct conn *old = i64map_get(&s->conn_by_session, session_id);
+    if (old && old != c)
+        conn_doom(old, "session is being resumed on a new connection");
     c->session_id = session_id;
     if (!known || passwd.len != ZK_PASSWD_LEN || memcmp(stored, passwd.ptr, ZK_PASSWD_LEN)) {
         ZK_INFO("%s:%d: session 0x%llx %s", c->addr, c->port, (unsigned long long)session_id,
@@ -515,9 +520,6 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
         return;
     }
     memcpy(c->passwd, stored, ZK_PASSWD_LEN);
-    struct conn *old = i64map_get(&s->conn_by_session, session_id);
-    if (old && old != c)
-        conn_doom(old, "session moved to a new connection");
     if (i64map_put(&s->conn_by_session, session_id, c) != 0 ||
         (repl_is_leader(s) &&
          sess_tracker_touch(s->tracker, session_id, c->timeout_ms, srv_now_ms()) != 0)) {
@@ -626,6 +628,20 @@ void client_sync_resolved(struct srv *s, uint64_t conn_id, int32_t xid, int64_t 
         }
     }
     drain(c);
+}
+
+void client_describe_all(struct srv *s, struct jute_writer *out)
+{
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (c->doomed)
+            continue;
+        char line[256];
+        int n = snprintf(line, sizeof line, " /%s:%d[%d](queued=%zu,recved=%llu,sent=%llu)\n",
+                         c->addr, c->port, c->state == CONN_ESTABLISHED ? 1 : 0, c->n_pending,
+                         (unsigned long long)c->received, (unsigned long long)c->sent);
+        if (n > 0)
+            jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
 }
 
 void client_drain_all(struct srv *s)

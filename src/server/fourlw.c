@@ -179,7 +179,9 @@ void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)
         write_server_stats(s, out);
     } else if (!strcmp(word, "stat")) {
         write_version_line(out);
-        outf(out, "Clients:\n\n");
+        outf(out, "Clients:\n");
+        client_describe_all(s, out);
+        outf(out, "\n");
         write_server_stats(s, out);
     } else if (!strcmp(word, "mntr"))
         write_mntr(s, out);
@@ -189,7 +191,10 @@ void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)
         write_envi(out);
     else if (!strcmp(word, "dirs"))
         write_dirs(s, out);
-    else if (!strcmp(word, "wchs"))
+    else if (!strcmp(word, "cons")) {
+        client_describe_all(s, out);
+        outf(out, "\n");
+    } else if (!strcmp(word, "wchs"))
         outf(out, "%zu connections watching paths\nTotal watches:%zu\n", s->n_conns,
              store_watch_count(s->store));
     else if (!strcmp(word, "srst") || !strcmp(word, "crst")) {

@@ -102,6 +102,8 @@ void client_sync_resolved(struct srv *s, uint64_t conn_id, int32_t xid, int64_t 
 /* Replies that waited for later applies (sync) may now be ready. */
 void client_drain_all(struct srv *s);
 void client_close_all(struct srv *s);
+/* One `stat` line per connection: " /ip:port[interest](queued=..,recved=..,sent=..)". */
+void client_describe_all(struct srv *s, struct jute_writer *out);
 void client_reap_doomed(struct srv *s);
 
 /* ---- four-letter words (fourlw.c) ---- */
