@@ -213,6 +213,14 @@ static int start_core(struct srv *s, struct tail *t)
     ev.start.current_epoch = (uint32_t)txnlog_meta_get(s->log, META_CURRENT, 0);
     ev.start.last_applied = (uint64_t)store_last_zxid(s->store);
     ev.start.last_logged = t->n ? t->entries[t->n - 1].zxid : ev.start.last_applied;
+    /* A boot count kept in the log's metadata keeps sync-session nonces unique across
+     * restarts (durable before the core runs). */
+    int64_t boots = txnlog_meta_get(s->log, "boots", 0) + 1;
+    if (txnlog_meta_put(s->log, "boots", boots) != TXNLOG_OK) {
+        ZK_ERROR("cannot record the boot count: %s", txnlog_errmsg(s->log));
+        return -1;
+    }
+    ev.start.incarnation = (uint64_t)boots;
     ev.start.entries = t->entries;
     ev.start.n_entries = t->n;
     struct zab_update up;
