@@ -162,6 +162,10 @@ static void on_uptodate(struct zab *z, const struct zab_msg *m)
 
 static void on_ping(struct zab *z, const struct zab_msg *m)
 {
+    if (z->f.phase >= F_SYNCED && m->zxid2 > ring_last(&z->log)) {
+        resync(z); /* links are FIFO: proposals sent before this ping were lost (zab-sim 16524) */
+        return;
+    }
     learn_commit(z, m->zxid);
     if ((m->flags & ZAB_MSG_F_ESTABLISHED) && z->f.phase == F_SYNCED && z->f.nl_acked) {
         on_uptodate(z, m); /* the UPTODATE was lost, the established leader's ping stands in */

@@ -331,7 +331,10 @@ void leader_tick(struct zab *z)
     }
     for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
         if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+            /* zxid2 = last proposed (as Java's PING): lets a follower notice lost proposals
+             * even when no later proposal comes to reveal the gap */
             struct zab_msg m = {.type = ZAB_MSG_PING, .zxid = z->committed,
+                                .zxid2 = ring_last(&z->log),
                                 .flags = z->established ? ZAB_MSG_F_ESTABLISHED : 0};
             send_peer(z, i, &m);
         }

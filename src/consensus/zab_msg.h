@@ -40,7 +40,8 @@ enum zab_msg_type {
     ZAB_MSG_UPTODATE,     /* L->F: established; zxid = commit point */
     ZAB_MSG_ACK,          /* F->L: cumulative, zxid = durable and synced up to here */
     ZAB_MSG_COMMIT,       /* L->F: cumulative, zxid = committed up to here */
-    ZAB_MSG_PING,         /* L->F: zxid = commit; F->L: zxid = acked, data = session activity */
+    ZAB_MSG_PING,         /* L->F: zxid = commit, zxid2 = last proposed; F->L: zxid = acked,
+                           * data = session activity */
     ZAB_MSG_REQUEST,      /* F->L: forwarded SUBMIT, data = payload */
     ZAB_MSG_APP,          /* either way between member and leader: tag + opaque data */
     ZAB_MSG_TYPE_MAX = ZAB_MSG_APP,

@@ -13,4 +13,5 @@ Test(sim_seeds, regressions)
     sim_expect_clean(3, 88, 1);    /* follower window full of entries it could not apply */
     sim_expect_clean(3, 11791, 1); /* member with a higher acceptedEpoch locked out forever */
     sim_expect_clean(5, 6926, 1);  /* same, 5 members */
+    sim_expect_clean(3, 16524, 1); /* proposals lost to a partition never noticed: stall */
 }
