@@ -314,6 +314,28 @@ Test(txnlog, truncate_after_zero_empties_the_log)
     cr_assert_eq(txnlog_last_zxid(lg), 1);
 }
 
+Test(txnlog, truncate_after_int64_max_is_a_noop)
+{
+    for (int64_t z = 1; z <= 3; z++)
+        append_ok(z);
+    commit_ok();
+    cr_assert_eq(txnlog_truncate_after(lg, INT64_MAX), TXNLOG_OK);
+    cr_assert_eq(txnlog_count(lg), 3);
+    cr_assert_eq(txnlog_last_zxid(lg), 3);
+}
+
+Test(txnlog, read_after_extreme_bounds)
+{
+    const int64_t z[] = {1, 2, 0x100000000LL};
+    for (int i = 0; i < 3; i++)
+        append_ok(z[i]);
+    commit_ok();
+    assert_log_is(-1, z, 3);
+    assert_log_is(-5, z, 3);        /* every record has zxid > -5 */
+    assert_log_is(INT64_MIN, z, 3);
+    assert_log_is(INT64_MAX, NULL, 0);
+}
+
 Test(txnlog, truncate_after_drops_pending_batch)
 {
     for (int64_t z = 1; z <= 3; z++)
@@ -390,10 +412,15 @@ Test(txnlog, count_tracks_commits)
 
 /* ---- programmer errors abort ---- */
 
+/* .fini does not run when the test process aborts: remove the directory first (the open
+ * environment keeps working on the unlinked files). */
+static void unlink_dir_now(void) { rm_tree(dir); }
+
 Test(txnlog, append_at_last_durable_zxid_aborts, .signal = SIGABRT)
 {
     append_ok(5);
     commit_ok();
+    unlink_dir_now();
     txnlog_append(lg, 5, "x", 1);
 }
 
@@ -401,6 +428,7 @@ Test(txnlog, append_below_last_durable_zxid_aborts, .signal = SIGABRT)
 {
     append_ok(5);
     commit_ok();
+    unlink_dir_now();
     txnlog_append(lg, 3, "x", 1);
 }
 
@@ -408,6 +436,7 @@ Test(txnlog, append_not_increasing_within_batch_aborts, .signal = SIGABRT)
 {
     append_ok(5);
     append_ok(6);
+    unlink_dir_now();
     txnlog_append(lg, 6, "x", 1);
 }
 
@@ -416,6 +445,7 @@ Test(txnlog, append_below_durable_after_reopen_aborts, .signal = SIGABRT)
     append_ok(9);
     commit_ok();
     reopen_log();
+    unlink_dir_now();
     txnlog_append(lg, 2, "x", 1);
 }
 
