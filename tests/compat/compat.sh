@@ -56,6 +56,16 @@ run)
     kind=$2
     shift 2
     prereq "$kind"
+    for arg in "$@"; do
+        case $arg in
+        *.py)
+            /usr/bin/python3 -c 'import kazoo, pytest' 2>/dev/null \
+                || skip "python3-kazoo / python3-pytest are not installed for /usr/bin/python3" ;;&
+        *test_climt.py)
+            [[ -x /usr/lib/zookeeper/bin/cli_mt ]] || command -v cli_mt >/dev/null \
+                || skip "cli_mt (zookeeper-bin) is not installed" ;;
+        esac
+    done
     exec "$@"
     ;;
 *) echo "usage: compat.sh start|stop|run ..." >&2; exit 2 ;;
