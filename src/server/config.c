@@ -108,10 +108,14 @@ static int parse_member(struct zk_config *cfg, const char *key, char *val, char 
     }
     char *fields[4] = {0};
     int count = 0;
-    for (char *save = NULL, *tok = strtok_r(val, ":", &save); tok && count < 4;
-         tok = strtok_r(NULL, ":", &save))
-        fields[count++] = trim(tok);
-    if (count < 3) {
+    for (char *p = val; p && count < 4; count++) {
+        char *colon = strchr(p, ':');
+        if (colon)
+            *colon = '\0';
+        fields[count] = trim(p);
+        p = colon ? colon + 1 : NULL;
+    }
+    if (count < 3 || !*fields[1] || !*fields[2]) {
         snprintf(err, n, "invalid %s: expected host:peerPort:electionPort", key);
         return -1;
     }
@@ -221,7 +225,11 @@ static int read_myid(struct zk_config *cfg, char *err, size_t n)
     char line[64] = {0};
     char *ok = fgets(line, sizeof line, f);
     fclose(f);
-    if (!ok || parse_int("myid", trim(line), 0, 255, &cfg->myid, err, n))
+    if (!ok) {
+        snprintf(err, n, "%s is empty (expected this member's id)", path);
+        return -1;
+    }
+    if (parse_int("myid", trim(line), 0, 255, &cfg->myid, err, n))
         return -1;
     for (int i = 0; i < cfg->n_members; i++)
         if (cfg->members[i].id == cfg->myid)
@@ -286,6 +294,8 @@ bool config_fourlw_allowed(const struct zk_config *cfg, const char *word)
     if (strchr(list, '*'))
         return true;
     size_t len = strlen(word);
+    if (len == 0)
+        return false;
     for (const char *p = strstr(list, word); p; p = strstr(p + 1, word)) {
         bool start_ok = p == list || p[-1] == ',' || isspace((unsigned char)p[-1]);
         bool end_ok = p[len] == '\0' || p[len] == ',' || isspace((unsigned char)p[len]);

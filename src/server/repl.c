@@ -46,6 +46,11 @@ struct repl {
     struct app_out *apps_head, *apps_tail;
     uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
     int n_links_down;
+    /* Every entry appended since the last durable commit, as [zxid:8][len:4][payload], so a
+     * batch that could not be committed (disk full) is appended again and retried. */
+    struct jute_writer unsynced;
+    bool log_failing;          /* the last commit or append failed; retry every turn */
+    bool log_failure_reported; /* logged once per outage */
     struct i64map touched;     /* follower: sessions active since the last tick */
     uint8_t *msgbuf;
     size_t msgcap;
@@ -236,6 +241,87 @@ static int start_core(struct srv *s, struct tail *t)
 
 /* ---- executing the core's updates ---- */
 
+#define UNSYNCED_MAX_BYTES (512u << 20)
+
+static void log_failure(struct srv *s, const char *what)
+{
+    if (!s->repl->log_failure_reported)
+        ZK_ERROR("%s failed: %s; writes wait (nothing is acknowledged) and the batch is retried",
+                 what, txnlog_errmsg(s->log));
+    s->repl->log_failing = true;
+    s->repl->log_failure_reported = true;
+}
+
+/* Append to the LMDB batch unless the log is failing (then the arena alone keeps it). */
+static void append_one(struct srv *s, uint64_t zxid, const uint8_t *payload, size_t len)
+{
+    if (!s->repl->log_failing &&
+        txnlog_append(s->log, (int64_t)zxid, payload, len) != TXNLOG_OK)
+        log_failure(s, "log append");
+}
+
+static void append_entries(struct srv *s, const struct zab_update *up)
+{
+    struct jute_writer *u = &s->repl->unsynced;
+    for (size_t i = 0; i < up->n_entries; i++) {
+        const struct zab_entry *e = &up->entries[i];
+        jw_long(u, (int64_t)e->zxid);
+        jw_int(u, (int32_t)e->payload.len);
+        jw_raw(u, e->payload.data, e->payload.len);
+        if (u->err || u->len > UNSYNCED_MAX_BYTES) {
+            ZK_ERROR("cannot hold more unsynced log entries (disk still failing?); exiting");
+            abort();
+        }
+        append_one(s, e->zxid, e->payload.data, e->payload.len);
+        s->stats.txns_logged++;
+    }
+}
+
+/* After a failed commit: rebuild the batch from the arena. */
+static void reappend_unsynced(struct srv *s)
+{
+    struct jute_writer *u = &s->repl->unsynced;
+    txnlog_abort(s->log);
+    s->repl->log_failing = false;
+    for (size_t off = 0; off + 12 <= u->len && !s->repl->log_failing;) {
+        uint64_t zxid = (uint64_t)be32_load(u->data + off) << 32 | be32_load(u->data + off + 4);
+        uint32_t len = be32_load(u->data + off + 8);
+        append_one(s, zxid, u->data + off + 12, len);
+        off += 12 + len;
+    }
+}
+
+static void commit_log(struct srv *s)
+{
+    struct repl *r = s->repl;
+    if (r->log_failing)
+        reappend_unsynced(s);
+    if (r->log_failing || !txnlog_has_pending(s->log))
+        return;
+    txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab));
+    s->stats.fsyncs++;
+    if (txnlog_commit(s->log) != TXNLOG_OK) {
+        log_failure(s, "log commit");
+        return;
+    }
+    jw_reset(&r->unsynced); /* all of it is durable now */
+    if (r->log_failure_reported)
+        ZK_INFO("the log accepts writes again");
+    r->log_failure_reported = false;
+}
+
+/* Commit now (epochs, truncation and snapshots must be durable before the update goes on);
+ * the member cannot continue without it. */
+static void commit_now_or_exit(struct srv *s, const char *what)
+{
+    commit_log(s);
+    if (s->repl->log_failing || txnlog_has_pending(s->log)) {
+        ZK_ERROR("cannot persist %s: %s; exiting", what, txnlog_errmsg(s->log));
+        abort();
+    }
+}
+
+
 static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
 {
     if (store_snapshot_read(s->store, data.data, data.len) != 0) {
@@ -244,8 +330,8 @@ static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
         abort(); /* the core believes it is installed: going on would diverge */
     }
     /* Durable order: snapshot and committed mark first, then drop the old log. */
-    if (txnlog_commit(s->log) != TXNLOG_OK ||
-        txnlog_snapshot_put(s->log, (int64_t)zxid, data.data, data.len) != TXNLOG_OK ||
+    commit_now_or_exit(s, "the log before a snapshot install");
+    if (txnlog_snapshot_put(s->log, (int64_t)zxid, data.data, data.len) != TXNLOG_OK ||
         txnlog_meta_put(s->log, META_COMMITTED, (int64_t)zxid) != TXNLOG_OK ||
         txnlog_truncate_after(s->log, 0) != TXNLOG_OK) {
         ZK_ERROR("cannot persist the leader's snapshot: %s; exiting", txnlog_errmsg(s->log));
@@ -263,36 +349,19 @@ static void persist_epochs(struct srv *s, const struct zab_update *up)
     if (up->flags & ZAB_UPD_CURRENT_EPOCH)
         txnlog_stage_meta(s->log, META_CURRENT, up->current_epoch);
     /* Durable before any message of this update leaves (Zab: persist, then answer). */
-    if (txnlog_commit(s->log) != TXNLOG_OK) {
-        ZK_ERROR("cannot persist the epoch: %s; exiting", txnlog_errmsg(s->log));
-        abort();
-    }
+    commit_now_or_exit(s, "the epoch");
 }
 
 static void truncate_log(struct srv *s, uint64_t zxid)
 {
-    if (txnlog_commit(s->log) != TXNLOG_OK || txnlog_truncate_after(s->log, (int64_t)zxid)) {
+    commit_now_or_exit(s, "the log before a truncation");
+    if (txnlog_truncate_after(s->log, (int64_t)zxid)) {
         ZK_ERROR("cannot truncate the log: %s; exiting", txnlog_errmsg(s->log));
         abort();
     }
     if (s->repl->reported_persisted > (int64_t)zxid)
         s->repl->reported_persisted = (int64_t)zxid;
     ZK_INFO("log truncated after zxid 0x%llx", (unsigned long long)zxid);
-}
-
-static void append_entries(struct srv *s, const struct zab_update *up)
-{
-    for (size_t i = 0; i < up->n_entries; i++) {
-        const struct zab_entry *e = &up->entries[i];
-        if (txnlog_append(s->log, (int64_t)e->zxid, e->payload.data, e->payload.len) != 0) {
-            /* Not durable means never acked: the core waits for PERSISTED, which will not come
-             * for these; stop rather than run on a log with a hole. */
-            ZK_ERROR("log append of 0x%llx failed: %s; exiting", (unsigned long long)e->zxid,
-                     txnlog_errmsg(s->log));
-            abort();
-        }
-        s->stats.txns_logged++;
-    }
 }
 
 static int attach_snapshot(struct srv *s, struct zab_msg *m, msgpack_sbuffer *sbuf)
@@ -542,17 +611,7 @@ void repl_flush(struct srv *s)
     report_links_down(s);
     flush_apps(s);
     submit_backlog(s);
-    if (txnlog_has_pending(s->log)) {
-        txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab));
-        int rc = txnlog_commit(s->log);
-        s->stats.fsyncs++;
-        if (rc != TXNLOG_OK) {
-            /* The core never hears PERSISTED for these, so nothing is acked or committed;
-             * a member whose disk refuses writes cannot take part: stop. */
-            ZK_ERROR("log commit failed: %s; exiting", txnlog_errmsg(s->log));
-            abort();
-        }
-    }
+    commit_log(s);
     int64_t durable = txnlog_last_zxid(s->log);
     if (durable > r->reported_persisted) {
         r->reported_persisted = durable;
@@ -671,6 +730,7 @@ int repl_start(struct srv *s)
     s->repl = r;
     i64map_init(&r->touched);
     jw_init(&r->activity);
+    jw_init(&r->unsynced);
     if (load_snapshot(s) != 0)
         return -1;
     struct tail t = {.srv = s, .committed = txnlog_meta_get(s->log, META_COMMITTED, 0)};
@@ -716,6 +776,7 @@ void repl_stop(struct srv *s)
         zab_free(r->zab);
     i64map_free(&r->touched);
     jw_free(&r->activity);
+    jw_free(&r->unsynced);
     zk_free(r->msgbuf);
     zk_free(r);
     s->repl = NULL;

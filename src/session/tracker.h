@@ -21,7 +21,7 @@ void sess_tracker_renew(struct sess_tracker *t, int64_t session_id, int64_t now_
 void sess_tracker_remove(struct sess_tracker *t, int64_t session_id);
 int sess_tracker_contains(const struct sess_tracker *t, int64_t session_id);
 /* Report (and stop tracking) every session whose deadline is <= now_ms. Runs in O(sessions),
- * once per tick. */
+ * once per tick. fn must not touch/renew/remove sessions of this tracker (it walks the table). */
 void sess_tracker_expire(struct sess_tracker *t, int64_t now_ms,
                          void (*fn)(void *ctx, int64_t session_id), void *ctx);
 size_t sess_tracker_count(const struct sess_tracker *t);

@@ -204,6 +204,11 @@ static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
     }
     /* zxids are never negative: a negative lower bound means "from the first record" (its
      * big-endian key would sort after every real one). */
+    if (lo == INT64_MAX) {
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        return TXNLOG_OK; /* nothing is above the largest zxid */
+    }
     uint8_t kb[8];
     zxid_key(kb, lo < 0 ? 0 : lo + 1);
     MDB_val key = {8, kb}, val;
@@ -245,6 +250,8 @@ int txnlog_purge_through(struct txnlog *log, int64_t zxid)
 
 int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn, void *ctx)
 {
+    if (after_zxid == INT64_MAX)
+        return TXNLOG_OK;
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
@@ -255,7 +262,7 @@ int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn
         return fail(log, rc, "cursor read");
     }
     uint8_t kb[8];
-    zxid_key(kb, after_zxid + 1);
+    zxid_key(kb, after_zxid < 0 ? 0 : after_zxid + 1);
     MDB_val key = {8, kb}, val;
     int stop = 0;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
@@ -367,7 +374,8 @@ static int gather_snapshot(struct txnlog *log, MDB_cursor *cur, int64_t zxid, vo
             }
             buf = nb;
         }
-        memcpy(buf + total, val.mv_data, val.mv_size);
+        if (val.mv_size)
+            memcpy(buf + total, val.mv_data, val.mv_size);
         total += val.mv_size;
         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
     }
