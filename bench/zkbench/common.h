@@ -1,0 +1,49 @@
+/* Shared helpers of zkbench: clocks, CPU accounting, connecting a session (official C client,
+ * multithreaded library) and the option parser used by every subcommand. */
+#ifndef ZKBENCH_COMMON_H
+#define ZKBENCH_COMMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <zookeeper/zookeeper.h>
+
+#include "hist.h"
+
+uint64_t now_ns(void);
+void sleep_ms(unsigned ms);
+/* CPU seconds (user+system) this process used so far. */
+double cpu_seconds(void);
+
+/* Open a session to `connect` and wait up to timeout_ms until it is connected; NULL (with a
+ * message on stderr) on failure. */
+zhandle_t *bench_connect(const char *connect, int session_timeout_ms, int timeout_ms);
+/* Create `path` (persistent, empty) if missing; its parent must exist. 0 or -1. */
+int ensure_node(zhandle_t *zh, const char *path);
+
+/* Options common to the subcommands; unset numbers stay at the caller's defaults. */
+struct opts {
+    const char *connect;
+    const char *op;
+    const char *kill_cmd;
+    const char *root;
+    int clients;
+    int depth;
+    int seconds;
+    int warmup;
+    int size;
+    int keys;
+    int contenders;
+    int timeout;
+};
+/* Parse argv (after the subcommand) into o; 0, or -1 with a message on stderr. */
+int parse_opts(int argc, char **argv, struct opts *o);
+
+/* Print "name=value" latency quantiles in ms from h. */
+void print_latency(const char *prefix, const struct hist *h);
+
+int cmd_ops(const struct opts *o);
+int cmd_lock(const struct opts *o);
+int cmd_failover(const struct opts *o);
+
+#endif

@@ -1,0 +1,25 @@
+/* Latency histogram for zkbench: log-linear buckets over microseconds (exact below 128 us, then
+ * 64 sub-buckets per power of two, so about 1.5 % resolution up to ~4000 s). Fixed size, no
+ * allocation per sample; one histogram per writer thread, merged at the end. */
+#ifndef ZKBENCH_HIST_H
+#define ZKBENCH_HIST_H
+
+#include <stdint.h>
+
+#define HIST_SUB_BITS 6
+#define HIST_LINEAR 128
+#define HIST_BUCKETS (HIST_LINEAR + 32 * (1 << HIST_SUB_BITS))
+
+struct hist {
+    uint64_t count;
+    uint64_t max_us;
+    uint64_t bucket[HIST_BUCKETS];
+};
+
+void hist_reset(struct hist *h);
+void hist_add(struct hist *h, uint64_t us);
+void hist_merge(struct hist *into, const struct hist *from);
+/* The value (us) at quantile q in [0,1]; 0 when empty. */
+double hist_quantile(const struct hist *h, double q);
+
+#endif
