@@ -212,7 +212,8 @@ def proxy_factory(server):
     made = []
 
     def make(offset):
-        p = Proxy(server.port + 100 + offset, server.port)
+        # compat owns 24600..24649 (tests/integration starts at 24650): proxies at port+20+n
+        p = Proxy(server.port + 20 + offset, server.port)
         made.append(p)
         return p
 
