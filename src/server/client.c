@@ -193,6 +193,8 @@ void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *
 
 /* ---- auth and identity ---- */
 
+/* c->auth is the jute vector<Id> of the connection's identities: ip first (every connection
+ * has it, as in ZooKeeper), then digest ids, and super when the digest is the superDigest. */
 static void add_auth_id(struct conn *c, const char *scheme, const char *id)
 {
     if (c->n_auth == AUTH_IDS_MAX)
@@ -202,6 +204,20 @@ static void add_auth_id(struct conn *c, const char *scheme, const char *id)
     jw_string(&c->auth, scheme);
     jw_string(&c->auth, id);
     jw_put_int_at(&c->auth, 0, ++c->n_auth);
+}
+
+static bool has_auth_id(const struct conn *c, const char *scheme, const char *id)
+{
+    struct jute_reader jr;
+    jr_init(&jr, c->auth.data, c->auth.len);
+    int32_t n = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
+        struct jute_bytes s = jr_bytes(&jr), v = jr_bytes(&jr);
+        if (jr_ok(&jr) && (size_t)s.len == strlen(scheme) && !memcmp(s.ptr, scheme, (size_t)s.len) &&
+            (size_t)v.len == strlen(id) && !memcmp(v.ptr, id, (size_t)v.len))
+            return true;
+    }
+    return false;
 }
 
 /* AuthPacket{int type, ustring scheme, buffer auth}: digest ids are user:Base64(SHA1(user:pw)). */
@@ -223,7 +239,11 @@ static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
         zk_sha1(auth.ptr, (size_t)auth.len, digest);
         zk_base64(digest, sizeof digest, b64);
         snprintf(id, sizeof id, "%.*s:%s", (int)(colon - auth.ptr), (const char *)auth.ptr, b64);
-        add_auth_id(c, "digest", id);
+        if (!has_auth_id(c, "digest", id))
+            add_auth_id(c, "digest", id);
+        const char *super = c->srv->cfg.super_digest;
+        if (super[0] && !strcmp(id, super) && !has_auth_id(c, "super", ""))
+            add_auth_id(c, "super", "");
         return ZE_OK;
     }
     if (scheme.len == 2 && !memcmp(scheme.ptr, "ip", 2))
@@ -231,14 +251,22 @@ static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
     return ZE_AUTHFAILED;
 }
 
-/* WhoAmIResponse{vector<ClientInfo{ustring authScheme, ustring user}>}: ip, then digest ids. */
+/* WhoAmIResponse{vector<ClientInfo{ustring authScheme, ustring user}>}: one per identity; a
+ * digest id shows its user name only, as ZooKeeper's provider does. */
 static void write_whoami(struct conn *c, struct jute_writer *out)
 {
-    jw_int(out, 1 + c->n_auth);
-    jw_string(out, "ip");
-    jw_string(out, c->addr);
-    if (c->n_auth > 0)
-        jw_raw(out, c->auth.data + 4, c->auth.len - 4);
+    struct jute_reader jr;
+    jr_init(&jr, c->auth.data, c->auth.len);
+    int32_t n = jr_vector_count(&jr, 8);
+    jw_int(out, n);
+    for (int32_t i = 0; i < n; i++) {
+        struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
+        ZK_ASSERT(jr_ok(&jr)); /* we built it */
+        const uint8_t *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
+        bool digest = scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6);
+        jw_bytes(out, scheme.ptr, scheme.len);
+        jw_bytes(out, id.ptr, digest && colon ? (int32_t)(colon - id.ptr) : id.len);
+    }
 }
 
 /* ---- executing requests in FIFO order ---- */
@@ -262,7 +290,8 @@ static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t 
         write_whoami(c, out);
         err = ZE_OK;
     } else {
-        err = store_read(s->store, type, body, len, c->session_id, c->id, out);
+        err = store_read_as(s->store, type, body, len, c->session_id, c->id, c->auth.data,
+                            (uint32_t)c->auth.len, out);
     }
     send_reply(c, xid, err, out);
 }
@@ -363,8 +392,7 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
     if (err == ZE_OK) {
         struct store_txn txn = {
             .session_id = c->session_id, .cxid = xid, .type = type, .body = body,
-            .body_len = len, .auth = c->n_auth ? c->auth.data : NULL,
-            .auth_len = c->n_auth ? (uint32_t)c->auth.len : 0,
+            .body_len = len, .auth = c->auth.data, .auth_len = (uint32_t)c->auth.len,
         };
         err = srv_submit(s, &txn);
     }
@@ -812,6 +840,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->bev = bev;
     jw_init(&c->auth);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
+    add_auth_id(c, "ip", addr);
     c->port = port;
     c->next = s->conns;
     if (s->conns)

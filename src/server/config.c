@@ -17,7 +17,7 @@ static const char *const ignored_keys[] = {
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
     "leaderServes", "quorumListenOnAllIPs", "secureClientPort", "dynamicConfigFile",
     "clientPortListenBacklog", "globalOutstandingLimit", "commitLogCount", "syncEnabled",
-    "skipACL", "superDigest", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
+    "skipACL", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
     "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification", "snapSizeLimitInKb",
     "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
     "connectToLearnerMasterLimit", "initLimit.ms", NULL,
@@ -195,6 +195,9 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_long(key, val, 2, 100000000, &cfg->snap_count, err, n);
     if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
         return parse_bool(key, val, &cfg->extended_types, err, n);
+    if (!strcmp(key, "superDigest") ||
+        !strcmp(key, "zookeeper.DigestAuthenticationProvider.superDigest"))
+        return snprintf(cfg->super_digest, sizeof cfg->super_digest, "%s", val) < 0;
     if (!strcmp(key, "4lw.commands.whitelist"))
         return snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "%s", val) < 0;
     if (!strcmp(key, "lmdbMapSizeMB")) {

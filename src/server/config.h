@@ -34,6 +34,7 @@ struct zk_config {
     long snap_count;      /* txns between snapshots */
     bool extended_types;  /* TTL nodes */
     char fourlw_whitelist[512];
+    char super_digest[256]; /* "super:<base64 sha1>": a digest auth with it is super */
     uint64_t lmdb_map_bytes;
     int myid;             /* from dataDir/myid in ensemble mode; 0 standalone */
     int n_members;

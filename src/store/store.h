@@ -31,8 +31,8 @@ struct store_txn {
     int32_t type;       /* enum zk_op: a write op, ZOP_CREATESESSION or ZOP_CLOSESESSION */
     const uint8_t *body; /* jute request body (after the RequestHeader) */
     uint32_t body_len;
-    /* jute vector<Id> of the session's authenticated ids, used to expand `auth` ACL entries
-     * at create/setACL time. NULL/0 means none. */
+    /* jute vector<Id> of the session's identities (ip, digest, super): checked against ACLs
+     * and used to expand `auth` ACL entries (digest ids only). NULL/0 means none. */
     const uint8_t *auth;
     uint32_t auth_len;
 };
@@ -80,6 +80,15 @@ int32_t store_validate_write(int32_t type, const uint8_t *body, size_t body_len,
  * goes to reply_body on success. Malformed bodies give ZE_MARSHALLINGERROR. */
 int32_t store_read(struct store *st, int32_t type, const uint8_t *body, size_t body_len,
                    int64_t session_id, uint64_t watcher, struct jute_writer *reply_body);
+
+/* store_read for a client: ids is the jute vector<Id> of the caller's identities (ip, digest,
+ * super); READ (getACL: READ or ADMIN) is enforced against each node's ACL, and digest ids are
+ * masked as user:x in getACL for callers without ADMIN. store_read itself is the trusted form
+ * (no ACL checks), for tests and internal use. Writes are checked in store_apply against the
+ * txn's auth ids. */
+int32_t store_read_as(struct store *st, int32_t type, const uint8_t *body, size_t body_len,
+                      int64_t session_id, uint64_t watcher, const uint8_t *ids, uint32_t ids_len,
+                      struct jute_writer *reply_body);
 
 /* Drop every watch of a watcher (its connection closed). */
 void store_remove_watcher(struct store *st, uint64_t watcher);

@@ -180,6 +180,116 @@ static void write_entry(struct jute_writer *jw, int32_t perms, struct jute_bytes
     jw_bytes(jw, id.ptr, id.len < 0 ? 0 : id.len);
 }
 
+/* Does the caller's ip (an "ip" id) fall in the ACL's "a.b.c.d[/bits]" range? */
+static bool ip_matches(struct jute_bytes acl_id, struct jute_bytes caller)
+{
+    char want[64], have[64];
+    if (acl_id.len <= 0 || acl_id.len >= 64 || caller.len <= 0 || caller.len >= 64)
+        return false;
+    memcpy(want, acl_id.ptr, (size_t)acl_id.len);
+    want[acl_id.len] = '\0';
+    memcpy(have, caller.ptr, (size_t)caller.len);
+    have[caller.len] = '\0';
+    char *slash = strchr(want, '/');
+    if (slash)
+        *slash = '\0';
+    unsigned char a[16], b[16];
+    int family = strchr(want, ':') ? AF_INET6 : AF_INET;
+    int max_bits = family == AF_INET ? 32 : 128;
+    if (inet_pton(family, want, a) != 1 || inet_pton(family, have, b) != 1)
+        return false;
+    long bits = slash ? strtol(slash + 1, NULL, 10) : max_bits;
+    if (bits < 0 || bits > max_bits)
+        return false;
+    for (long i = 0; i < bits; i++) {
+        int mask = 0x80 >> (i % 8);
+        if ((a[i / 8] & mask) != (b[i / 8] & mask))
+            return false;
+    }
+    return true;
+}
+
+/* Does one of the caller's ids (jute vector<Id>) satisfy an ACL entry of this scheme/id? */
+static bool caller_matches(struct jute_bytes scheme, struct jute_bytes id, const uint8_t *ids,
+                           uint32_t ids_len)
+{
+    struct jute_reader jr;
+    jr_init(&jr, ids, ids_len);
+    int32_t count = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        struct jute_bytes s = jr_bytes(&jr);
+        struct jute_bytes v = jr_bytes(&jr);
+        if (!jr_ok(&jr) || s.len != scheme.len || (s.len > 0 && memcmp(s.ptr, scheme.ptr, (size_t)s.len)))
+            continue;
+        if (bytes_eq(scheme, "ip") ? ip_matches(id, v)
+                                    : v.len == id.len && (v.len <= 0 || !memcmp(v.ptr, id.ptr, (size_t)v.len)))
+            return true;
+    }
+    return false;
+}
+
+bool acl_ids_have_super(const uint8_t *ids, uint32_t ids_len)
+{
+    struct jute_reader jr;
+    jr_init(&jr, ids, ids_len);
+    int32_t count = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        struct jute_bytes s = jr_bytes(&jr);
+        (void)jr_bytes(&jr);
+        if (jr_ok(&jr) && bytes_eq(s, "super"))
+            return true;
+    }
+    return false;
+}
+
+int32_t acl_check(const struct acl_list *acl, int32_t perm, const uint8_t *ids, uint32_t ids_len)
+{
+    if (!acl || acl_ids_have_super(ids, ids_len))
+        return 0;
+    struct jute_reader jr;
+    jr_init(&jr, acl->bytes, acl->len);
+    int32_t count = jr_vector_count(&jr, ACL_MIN_ENTRY_BYTES);
+    if (count == 0)
+        return 0; /* an empty ACL allows everything, as in ZooKeeper */
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        int32_t perms = jr_int(&jr);
+        struct jute_bytes scheme = jr_bytes(&jr);
+        struct jute_bytes id = jr_bytes(&jr);
+        if (!jr_ok(&jr) || !(perms & perm))
+            continue;
+        if (bytes_eq(scheme, "world") && bytes_eq(id, "anyone"))
+            return 0;
+        if (caller_matches(scheme, id, ids, ids_len))
+            return 0;
+    }
+    return ZE_NOAUTH;
+}
+
+void acl_write_masked(struct jute_writer *out, const struct acl_list *acl)
+{
+    struct jute_reader jr;
+    jr_init(&jr, acl->bytes, acl->len);
+    int32_t count = jr_vector_count(&jr, ACL_MIN_ENTRY_BYTES);
+    jw_int(out, count);
+    for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
+        int32_t perms = jr_int(&jr);
+        struct jute_bytes scheme = jr_bytes(&jr);
+        struct jute_bytes id = jr_bytes(&jr);
+        if (!bytes_eq(scheme, "digest")) {
+            write_entry(out, perms, scheme, id);
+            continue;
+        }
+        /* digest ids are shown as user:x to callers without ADMIN (ZooKeeper 3.8) */
+        const uint8_t *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
+        int32_t user_len = colon ? (int32_t)(colon - id.ptr) : (id.len > 0 ? id.len : 0);
+        jw_int(out, perms);
+        jw_bytes(out, scheme.ptr, scheme.len);
+        jw_int(out, user_len + 2);
+        jw_raw(out, id.ptr, (size_t)user_len);
+        jw_raw(out, ":x", 2);
+    }
+}
+
 /* Expand one `auth` entry into the session's authenticated ids. Returns how many were added. */
 static int32_t expand_auth(struct jute_writer *jw, int32_t perms, const uint8_t *auth,
                            uint32_t auth_len)

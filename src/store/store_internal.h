@@ -197,6 +197,12 @@ struct acl_list *acl_intern(struct acl_table *t, const uint8_t *bytes, uint32_t 
 void acl_release(struct acl_table *t, struct acl_list *acl);
 /* Parse a vector<ACL> from the reader, only checking the shape; returns the raw span. */
 struct jute_bytes acl_skip_vector(struct jute_reader *jr);
+/* 0 if ids (jute vector<Id> of the caller: ip, digest, super) grant perm on acl, else
+ * ZE_NOAUTH. A NULL/empty ACL or a super id allows everything. */
+int32_t acl_check(const struct acl_list *acl, int32_t perm, const uint8_t *ids, uint32_t ids_len);
+bool acl_ids_have_super(const uint8_t *ids, uint32_t ids_len);
+/* The ACL as getACL shows it to a caller without ADMIN: digest ids masked as user:x. */
+void acl_write_masked(struct jute_writer *out, const struct acl_list *acl);
 
 /* ---- paths (store_path.c) ---- */
 bool path_is_valid(const char *path, size_t len); /* PathUtils.validatePath */

@@ -16,7 +16,14 @@ struct read_ctx {
     int64_t session_id;
     uint64_t watcher;
     struct jute_writer *out;
+    const uint8_t *ids; /* the caller's identities, or NULL for a trusted caller */
+    uint32_t ids_len;
 };
+
+static int32_t check_read(const struct read_ctx *rc, const struct znode *n, int32_t perm)
+{
+    return rc->ids ? acl_check(n->acl, perm, rc->ids, rc->ids_len) : 0;
+}
 
 static size_t blen(struct jute_bytes b) { return b.len < 0 ? 0 : (size_t)b.len; }
 static const char *bstr(struct jute_bytes b) { return b.len <= 0 ? "" : (const char *)b.ptr; }
@@ -70,7 +77,9 @@ static int32_t read_node(struct read_ctx *rc, int32_t type, struct jute_reader *
         }
         return ZE_NONODE;
     }
-    /* ACL READ enforcement seam (not enforced yet). */
+    int32_t denied = check_read(rc, n, ZPERM_READ);
+    if (denied)
+        return denied;
     switch (type) {
     case ZOP_EXISTS: write_node_stat(rc->out, n); break;
     case ZOP_GETDATA: write_data(rc->out, n); break;
@@ -100,7 +109,12 @@ static int32_t read_acl(struct read_ctx *rc, struct jute_reader *jr)
     if (!n)
         return ZE_NONODE;
     ZK_ASSERT(n->acl != NULL);
-    jw_raw(rc->out, n->acl->bytes, n->acl->len);
+    if (check_read(rc, n, ZPERM_READ | ZPERM_ADMIN))
+        return ZE_NOAUTH;
+    if (check_read(rc, n, ZPERM_ADMIN))
+        acl_write_masked(rc->out, n->acl);
+    else
+        jw_raw(rc->out, n->acl->bytes, n->acl->len);
     write_node_stat(rc->out, n);
     return 0;
 }
@@ -131,6 +145,8 @@ static int32_t read_all_children_number(struct read_ctx *rc, struct jute_reader 
     struct znode *n = lookup_bytes(rc->st, path);
     if (!n)
         return ZE_NONODE;
+    if (check_read(rc, n, ZPERM_READ))
+        return ZE_NOAUTH;
     int32_t total = n == rc->st->root ? (int32_t)(rc->st->nodes.count - 1) : count_descendants(n);
     jw_int(rc->out, total);
     return 0;
@@ -206,12 +222,20 @@ static int32_t store_read_set_watches(struct read_ctx *rc, struct jute_reader *j
 int32_t store_read(struct store *st, int32_t type, const uint8_t *body, size_t body_len,
                    int64_t session_id, uint64_t watcher, struct jute_writer *reply_body)
 {
+    return store_read_as(st, type, body, body_len, session_id, watcher, NULL, 0, reply_body);
+}
+
+int32_t store_read_as(struct store *st, int32_t type, const uint8_t *body, size_t body_len,
+                      int64_t session_id, uint64_t watcher, const uint8_t *ids, uint32_t ids_len,
+                      struct jute_writer *reply_body)
+{
     ZK_ASSERT(st != NULL);
     if (!body && body_len > 0)
         return ZE_MARSHALLINGERROR;
     struct jute_writer local;
     jw_init(&local);
-    struct read_ctx rc = {st, session_id, watcher, reply_body ? reply_body : &local};
+    struct read_ctx rc = {st, session_id, watcher, reply_body ? reply_body : &local, ids,
+                          ids_len};
     size_t mark = rc.out->len;
     struct jute_reader jr;
     jr_init(&jr, body, body_len);
@@ -273,11 +297,12 @@ static int32_t store_read_multi(struct read_ctx *rc, struct jute_reader *jr)
         (void)jr_bool(jr); /* watch flag ignored in multiRead */
         ZK_ASSERT(jr_ok(jr));
         struct znode *n = lookup_bytes(rc->st, path);
-        if (!n) {
+        int32_t sub_err = !n ? ZE_NONODE : check_read(rc, n, ZPERM_READ);
+        if (sub_err) {
             jw_int(rc->out, -1);
             jw_bool(rc->out, false);
-            jw_int(rc->out, ZE_NONODE);
-            jw_int(rc->out, ZE_NONODE);
+            jw_int(rc->out, sub_err);
+            jw_int(rc->out, sub_err);
             continue;
         }
         jw_int(rc->out, type);

@@ -12,14 +12,13 @@
 #define SEQ_SUFFIX_MAX 11 /* "%010d" of INT32_MIN is 11 chars */
 #define PATH_STACK_BUF 512
 
-/* Seam for ACL enforcement (a later issue): every op calls this with the permission ZooKeeper
- * checks at that point. Always allows for now. */
+/* Every op calls this with the permission ZooKeeper checks at that point; the txn carries the
+ * issuing session's identities. Server-generated txns (no session) are trusted. */
 static int32_t store_acl_check(const struct znode *n, int32_t perm, const struct store_txn *txn)
 {
-    (void)n;
-    (void)perm;
-    (void)txn;
-    return 0;
+    if (txn->session_id == 0 || txn->type == ZOP_DELETECONTAINER)
+        return 0;
+    return acl_check(n->acl, perm, txn->auth, txn->auth_len);
 }
 
 static size_t bytes_len(struct jute_bytes b) { return b.len < 0 ? 0 : (size_t)b.len; }
