@@ -23,6 +23,7 @@
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 #define INBOUND_MAX (ZK_SERVERS_MAX * 4)
+#define INBOUND_PER_MEMBER 3
 
 struct link { /* our outgoing connection to one member */
     struct peer_net *pn;
@@ -39,6 +40,7 @@ struct inbound { /* a connection another member opened to us */
     struct peer_net *pn;
     struct bufferevent *bev;
     uint32_t id; /* 0 until the hello arrived */
+    uint64_t seq; /* accept order */
 };
 
 struct peer_net {
@@ -50,6 +52,7 @@ struct peer_net {
     struct link links[ZK_SERVERS_MAX];
     int n_links;
     struct inbound *inbound[INBOUND_MAX];
+    uint64_t accepted;
 };
 
 /* A hash of the member list, so members of different ensembles never talk. */
@@ -215,8 +218,10 @@ static int known_member(const struct peer_net *pn, uint32_t id)
     return 0;
 }
 
-/* Returns 0 when the hello is acceptable. A newer connection from the same member replaces the
- * older one (the member restarted or reconnected). */
+/* Returns 0 when the hello is acceptable. An older connection from the same member is kept (a
+ * forged hello must not cut a member's real stream; the core ignores stale or foreign messages);
+ * only past INBOUND_PER_MEMBER connections is the oldest closed (a restarted member whose old
+ * connection has not been seen to die yet). */
 static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
 {
     struct peer_net *pn = in->pn;
@@ -233,9 +238,18 @@ static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
         ZK_WARN("peer port: member %u has a different ensemble configuration; refused", id);
         return -1;
     }
-    for (int i = 0; i < INBOUND_MAX; i++)
-        if (pn->inbound[i] && pn->inbound[i] != in && pn->inbound[i]->id == id)
-            inbound_close(pn->inbound[i], NULL);
+    struct inbound *oldest = NULL;
+    int same = 0;
+    for (int i = 0; i < INBOUND_MAX; i++) {
+        struct inbound *o = pn->inbound[i];
+        if (o && o != in && o->id == id) {
+            same++;
+            if (!oldest || o->seq < oldest->seq)
+                oldest = o;
+        }
+    }
+    if (same >= INBOUND_PER_MEMBER)
+        inbound_close(oldest, "replaced by a newer connection from the same member");
     in->id = id;
     return 0;
 }
@@ -302,6 +316,7 @@ static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
     }
     in->pn = pn;
     in->bev = bev;
+    in->seq = ++pn->accepted;
     pn->inbound[slot] = in;
     bufferevent_setcb(bev, inbound_on_read, NULL, inbound_on_event, in);
     bufferevent_enable(bev, EV_READ);

@@ -4,7 +4,8 @@
  *
  * Frames are a 4-byte big-endian length + a msgpack message. A new connection starts with a
  * hello frame (magic, version, sender id, ensemble fingerprint); a connection from an unknown id,
- * another ensemble or speaking garbage is refused with a log line. Outgoing queues are bounded:
+ * another ensemble or speaking garbage is refused with a log line. Peers are not authenticated
+ * (as in ZooKeeper without quorum SASL): the peer port belongs on a trusted network. Outgoing queues are bounded:
  * a peer that stops reading is disconnected (the core resynchronises it later) rather than
  * letting the queue grow. Reconnects back off from 50 ms to 1 s. */
 #ifndef ZK_PEER_H
