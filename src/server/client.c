@@ -396,6 +396,10 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
         };
         err = srv_submit(s, &txn);
     }
+    if (err == ZE_CONNECTIONLOSS) {
+        conn_doom(c, "no leader to order the write"); /* the client retries elsewhere */
+        return;
+    }
     if (err != ZE_OK) {
         queue_error(c, xid, type, err);
         return;
@@ -632,8 +636,8 @@ void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err)
     struct conn *c = i64map_get(&s->conn_by_session, txn->session_id);
     if (!c || c->doomed)
         return;
-    if (txn->type == ZOP_CREATESESSION) {
-        conn_doom(c, "the new session could not be logged");
+    if (txn->type == ZOP_CREATESESSION || err == ZE_CONNECTIONLOSS) {
+        conn_doom(c, "the write could not be ordered (no leader)");
         return;
     }
     struct pending_req *r = c->head;
@@ -674,9 +678,18 @@ void client_describe_all(struct srv *s, struct jute_writer *out)
 
 void client_drain_all(struct srv *s)
 {
-    for (struct conn *c = s->conns; c; c = c->next)
-        if (c->head && c->head->kind == REQ_SYNC)
+    int64_t give_up_ms = (int64_t)s->cfg.sync_limit * s->cfg.tick_ms;
+    for (struct conn *c = s->conns; c; c = c->next) {
+        struct pending_req *r = c->head;
+        if (!r || r->kind != REQ_SYNC || c->doomed)
+            continue;
+        /* The leader's answer was lost (a link reset): let the client retry elsewhere rather
+         * than wait forever. */
+        if (r->wait_zxid == INT64_MAX && srv_now_ms() - r->start_ms > give_up_ms)
+            conn_doom(c, "the leader did not answer a sync");
+        else
             drain(c);
+    }
 }
 
 /* ---- framing and socket events ---- */
