@@ -91,6 +91,13 @@ static struct conn_wait *new_wait(void)
     return w;
 }
 
+void quiet_resolver(zhandle_t *zh)
+{
+    int rc = zoo_set_servers_resolution_delay(zh, -1);
+    if (rc != ZOK)
+        fprintf(stderr, "zkbench: zoo_set_servers_resolution_delay: %s\n", zerror(rc));
+}
+
 zhandle_t *bench_connect(const char *connect, int session_timeout_ms, int timeout_ms)
 {
     struct conn_wait *w = new_wait();
@@ -103,6 +110,7 @@ zhandle_t *bench_connect(const char *connect, int session_timeout_ms, int timeou
         fprintf(stderr, "zkbench: zookeeper_init(%s): %s\n", connect, strerror(errno));
         return NULL;
     }
+    quiet_resolver(zh);
     if (wait_connected(w, timeout_ms) != 0) {
         fprintf(stderr, "zkbench: no session with %s within %d ms\n", connect, timeout_ms);
         zookeeper_close(zh);

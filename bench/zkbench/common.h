@@ -18,6 +18,10 @@ double cpu_seconds(void);
 /* Open a session to `connect` and wait up to timeout_ms until it is connected; NULL (with a
  * message on stderr) on failure. */
 zhandle_t *bench_connect(const char *connect, int session_timeout_ms, int timeout_ms);
+/* By default libzookeeper_mt re-resolves the connect string (getaddrinfo, i.e. netlink dumps)
+ * on every pass of its I/O loop: over a third of the generator's CPU. -1 resolves only on a
+ * connection loss. */
+void quiet_resolver(zhandle_t *zh);
 /* Create `path` (persistent, empty) if missing; its parent must exist. 0 or -1. */
 int ensure_node(zhandle_t *zh, const char *path);
 

@@ -66,6 +66,7 @@ static int open_contenders(const struct opts *o, struct contender *cs, const cha
             fprintf(stderr, "zkbench lock: session %d: %s\n", i, zkl_strerror(st));
             return -1;
         }
+        quiet_resolver(zkl_client_handle(cs[i].client));
         cs[i].lock = zkl_mutex_new(cs[i].client, path);
         if (cs[i].lock == NULL) {
             fprintf(stderr, "zkbench lock: zkl_mutex_new failed\n");
