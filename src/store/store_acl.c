@@ -18,60 +18,23 @@ struct acl_entry {
 #define ACL_MIN_ENTRY_BYTES 12 /* int perms + two length prefixes */
 #define ACL_STACK_ENTRIES 16
 
-int acl_table_init(struct acl_table *t, size_t buckets)
+static void acl_free_link(struct chain_link *l, void *ctx)
 {
-    ZK_ASSERT(buckets > 0 && (buckets & (buckets - 1)) == 0);
-    t->buckets = zk_calloc(buckets, sizeof *t->buckets);
-    if (!t->buckets)
-        return -1;
-    t->mask = buckets - 1;
-    t->count = 0;
-    return 0;
+    (void)ctx;
+    zk_free(CHAIN_ITEM(l, struct acl_list, link));
 }
 
-void acl_table_free(struct acl_table *t)
+void acl_table_free(struct chain_table *t)
 {
-    if (!t->buckets)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct acl_list *a = t->buckets[i];
-        while (a) {
-            struct acl_list *next = a->hash_next;
-            zk_free(a);
-            a = next;
-        }
-    }
-    zk_free(t->buckets);
-    memset(t, 0, sizeof *t);
+    chain_destroy(t, acl_free_link, NULL);
 }
 
-static void acl_table_maybe_grow(struct acl_table *t)
-{
-    if (t->count <= t->mask + 1)
-        return;
-    size_t new_size = (t->mask + 1) * 2;
-    struct acl_list **nb = zk_calloc(new_size, sizeof *nb);
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct acl_list *a = t->buckets[i];
-        while (a) {
-            struct acl_list *next = a->hash_next;
-            a->hash_next = nb[a->hash & (new_size - 1)];
-            nb[a->hash & (new_size - 1)] = a;
-            a = next;
-        }
-    }
-    zk_free(t->buckets);
-    t->buckets = nb;
-    t->mask = new_size - 1;
-}
-
-struct acl_list *acl_intern(struct acl_table *t, const uint8_t *bytes, uint32_t len)
+struct acl_list *acl_intern(struct chain_table *t, const uint8_t *bytes, uint32_t len)
 {
     uint64_t hash = store_hash_bytes(bytes, len);
-    for (struct acl_list *a = t->buckets[hash & t->mask]; a; a = a->hash_next) {
-        if (a->hash == hash && a->len == len && memcmp(a->bytes, bytes, len) == 0) {
+    for (struct chain_link *l = chain_bucket(t, hash); l; l = l->next) {
+        struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
+        if (l->hash == hash && a->len == len && memcmp(a->bytes, bytes, len) == 0) {
             a->refcount++;
             return a;
         }
@@ -79,30 +42,22 @@ struct acl_list *acl_intern(struct acl_table *t, const uint8_t *bytes, uint32_t 
     struct acl_list *a = zk_malloc(sizeof *a + len);
     if (!a)
         return NULL;
-    a->hash = hash;
+    a->link = (struct chain_link){NULL, hash};
     a->refcount = 1;
     a->len = len;
     a->snap_index = 0;
     memcpy(a->bytes, bytes, len);
-    a->hash_next = t->buckets[hash & t->mask];
-    t->buckets[hash & t->mask] = a;
-    t->count++;
-    acl_table_maybe_grow(t);
+    chain_insert(t, &a->link);
+    chain_maybe_grow(t);
     return a;
 }
 
-void acl_release(struct acl_table *t, struct acl_list *acl)
+void acl_release(struct chain_table *t, struct acl_list *acl)
 {
     ZK_ASSERT(acl->refcount > 0);
     if (--acl->refcount > 0)
         return;
-    struct acl_list **pp = &t->buckets[acl->hash & t->mask];
-    while (*pp != acl) {
-        ZK_ASSERT(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = acl->hash_next;
-    t->count--;
+    chain_remove(t, &acl->link);
     zk_free(acl);
 }
 

@@ -53,8 +53,8 @@ static struct znode *add_system_node(struct store *st, struct znode *parent, con
 /* Fresh tree: /, /zookeeper, /zookeeper/quota, /zookeeper/config (ZooKeeper 3.8). */
 int store_init_tree(struct store *st)
 {
-    if (node_table_init(&st->nodes, INITIAL_NODE_BUCKETS) ||
-        acl_table_init(&st->acls, INITIAL_ACL_BUCKETS))
+    if (chain_init(&st->nodes, INITIAL_NODE_BUCKETS) ||
+        chain_init(&st->acls, INITIAL_ACL_BUCKETS))
         return -1;
     st->root = add_system_node(st, NULL, "/", ZPERM_ALL);
     struct znode *zk = st->root ? add_system_node(st, st->root, "/zookeeper", ZPERM_ALL) : NULL;
@@ -90,7 +90,7 @@ struct store *store_new(const struct store_options *opts)
         zk_free(st);
         return NULL;
     }
-    if (session_table_init(&st->sessions, INITIAL_SESSION_BUCKETS) || store_init_tree(st)) {
+    if (chain_init(&st->sessions, INITIAL_SESSION_BUCKETS) || store_init_tree(st)) {
         store_free(st);
         return NULL;
     }
@@ -145,38 +145,41 @@ void store_check_invariants(const struct store *st)
 {
     ZK_ASSERT(!st->txn.active && st->root && st->root->parent == NULL);
     uint64_t digest = 0, data_size = 0;
-    size_t nodes = 0, ephemerals = 0, special = 0;
-    for (size_t i = 0; i <= st->nodes.mask; i++) {
-        for (const struct znode *n = st->nodes.buckets[i]; n; n = n->hash_next) {
-            ZK_ASSERT((n->path_hash & st->nodes.mask) == i);
-            ZK_ASSERT(n->path_hash == store_hash_bytes(n->path, n->path_len));
-            ZK_ASSERT(n->acl && n->acl->refcount > 0);
-            ZK_ASSERT(n == st->root || (n->parent && path_is_valid(n->path, n->path_len)));
-            int32_t children = 0;
-            for (const struct znode *c = n->first_child; c; c = c->next_sibling, children++)
-                ZK_ASSERT(c->parent == n && (c->next_sibling == NULL || c->next_sibling->prev_sibling == c));
-            ZK_ASSERT(children == n->num_children);
-            ZK_ASSERT(n->kind == ZK_KIND_PERSISTENT || n->kind == ZK_KIND_EPHEMERAL ||
-                      n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL);
-            ephemerals += n->kind == ZK_KIND_EPHEMERAL;
-            special += n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL;
-            if (n->kind == ZK_KIND_EPHEMERAL)
-                ZK_ASSERT(session_find(st, n->ephemeral_owner) && n->num_children == 0);
-            digest += store_node_digest(n);
-            data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
-            nodes++;
-        }
+    size_t nodes = 0, ephemerals = 0, special = 0, b = 0;
+    chain_check(&st->nodes);
+    chain_check(&st->acls);
+    chain_check(&st->sessions);
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->nodes) {
+        const struct znode *n = CHAIN_ITEM(l, const struct znode, link);
+        ZK_ASSERT(n->link.hash == store_hash_bytes(n->path, n->path_len));
+        ZK_ASSERT(n->acl && n->acl->refcount > 0);
+        ZK_ASSERT(n == st->root || (n->parent && path_is_valid(n->path, n->path_len)));
+        int32_t children = 0;
+        for (const struct znode *c = n->first_child; c; c = c->next_sibling, children++)
+            ZK_ASSERT(c->parent == n && (c->next_sibling == NULL || c->next_sibling->prev_sibling == c));
+        ZK_ASSERT(children == n->num_children);
+        ZK_ASSERT(n->kind == ZK_KIND_PERSISTENT || n->kind == ZK_KIND_EPHEMERAL ||
+                  n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL);
+        ephemerals += n->kind == ZK_KIND_EPHEMERAL;
+        special += n->kind == ZK_KIND_CONTAINER || n->kind == ZK_KIND_TTL;
+        if (n->kind == ZK_KIND_EPHEMERAL)
+            ZK_ASSERT(session_find(st, n->ephemeral_owner) && n->num_children == 0);
+        digest += store_node_digest(n);
+        data_size += n->path_len + (n->data_len > 0 ? (uint64_t)n->data_len : 0);
+        nodes++;
     }
     size_t session_ephemerals = 0;
-    for (size_t i = 0; i <= st->sessions.mask; i++) {
-        for (const struct session *s = st->sessions.buckets[i]; s; s = s->hash_next) {
-            digest += store_session_digest(s);
-            size_t count = 0;
-            for (const struct znode *n = s->ephemerals.head; n; n = n->owner_next, count++)
-                ZK_ASSERT(n->ephemeral_owner == s->id && node_lookup(st, n->path, n->path_len) == n);
-            ZK_ASSERT(count == s->ephemerals.count);
-            session_ephemerals += count;
-        }
+    b = 0;
+    CHAIN_FOR_EACH(l, b, &st->sessions) {
+        const struct session *s = CHAIN_ITEM(l, const struct session, link);
+        ZK_ASSERT(s->link.hash == store_mix64((uint64_t)s->id));
+        digest += store_session_digest(s);
+        size_t count = 0;
+        for (const struct znode *n = s->ephemerals.head; n; n = n->owner_next, count++)
+            ZK_ASSERT(n->ephemeral_owner == s->id && node_lookup(st, n->path, n->path_len) == n);
+        ZK_ASSERT(count == s->ephemerals.count);
+        session_ephemerals += count;
     }
     ZK_ASSERT(nodes == st->nodes.count && ephemerals == st->ephemeral_count);
     ZK_ASSERT(session_ephemerals == ephemerals && special == st->special.count);

@@ -41,7 +41,7 @@ static uint64_t fold(uint64_t h, uint64_t v) { return store_mix64(h ^ v) + 0x632
 
 uint64_t store_node_digest(const struct znode *n)
 {
-    uint64_t h = n->path_hash;
+    uint64_t h = n->link.hash;
     h = fold(h, n->data_hash);
     h = fold(h, (uint64_t)(uint32_t)n->data_len);
     h = fold(h, (uint64_t)n->czxid);
@@ -52,7 +52,7 @@ uint64_t store_node_digest(const struct znode *n)
     h = fold(h, (uint64_t)n->ephemeral_owner);
     h = fold(h, ((uint64_t)(uint32_t)n->version << 32) | (uint32_t)n->cversion);
     h = fold(h, ((uint64_t)(uint32_t)n->aversion << 32) | n->kind);
-    h = fold(h, n->acl ? n->acl->hash : 0);
+    h = fold(h, n->acl ? n->acl->link.hash : 0);
     return h;
 }
 

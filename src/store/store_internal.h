@@ -17,13 +17,13 @@
 #include "proto/jute.h"
 #include "proto/zkproto.h"
 #include "store/store.h"
+#include "store/store_chain.h"
 #include "store/watch.h"
 
 enum znode_kind { ZK_KIND_PERSISTENT = 0, ZK_KIND_EPHEMERAL = 1, ZK_KIND_CONTAINER = 2, ZK_KIND_TTL = 3 };
 
 struct acl_list {
-    struct acl_list *hash_next;
-    uint64_t hash;
+    struct chain_link link; /* link.hash: hash of bytes */
     uint32_t refcount;
     uint32_t len;         /* bytes: jute vector<ACL>, normalized (count + entries) */
     uint32_t snap_index;  /* scratch for snapshot writing */
@@ -31,7 +31,7 @@ struct acl_list {
 };
 
 struct znode {
-    struct znode *hash_next;
+    struct chain_link link; /* link.hash: hash of the full path */
     struct znode *parent;
     struct znode *first_child;
     struct znode *next_sibling;
@@ -40,7 +40,6 @@ struct znode {
     struct znode *owner_prev;
     struct acl_list *acl;
     uint8_t *data; /* NULL when data_len <= 0 */
-    uint64_t path_hash;
     uint64_t data_hash;
     int64_t czxid, mzxid, ctime, mtime, pzxid;
     int64_t ephemeral_owner; /* internal encoding: session, container or TTL marker */
@@ -61,29 +60,11 @@ struct owner_list {
 };
 
 struct session {
-    struct session *hash_next;
+    struct chain_link link; /* link.hash: store_mix64(id) */
     int64_t id;
     int32_t timeout_ms;
     uint8_t passwd[ZK_PASSWD_LEN];
     struct owner_list ephemerals;
-};
-
-struct node_table {
-    struct znode **buckets;
-    size_t mask;
-    size_t count;
-};
-
-struct acl_table {
-    struct acl_list **buckets;
-    size_t mask;
-    size_t count;
-};
-
-struct session_table {
-    struct session **buckets;
-    size_t mask;
-    size_t count;
 };
 
 enum undo_kind {
@@ -140,9 +121,9 @@ struct txn_ctx {
 
 struct store {
     struct store_options opts;
-    struct node_table nodes;
-    struct acl_table acls;
-    struct session_table sessions;
+    struct chain_table nodes;    /* struct znode by path */
+    struct chain_table acls;     /* struct acl_list by bytes */
+    struct chain_table sessions; /* struct session by id */
     struct owner_list special; /* containers and TTL nodes */
     struct watch_manager watches;
     struct znode *root;
@@ -166,7 +147,6 @@ uint64_t store_node_digest(const struct znode *n);
 uint64_t store_session_digest(const struct session *s);
 
 /* ---- node table and tree links (store_tree.c) ---- */
-int node_table_init(struct node_table *t, size_t buckets);
 void node_table_free_all(struct store *st);
 struct znode *node_lookup(const struct store *st, const char *path, size_t len);
 struct znode *node_lookup_hashed(const struct store *st, const char *path, size_t len,
@@ -175,7 +155,6 @@ struct znode *node_alloc(const char *path, size_t len, const uint8_t *data, int3
 void node_free(struct store *st, struct znode *n);
 void node_attach(struct store *st, struct znode *parent, struct znode *n);
 void node_detach(struct store *st, struct znode *n);
-void node_table_maybe_grow(struct store *st);
 void node_fill_stat(const struct znode *n, struct zk_stat *out);
 void owner_list_append(struct owner_list *l, struct znode *n);
 void owner_list_remove(struct owner_list *l, struct znode *n);
@@ -185,16 +164,15 @@ void store_digest_add_node(struct store *st, const struct znode *n);
 uint8_t node_kind_from_owner(int64_t owner);
 
 /* ---- ACLs (store_acl.c) ---- */
-int acl_table_init(struct acl_table *t, size_t buckets);
-void acl_table_free(struct acl_table *t);
+void acl_table_free(struct chain_table *t);
 /* Normalize a request's vector<ACL> (dedupe, expand auth) and intern it. Returns 0 and a
  * referenced list, ZE_INVALIDACL, ZE_MARSHALLINGERROR, or -1 on out of memory. */
 /* (returns STORE_ERR_NOMEM rather than -1 on out of memory) */
 int acl_from_request(struct store *st, struct jute_bytes acl_vec, const uint8_t *auth,
                      uint32_t auth_len, struct acl_list **out);
 /* Intern already-normalized bytes (fresh tree, snapshot load). NULL on out of memory. */
-struct acl_list *acl_intern(struct acl_table *t, const uint8_t *bytes, uint32_t len);
-void acl_release(struct acl_table *t, struct acl_list *acl);
+struct acl_list *acl_intern(struct chain_table *t, const uint8_t *bytes, uint32_t len);
+void acl_release(struct chain_table *t, struct acl_list *acl);
 /* Parse a vector<ACL> from the reader, only checking the shape; returns the raw span. */
 struct jute_bytes acl_skip_vector(struct jute_reader *jr);
 /* 0 if ids (jute vector<Id> of the caller: ip, digest, super) grant perm on acl, else
@@ -211,12 +189,10 @@ bool path_has_nul(const char *path, size_t len);
 long path_last_slash(const char *path, size_t len);
 
 /* ---- sessions (store_session.c) ---- */
-int session_table_init(struct session_table *t, size_t buckets);
-void session_table_free(struct session_table *t);
+void session_table_free(struct chain_table *t);
 struct session *session_find(const struct store *st, int64_t id);
 void session_link(struct store *st, struct session *s);
 void session_unlink(struct store *st, struct session *s);
-void session_table_maybe_grow(struct session_table *t);
 
 /* ---- txn context, undo log, events (store_txn.c) ---- */
 void txn_begin(struct store *st, int64_t zxid, int64_t time_ms);

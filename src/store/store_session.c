@@ -6,92 +6,41 @@
 #include "common/assert.h"
 #include "store/store_internal.h"
 
-static size_t session_bucket(const struct session_table *t, int64_t id)
+static void session_free_link(struct chain_link *l, void *ctx)
 {
-    return store_mix64((uint64_t)id) & t->mask;
+    (void)ctx;
+    zk_free(CHAIN_ITEM(l, struct session, link));
 }
 
-int session_table_init(struct session_table *t, size_t buckets)
+void session_table_free(struct chain_table *t)
 {
-    ZK_ASSERT(buckets > 0 && (buckets & (buckets - 1)) == 0);
-    t->buckets = zk_calloc(buckets, sizeof *t->buckets);
-    if (!t->buckets)
-        return -1;
-    t->mask = buckets - 1;
-    t->count = 0;
-    return 0;
-}
-
-void session_table_free(struct session_table *t)
-{
-    if (!t->buckets)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct session *s = t->buckets[i];
-        while (s) {
-            struct session *next = s->hash_next;
-            zk_free(s);
-            s = next;
-        }
-    }
-    zk_free(t->buckets);
-    memset(t, 0, sizeof *t);
+    chain_destroy(t, session_free_link, NULL);
 }
 
 struct session *session_find(const struct store *st, int64_t id)
 {
-    const struct session_table *t = &st->sessions;
-    for (struct session *s = t->buckets[session_bucket(t, id)]; s; s = s->hash_next)
-        if (s->id == id)
+    uint64_t hash = store_mix64((uint64_t)id);
+    for (struct chain_link *l = chain_bucket(&st->sessions, hash); l; l = l->next) {
+        struct session *s = CHAIN_ITEM(l, struct session, link);
+        if (l->hash == hash && s->id == id)
             return s;
+    }
     return NULL;
 }
 
 void session_link(struct store *st, struct session *s)
 {
     ZK_ASSERT(session_find(st, s->id) == NULL);
-    size_t b = session_bucket(&st->sessions, s->id);
-    s->hash_next = st->sessions.buckets[b];
-    st->sessions.buckets[b] = s;
-    st->sessions.count++;
+    s->link.hash = store_mix64((uint64_t)s->id);
+    chain_insert(&st->sessions, &s->link);
     st->digest += store_session_digest(s);
 }
 
 void session_unlink(struct store *st, struct session *s)
 {
-    ZK_ASSERT(s->ephemerals.count == 0);
-    struct session **pp = &st->sessions.buckets[session_bucket(&st->sessions, s->id)];
-    while (*pp != s) {
-        ZK_ASSERT(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = s->hash_next;
-    s->hash_next = NULL;
-    st->sessions.count--;
+    ZK_ASSERT(s->ephemerals.count == 0 && s->link.hash == store_mix64((uint64_t)s->id));
+    chain_remove(&st->sessions, &s->link);
     st->digest -= store_session_digest(s);
-}
-
-void session_table_maybe_grow(struct session_table *t)
-{
-    if (t->count <= t->mask + 1)
-        return;
-    size_t new_size = (t->mask + 1) * 2;
-    struct session **nb = zk_calloc(new_size, sizeof *nb);
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct session *s = t->buckets[i];
-        while (s) {
-            struct session *next = s->hash_next;
-            size_t b = store_mix64((uint64_t)s->id) & (new_size - 1);
-            s->hash_next = nb[b];
-            nb[b] = s;
-            s = next;
-        }
-    }
-    zk_free(t->buckets);
-    t->buckets = nb;
-    t->mask = new_size - 1;
 }
 
 bool store_session_exists(const struct store *st, int64_t session_id)
@@ -116,10 +65,12 @@ void store_session_foreach(const struct store *st,
                            void (*fn)(void *ctx, int64_t session_id, int32_t timeout_ms),
                            void *ctx)
 {
-    const struct session_table *t = &st->sessions;
-    for (size_t i = 0; i <= t->mask; i++)
-        for (const struct session *s = t->buckets[i]; s; s = s->hash_next)
-            fn(ctx, s->id, s->timeout_ms);
+    size_t b = 0;
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->sessions) {
+        const struct session *s = CHAIN_ITEM(l, const struct session, link);
+        fn(ctx, s->id, s->timeout_ms);
+    }
 }
 
 size_t store_session_count(const struct store *st) { return st->sessions.count; }

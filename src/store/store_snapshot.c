@@ -30,12 +30,13 @@ static int pack_acls(const struct store *st, msgpack_packer *pk)
     if (msgpack_pack_array(pk, st->acls.count))
         return -1;
     uint32_t index = 0;
-    for (size_t i = 0; i <= st->acls.mask; i++) {
-        for (struct acl_list *a = st->acls.buckets[i]; a; a = a->hash_next) {
-            a->snap_index = index++;
-            if (pack_bin(pk, a->bytes, a->len))
-                return -1;
-        }
+    size_t b = 0;
+    struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->acls) {
+        struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
+        a->snap_index = index++;
+        if (pack_bin(pk, a->bytes, a->len))
+            return -1;
     }
     ZK_ASSERT(index == st->acls.count);
     return 0;
@@ -45,13 +46,13 @@ static int pack_sessions(const struct store *st, msgpack_packer *pk)
 {
     if (msgpack_pack_array(pk, st->sessions.count))
         return -1;
-    for (size_t i = 0; i <= st->sessions.mask; i++) {
-        for (const struct session *s = st->sessions.buckets[i]; s; s = s->hash_next) {
-            if (msgpack_pack_array(pk, SNAP_SESSION_FIELDS) || msgpack_pack_int64(pk, s->id) ||
-                msgpack_pack_int32(pk, s->timeout_ms) ||
-                pack_bin(pk, s->passwd, ZK_PASSWD_LEN))
-                return -1;
-        }
+    size_t b = 0;
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->sessions) {
+        const struct session *s = CHAIN_ITEM(l, const struct session, link);
+        if (msgpack_pack_array(pk, SNAP_SESSION_FIELDS) || msgpack_pack_int64(pk, s->id) ||
+            msgpack_pack_int32(pk, s->timeout_ms) || pack_bin(pk, s->passwd, ZK_PASSWD_LEN))
+            return -1;
     }
     return 0;
 }
@@ -267,7 +268,7 @@ static int load_sessions(struct snap_load *ld, const msgpack_object *arr)
         s->timeout_ms = timeout;
         memcpy(s->passwd, f[2].via.bin.ptr, ZK_PASSWD_LEN);
         session_link(&ld->tmp, s);
-        session_table_maybe_grow(&ld->tmp.sessions);
+        chain_maybe_grow(&ld->tmp.sessions);
     }
     return 0;
 }
@@ -343,7 +344,7 @@ static int load_node(struct snap_load *ld, const msgpack_object *o)
         if (n->kind == ZK_KIND_EPHEMERAL)
             ld->tmp.ephemeral_count++;
     }
-    node_table_maybe_grow(&ld->tmp);
+    chain_maybe_grow(&ld->tmp.nodes);
     return 0;
 }
 
@@ -365,8 +366,8 @@ static int load_all(struct snap_load *ld, const msgpack_object *top, int64_t *la
         memcmp(f[0].via.str.ptr, SNAPSHOT_MAGIC, f[0].via.str.size) != 0 ||
         !get_i32(&f[1], &version) || version != SNAPSHOT_VERSION || !get_i64(&f[2], last_zxid))
         return -1;
-    if (node_table_init(&ld->tmp.nodes, 1024) || acl_table_init(&ld->tmp.acls, 64) ||
-        session_table_init(&ld->tmp.sessions, 64))
+    if (chain_init(&ld->tmp.nodes, 1024) || chain_init(&ld->tmp.acls, 64) ||
+        chain_init(&ld->tmp.sessions, 64))
         return -1;
     if (load_acls(ld, &f[3]) || load_sessions(ld, &f[4]) || load_nodes(ld, &f[5]))
         return -1;

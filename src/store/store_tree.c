@@ -6,23 +6,14 @@
 #include "common/assert.h"
 #include "store/store_internal.h"
 
-int node_table_init(struct node_table *t, size_t buckets)
-{
-    ZK_ASSERT(buckets > 0 && (buckets & (buckets - 1)) == 0);
-    t->buckets = zk_calloc(buckets, sizeof *t->buckets);
-    if (!t->buckets)
-        return -1;
-    t->mask = buckets - 1;
-    t->count = 0;
-    return 0;
-}
-
 struct znode *node_lookup_hashed(const struct store *st, const char *path, size_t len,
                                  uint64_t hash)
 {
-    for (struct znode *n = st->nodes.buckets[hash & st->nodes.mask]; n; n = n->hash_next)
-        if (n->path_hash == hash && n->path_len == len && memcmp(n->path, path, len) == 0)
+    for (struct chain_link *l = chain_bucket(&st->nodes, hash); l; l = l->next) {
+        struct znode *n = CHAIN_ITEM(l, struct znode, link);
+        if (l->hash == hash && n->path_len == len && memcmp(n->path, path, len) == 0)
             return n;
+    }
     return NULL;
 }
 
@@ -49,7 +40,7 @@ struct znode *node_alloc(const char *path, size_t len, const uint8_t *data, int3
     memcpy(n->path, path, len);
     n->path[len] = '\0';
     n->path_len = (uint32_t)len;
-    n->path_hash = store_hash_bytes(path, len);
+    n->link.hash = store_hash_bytes(path, len);
     n->data_len = data_len;
     n->data_hash = data_len > 0 ? store_hash_bytes(data, (size_t)data_len) : 0;
     return n;
@@ -77,12 +68,9 @@ void store_digest_remove_node(struct store *st, const struct znode *n)
 /* Insert into the hash table and the parent's child list; digest and counters follow. */
 void node_attach(struct store *st, struct znode *parent, struct znode *n)
 {
-    ZK_ASSERT(n->parent == NULL && n->hash_next == NULL);
-    ZK_ASSERT(node_lookup_hashed(st, n->path, n->path_len, n->path_hash) == NULL);
-    size_t b = n->path_hash & st->nodes.mask;
-    n->hash_next = st->nodes.buckets[b];
-    st->nodes.buckets[b] = n;
-    st->nodes.count++;
+    ZK_ASSERT(n->parent == NULL && n->link.next == NULL);
+    ZK_ASSERT(node_lookup_hashed(st, n->path, n->path_len, n->link.hash) == NULL);
+    chain_insert(&st->nodes, &n->link);
     if (parent) {
         n->parent = parent;
         n->prev_sibling = NULL;
@@ -99,15 +87,7 @@ void node_attach(struct store *st, struct znode *parent, struct znode *n)
 void node_detach(struct store *st, struct znode *n)
 {
     ZK_ASSERT(n->first_child == NULL && n->num_children == 0);
-    struct znode **pp = &st->nodes.buckets[n->path_hash & st->nodes.mask];
-    while (*pp != n) {
-        ZK_ASSERT(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = n->hash_next;
-    n->hash_next = NULL;
-    ZK_ASSERT(st->nodes.count > 0);
-    st->nodes.count--;
+    chain_remove(&st->nodes, &n->link);
     struct znode *parent = n->parent;
     if (parent) {
         if (n->prev_sibling)
@@ -125,45 +105,14 @@ void node_detach(struct store *st, struct znode *n)
     store_digest_remove_node(st, n);
 }
 
-/* Best-effort: a table that cannot grow still works, only with longer chains. */
-void node_table_maybe_grow(struct store *st)
+static void node_free_link(struct chain_link *l, void *st)
 {
-    struct node_table *t = &st->nodes;
-    if (t->count <= t->mask + 1)
-        return;
-    size_t new_size = (t->mask + 1) * 2;
-    struct znode **nb = zk_calloc(new_size, sizeof *nb);
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct znode *n = t->buckets[i];
-        while (n) {
-            struct znode *next = n->hash_next;
-            n->hash_next = nb[n->path_hash & (new_size - 1)];
-            nb[n->path_hash & (new_size - 1)] = n;
-            n = next;
-        }
-    }
-    zk_free(t->buckets);
-    t->buckets = nb;
-    t->mask = new_size - 1;
+    node_free(st, CHAIN_ITEM(l, struct znode, link));
 }
 
 void node_table_free_all(struct store *st)
 {
-    struct node_table *t = &st->nodes;
-    if (!t->buckets)
-        return;
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct znode *n = t->buckets[i];
-        while (n) {
-            struct znode *next = n->hash_next;
-            node_free(st, n);
-            n = next;
-        }
-    }
-    zk_free(t->buckets);
-    memset(t, 0, sizeof *t);
+    chain_destroy(&st->nodes, node_free_link, st);
 }
 
 uint8_t node_kind_from_owner(int64_t owner)

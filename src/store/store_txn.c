@@ -244,8 +244,8 @@ void txn_commit(struct store *st)
     t->undo_len = 0;
     t->events_len = 0;
     t->active = false;
-    node_table_maybe_grow(st);
-    session_table_maybe_grow(&st->sessions);
+    chain_maybe_grow(&st->nodes);
+    chain_maybe_grow(&st->sessions);
 }
 
 void txn_ctx_free(struct txn_ctx *t)

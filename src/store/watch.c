@@ -19,15 +19,14 @@ struct watch_reg {
 };
 
 struct watch_path {
-    struct watch_path *hash_next;
-    uint64_t hash;
+    struct chain_link link; /* link.hash: hash of the path */
     struct watch_reg *heads[2];
     size_t len;
     char path[];
 };
 
 struct watch_owner {
-    struct watch_owner *hash_next;
+    struct chain_link link; /* link.hash: store_mix64(watcher) */
     uint64_t watcher;
     uint64_t mark; /* round in which it was last notified */
     struct watch_reg *regs;
@@ -39,15 +38,11 @@ struct watch_owner {
 int watch_init(struct watch_manager *wm)
 {
     memset(wm, 0, sizeof *wm);
-    wm->path_buckets = zk_calloc(WATCH_INITIAL_BUCKETS, sizeof *wm->path_buckets);
-    wm->owner_buckets = zk_calloc(WATCH_INITIAL_BUCKETS, sizeof *wm->owner_buckets);
-    if (!wm->path_buckets || !wm->owner_buckets) {
-        zk_free(wm->path_buckets);
-        zk_free(wm->owner_buckets);
+    if (chain_init(&wm->paths, WATCH_INITIAL_BUCKETS) ||
+        chain_init(&wm->owners, WATCH_INITIAL_BUCKETS)) {
+        chain_destroy(&wm->paths, NULL, NULL);
         return -1;
     }
-    wm->path_mask = WATCH_INITIAL_BUCKETS - 1;
-    wm->owner_mask = WATCH_INITIAL_BUCKETS - 1;
     return 0;
 }
 
@@ -56,85 +51,36 @@ static uint64_t watcher_hash(uint64_t watcher) { return store_mix64(watcher); }
 static struct watch_path *path_find(const struct watch_manager *wm, const char *path, size_t len,
                                     uint64_t hash)
 {
-    for (struct watch_path *p = wm->path_buckets[hash & wm->path_mask]; p; p = p->hash_next)
-        if (p->hash == hash && p->len == len && memcmp(p->path, path, len) == 0)
+    for (struct chain_link *l = chain_bucket(&wm->paths, hash); l; l = l->next) {
+        struct watch_path *p = CHAIN_ITEM(l, struct watch_path, link);
+        if (l->hash == hash && p->len == len && memcmp(p->path, path, len) == 0)
             return p;
+    }
     return NULL;
 }
 
 static struct watch_owner *owner_find(const struct watch_manager *wm, uint64_t watcher)
 {
     uint64_t hash = watcher_hash(watcher);
-    for (struct watch_owner *o = wm->owner_buckets[hash & wm->owner_mask]; o; o = o->hash_next)
-        if (o->watcher == watcher)
+    for (struct chain_link *l = chain_bucket(&wm->owners, hash); l; l = l->next) {
+        struct watch_owner *o = CHAIN_ITEM(l, struct watch_owner, link);
+        if (l->hash == hash && o->watcher == watcher)
             return o;
+    }
     return NULL;
-}
-
-/* Best-effort rehash of a table of singly linked entries; on OOM the table stays as it is. */
-static void grow_paths(struct watch_manager *wm)
-{
-    size_t new_size = (wm->path_mask + 1) * 2;
-    struct watch_path **nb = zk_calloc(new_size, sizeof *nb);
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= wm->path_mask; i++) {
-        struct watch_path *p = wm->path_buckets[i];
-        while (p) {
-            struct watch_path *next = p->hash_next;
-            p->hash_next = nb[p->hash & (new_size - 1)];
-            nb[p->hash & (new_size - 1)] = p;
-            p = next;
-        }
-    }
-    zk_free(wm->path_buckets);
-    wm->path_buckets = nb;
-    wm->path_mask = new_size - 1;
-}
-
-static void grow_owners(struct watch_manager *wm)
-{
-    size_t new_size = (wm->owner_mask + 1) * 2;
-    struct watch_owner **nb = zk_calloc(new_size, sizeof *nb);
-    if (!nb)
-        return;
-    for (size_t i = 0; i <= wm->owner_mask; i++) {
-        struct watch_owner *o = wm->owner_buckets[i];
-        while (o) {
-            struct watch_owner *next = o->hash_next;
-            size_t b = watcher_hash(o->watcher) & (new_size - 1);
-            o->hash_next = nb[b];
-            nb[b] = o;
-            o = next;
-        }
-    }
-    zk_free(wm->owner_buckets);
-    wm->owner_buckets = nb;
-    wm->owner_mask = new_size - 1;
 }
 
 static void path_unlink_free(struct watch_manager *wm, struct watch_path *wp)
 {
-    struct watch_path **pp = &wm->path_buckets[wp->hash & wm->path_mask];
-    while (*pp != wp) {
-        ZK_ASSERT(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = wp->hash_next;
-    wm->path_count--;
+    ZK_ASSERT(!wp->heads[0] && !wp->heads[1]);
+    chain_remove(&wm->paths, &wp->link);
     zk_free(wp);
 }
 
 static void owner_unlink_free(struct watch_manager *wm, struct watch_owner *o)
 {
     ZK_ASSERT(o->reg_count == 0 && o->regs == NULL);
-    struct watch_owner **pp = &wm->owner_buckets[watcher_hash(o->watcher) & wm->owner_mask];
-    while (*pp != o) {
-        ZK_ASSERT(*pp != NULL);
-        pp = &(*pp)->hash_next;
-    }
-    *pp = o->hash_next;
-    wm->owner_count--;
+    chain_remove(&wm->owners, &o->link);
     zk_free(o);
 }
 
@@ -186,13 +132,11 @@ static struct watch_path *path_get_or_create(struct watch_manager *wm, const cha
     wp = zk_calloc(1, sizeof *wp + len + 1);
     if (!wp)
         return NULL;
-    wp->hash = hash;
+    wp->link.hash = hash;
     wp->len = len;
     memcpy(wp->path, path, len);
     wp->path[len] = '\0';
-    wp->hash_next = wm->path_buckets[hash & wm->path_mask];
-    wm->path_buckets[hash & wm->path_mask] = wp;
-    wm->path_count++;
+    chain_insert(&wm->paths, &wp->link);
     return wp;
 }
 
@@ -205,10 +149,8 @@ static struct watch_owner *owner_get_or_create(struct watch_manager *wm, uint64_
     if (!o)
         return NULL;
     o->watcher = watcher;
-    size_t b = watcher_hash(watcher) & wm->owner_mask;
-    o->hash_next = wm->owner_buckets[b];
-    wm->owner_buckets[b] = o;
-    wm->owner_count++;
+    o->link.hash = watcher_hash(watcher);
+    chain_insert(&wm->owners, &o->link);
     return o;
 }
 
@@ -256,10 +198,8 @@ int watch_add(struct watch_manager *wm, const char *path, size_t len, uint64_t w
     o->reg_count++;
     wm->reg_count++;
     set_mode(wm, r, mode);
-    if (wm->path_count > wm->path_mask + 1)
-        grow_paths(wm);
-    if (wm->owner_count > wm->owner_mask + 1)
-        grow_owners(wm);
+    chain_maybe_grow(&wm->paths);
+    chain_maybe_grow(&wm->owners);
     return 0;
 }
 
@@ -356,13 +296,14 @@ void watch_remove_watcher(struct watch_manager *wm, uint64_t watcher)
 
 void watch_free(struct watch_manager *wm)
 {
-    if (!wm->owner_buckets)
+    if (!wm->owners.buckets)
         return;
-    for (size_t i = 0; i <= wm->owner_mask; i++)
-        while (wm->owner_buckets[i])
-            watch_remove_watcher(wm, wm->owner_buckets[i]->watcher);
-    ZK_ASSERT(wm->reg_count == 0 && wm->path_count == 0);
-    zk_free(wm->path_buckets);
-    zk_free(wm->owner_buckets);
+    size_t b = 0;
+    struct chain_link *l;
+    while ((l = chain_next(&wm->owners, &b, NULL)))
+        watch_remove_watcher(wm, CHAIN_ITEM(l, struct watch_owner, link)->watcher);
+    ZK_ASSERT(wm->reg_count == 0 && wm->paths.count == 0 && wm->owners.count == 0);
+    chain_destroy(&wm->paths, NULL, NULL);
+    chain_destroy(&wm->owners, NULL, NULL);
     memset(wm, 0, sizeof *wm);
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store_chain.h"
+
 enum watch_table_id { WATCH_DATA = 0, WATCH_CHILD = 1 };
 enum watch_mode { WATCH_STANDARD = 0, WATCH_PERSISTENT = 1, WATCH_RECURSIVE = 2 };
 
@@ -21,12 +23,8 @@ struct watch_owner;
 typedef void (*watch_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
 
 struct watch_manager {
-    struct watch_path **path_buckets;
-    size_t path_mask;
-    size_t path_count;
-    struct watch_owner **owner_buckets;
-    size_t owner_mask;
-    size_t owner_count;
+    struct chain_table paths;  /* struct watch_path by path */
+    struct chain_table owners; /* struct watch_owner by watcher */
     size_t reg_count;          /* registrations in both tables */
     size_t recursive_count[2]; /* recursive registrations per table */
     uint64_t serial;           /* trigger round, for per-watcher dedupe */
