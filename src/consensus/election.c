@@ -130,6 +130,11 @@ void election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     int idx = voter_index(z, from);
     ZK_ASSERT(idx >= 0);
+    if (z->role == ZAB_FOLLOWING && from == z->leader && m->state == ZAB_LOOKING) {
+        /* The member we follow is looking itself (it chose another leader, or stepped down):
+         * it will never lead us, so rejoin the election now instead of waiting for initLimit. */
+        election_start(z);
+    }
     if (z->role != ZAB_LOOKING) {
         if (m->state == ZAB_LOOKING) {
             election_answer(z, from);
