@@ -337,8 +337,11 @@ static int lc(char *out, size_t cap, const char *fmt, ...)
     tmp[n] = 0;
     while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == ' '))
         tmp[--n] = 0;
-    if (out != NULL)
-        snprintf(out, cap, "%s", tmp);
+    if (out != NULL && cap > 0) { /* copy what fits: the caller's buffer bounds it */
+        size_t len = n < cap - 1 ? n : cap - 1;
+        memcpy(out, tmp, len);
+        out[len] = 0;
+    }
     int st = wait_exit(pid, 10000);
     cr_assert_neq(st, -1, "localcluster %s did not exit", args);
     return st;
