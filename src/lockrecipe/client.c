@@ -9,6 +9,7 @@
 
 #include "common/alloc.h"
 #include "common/assert.h"
+#include "common/log.h"
 #include "lockrecipe/internal.h"
 
 struct zkl_watch {
@@ -369,6 +370,10 @@ static int connect_and_wait(zkl_client *c, const char *hosts, int session_timeou
         ZK_ASSERT(pthread_mutex_unlock(&c->mu) == 0);
         return err == ENOMEM ? ZKL_ENOMEM : ZKL_ECONNECT;
     }
+    /* libzookeeper re-resolves the connect string on every pass of its I/O loop by default,
+     * which was a third of a busy client's CPU; the member list does not change under us. */
+    if (zoo_set_servers_resolution_delay(c->zh, -1) != ZOK)
+        ZK_WARN("zklock: could not disable connect-string re-resolution");
     int rc = zkl_wait_connected_locked(c, NULL, zkl_now_ms() + connect_timeout_ms);
     ZK_ASSERT(pthread_mutex_unlock(&c->mu) == 0);
     if (rc != ZKL_OK) {

@@ -188,6 +188,20 @@ int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t 
     return -1;
 }
 
+void peer_net_push(struct peer_net *pn)
+{
+    for (int i = 0; i < pn->n_links; i++) {
+        struct link *l = &pn->links[i];
+        if (!l->up)
+            continue;
+        struct evbuffer *out = bufferevent_get_output(l->bev);
+        /* Non-blocking: whatever the socket does not take now, libevent sends later. */
+        while (evbuffer_get_length(out) > 0 &&
+               evbuffer_write(out, bufferevent_getfd(l->bev)) > 0) {
+        }
+    }
+}
+
 int peer_net_is_up(const struct peer_net *pn, uint32_t id)
 {
     for (int i = 0; i < pn->n_links; i++)

@@ -35,6 +35,9 @@ void peer_net_free(struct peer_net *pn);
 /* Queue one message for `to`. Returns 0, or -1 if the link is down (the message is dropped:
  * the consensus core tolerates loss) or the queue limit was hit (the link is then reset). */
 int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t len);
+/* Write queued messages to the sockets now rather than on the next loop turn, so proposals
+ * and forwarded requests reach the other members while this member fsyncs. */
+void peer_net_push(struct peer_net *pn);
 /* Is our outgoing link to id connected? */
 int peer_net_is_up(const struct peer_net *pn, uint32_t id);
 

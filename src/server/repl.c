@@ -612,6 +612,8 @@ void repl_flush(struct srv *s)
     report_links_down(s);
     flush_apps(s);
     submit_backlog(s);
+    if (r->peers)
+        peer_net_push(r->peers); /* overlap the other members' work with our fsync */
     commit_log(s);
     int64_t durable = txnlog_last_zxid(s->log);
     if (durable > r->reported_persisted) {
