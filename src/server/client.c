@@ -45,6 +45,8 @@ struct pending_req {
 struct conn {
     struct conn *next, *prev;
     struct conn *doomed_next;
+    struct conn *dirty_next; /* on srv->dirty: has replies written this turn */
+    bool dirty;
     struct srv *srv;
     uint64_t id;
     struct bufferevent *bev;
@@ -107,8 +109,28 @@ static void conn_free(struct conn *c)
     zk_free(c);
 }
 
+void client_push_all(struct srv *s)
+{
+    struct conn *c = s->dirty;
+    s->dirty = NULL;
+    while (c) {
+        struct conn *next = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        /* Non-blocking; what the socket does not take now, libevent writes later. */
+        while (!c->doomed && evbuffer_get_length(out) > 0 &&
+               evbuffer_write(out, bufferevent_getfd(c->bev)) > 0) {
+        }
+        if (c->close_after_write && !c->doomed && evbuffer_get_length(out) == 0)
+            conn_doom(c, NULL);
+        c = next;
+    }
+}
+
 void client_reap_doomed(struct srv *s)
 {
+    client_push_all(s); /* the dirty list must not point at freed connections */
     while (s->doomed) {
         struct conn *c = s->doomed;
         s->doomed = c->doomed_next;
@@ -142,6 +164,11 @@ static void send_frame(struct conn *c, const struct jute_writer *jw)
     }
     c->sent++;
     c->srv->stats.packets_sent++;
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = c->srv->dirty;
+        c->srv->dirty = c;
+    }
     if (!c->reading_paused &&
         evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH_BYTES) {
         c->reading_paused = true; /* the client is not reading its replies: stop reading it */

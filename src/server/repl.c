@@ -614,6 +614,7 @@ void repl_flush(struct srv *s)
     submit_backlog(s);
     if (r->peers)
         peer_net_push(r->peers); /* overlap the other members' work with our fsync */
+    client_push_all(s);          /* replies of commits applied this turn: do not make them wait */
     commit_log(s);
     int64_t durable = txnlog_last_zxid(s->log);
     if (durable > r->reported_persisted) {

@@ -64,6 +64,7 @@ struct srv {
     uint64_t next_conn_id;
     size_t n_conns;
     struct conn *doomed;            /* conns to free at the end of the loop turn */
+    struct conn *dirty;             /* conns with replies not yet pushed to their sockets */
 
     struct jute_writer scratch;     /* reply/notification assembly */
     struct jute_writer body_scratch;
@@ -105,6 +106,8 @@ void client_close_all(struct srv *s);
 /* One `stat` line per connection: " /ip:port[interest](queued=..,recved=..,sent=..)". */
 void client_describe_all(struct srv *s, struct jute_writer *out);
 void client_reap_doomed(struct srv *s);
+/* Write this turn's replies to their sockets now (before an fsync would delay them). */
+void client_push_all(struct srv *s);
 
 /* ---- four-letter words (fourlw.c) ---- */
 bool fourlw_is_command(const uint8_t word[4]);
