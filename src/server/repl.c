@@ -9,6 +9,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "consensus/zab.h"
+#include "server/logwriter.h"
 #include "server/peer.h"
 #include "server/server.h"
 #include "session/tracker.h"
@@ -49,9 +50,13 @@ struct repl {
     int n_links_down;
     /* Every entry appended since the last durable commit, as [zxid:8][len:4][payload], so a
      * batch that could not be committed (disk full) is appended again and retried. */
-    struct jute_writer unsynced;
-    bool log_failing;          /* the last commit or append failed; retry every turn */
-    bool log_failure_reported; /* logged once per outage */
+    struct jute_writer unsynced; /* appended, not yet handed to the writer */
+    struct jute_writer inflight; /* the writer thread's batch */
+    int64_t unsynced_last_zxid;  /* highest zxid appended */
+    int64_t durable_zxid;        /* highest zxid known durable */
+    int64_t log_retry_at_ms;     /* after a failed batch, do not retry before this */
+    struct logwriter *writer;
+    bool log_failure_reported;   /* logged once per outage */
     struct i64map touched;     /* follower: sessions active since the last tick */
     uint8_t *msgbuf;
     size_t msgcap;
@@ -236,6 +241,8 @@ static int start_core(struct srv *s, struct tail *t)
         return -1;
     }
     r->reported_persisted = (int64_t)ev.start.last_logged;
+    r->durable_zxid = (int64_t)ev.start.last_logged;
+    r->unsynced_last_zxid = (int64_t)ev.start.last_logged;
     exec_update(s, &up);
     return 0;
 }
@@ -243,29 +250,40 @@ static int start_core(struct srv *s, struct tail *t)
 /* ---- executing the core's updates ---- */
 
 #define UNSYNCED_MAX_BYTES (512u << 20)
+#define LOG_RETRY_MS 100
 
-static void log_failure(struct srv *s, const char *what)
+/* Log records flow: append_entries adds them to r->unsynced; repl_flush hands unsynced to the
+ * writer thread (it becomes r->inflight) and, once that batch is durable, r->durable_zxid moves
+ * and the core hears PERSISTED. A failed batch goes back in front of unsynced and is retried:
+ * nothing is acknowledged meanwhile and nothing is lost. */
+
+static void note_log_failure(struct srv *s, int rc)
 {
-    if (!s->repl->log_failure_reported)
-        ZK_ERROR("%s failed: %s; writes wait (nothing is acknowledged) and the batch is retried",
-                 what, txnlog_errmsg(s->log));
-    s->repl->log_failing = true;
-    s->repl->log_failure_reported = true;
+    struct repl *r = s->repl;
+    if (!r->log_failure_reported)
+        ZK_ERROR("log commit failed (%d): %s; writes wait (nothing is acknowledged) and the "
+                 "batch is retried", rc, txnlog_errmsg(s->log));
+    r->log_failure_reported = true;
+    r->log_retry_at_ms = srv_now_ms() + LOG_RETRY_MS;
 }
 
-/* Append to the LMDB batch unless the log is failing (then the arena alone keeps it). */
-static void append_one(struct srv *s, uint64_t zxid, const uint8_t *payload, size_t len)
+static void note_log_success(struct srv *s, int64_t last_zxid)
 {
-    if (!s->repl->log_failing &&
-        txnlog_append(s->log, (int64_t)zxid, payload, len) != TXNLOG_OK)
-        log_failure(s, "log append");
+    struct repl *r = s->repl;
+    if (last_zxid > r->durable_zxid)
+        r->durable_zxid = last_zxid;
+    if (r->log_failure_reported)
+        ZK_INFO("the log accepts writes again");
+    r->log_failure_reported = false;
 }
 
 static void append_entries(struct srv *s, const struct zab_update *up)
 {
-    struct jute_writer *u = &s->repl->unsynced;
+    struct repl *r = s->repl;
+    struct jute_writer *u = &r->unsynced;
     for (size_t i = 0; i < up->n_entries; i++) {
         const struct zab_entry *e = &up->entries[i];
+        ZK_ASSERT((int64_t)e->zxid > r->unsynced_last_zxid);
         jw_long(u, (int64_t)e->zxid);
         jw_int(u, (int32_t)e->payload.len);
         jw_raw(u, e->payload.data, e->payload.len);
@@ -273,55 +291,97 @@ static void append_entries(struct srv *s, const struct zab_update *up)
             ZK_ERROR("cannot hold more unsynced log entries (disk still failing?); exiting");
             abort();
         }
-        append_one(s, e->zxid, e->payload.data, e->payload.len);
+        r->unsynced_last_zxid = (int64_t)e->zxid;
         s->stats.txns_logged++;
     }
 }
 
-/* After a failed commit: rebuild the batch from the arena. */
-static void reappend_unsynced(struct srv *s)
-{
-    struct jute_writer *u = &s->repl->unsynced;
-    txnlog_abort(s->log);
-    s->repl->log_failing = false;
-    for (size_t off = 0; off + 12 <= u->len && !s->repl->log_failing;) {
-        uint64_t zxid = (uint64_t)be32_load(u->data + off) << 32 | be32_load(u->data + off + 4);
-        uint32_t len = be32_load(u->data + off + 8);
-        append_one(s, zxid, u->data + off + 12, len);
-        off += 12 + len;
-    }
-}
-
-static void commit_log(struct srv *s)
+/* Take the writer's result, if a batch finished. A failed batch is put back in front. */
+static void collect_batch(struct srv *s)
 {
     struct repl *r = s->repl;
-    if (r->log_failing)
-        reappend_unsynced(s);
-    if (r->log_failing || !txnlog_has_pending(s->log))
+    struct logwriter_result res = logwriter_collect(r->writer);
+    if (!res.done)
         return;
-    txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab));
-    s->stats.fsyncs++;
-    if (txnlog_commit(s->log) != TXNLOG_OK) {
-        log_failure(s, "log commit");
+    if (res.rc == TXNLOG_OK) {
+        note_log_success(s, res.last_zxid);
+        jw_reset(&r->inflight);
         return;
     }
-    jw_reset(&r->unsynced); /* all of it is durable now */
-    if (r->log_failure_reported)
-        ZK_INFO("the log accepts writes again");
-    r->log_failure_reported = false;
+    note_log_failure(s, res.rc);
+    jw_raw(&r->inflight, r->unsynced.data, r->unsynced.len); /* inflight + unsynced */
+    struct jute_writer tmp = r->unsynced;
+    r->unsynced = r->inflight;
+    r->inflight = tmp;
+    jw_reset(&r->inflight);
+    if (r->unsynced.err) {
+        ZK_ERROR("out of memory keeping unsynced log entries; exiting");
+        abort();
+    }
 }
 
-/* Commit now (epochs, truncation and snapshots must be durable before the update goes on);
- * the member cannot continue without it. */
-static void commit_now_or_exit(struct srv *s, const char *what)
+static void on_batch_done(void *ctx) { collect_batch(ctx); }
+
+/* Hand the unsynced records to the writer thread if it is free. */
+static void start_batch(struct srv *s)
 {
-    commit_log(s);
-    if (s->repl->log_failing || txnlog_has_pending(s->log)) {
+    struct repl *r = s->repl;
+    collect_batch(s);
+    if (!r->unsynced.len || logwriter_busy(r->writer) || srv_now_ms() < r->log_retry_at_ms)
+        return;
+    struct jute_writer tmp = r->inflight; /* empty */
+    r->inflight = r->unsynced;
+    r->unsynced = tmp;
+    s->stats.fsyncs++;
+    logwriter_submit(r->writer, &r->inflight, r->unsynced_last_zxid,
+                     (int64_t)zab_committed(r->zab));
+}
+
+static int append_record(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len)
+{
+    return txnlog_append(ctx, zxid, p, len);
+}
+
+/* Make LMDB the loop's again: wait for the writer, then put every unsynced record in a batch
+ * of the loop's own (callers stage more and call commit_sync_or_exit). */
+static void quiesce_writer(struct srv *s, const char *what)
+{
+    struct repl *r = s->repl;
+    logwriter_wait_idle(r->writer);
+    collect_batch(s);
+    if (logwriter_each_record(&r->unsynced, append_record, s->log) != TXNLOG_OK) {
         ZK_ERROR("cannot persist %s: %s; exiting", what, txnlog_errmsg(s->log));
         abort();
     }
 }
 
+/* Commit the loop's batch now (epochs, truncation and snapshots must be durable before the
+ * update goes on); the member cannot continue without it. */
+static void commit_sync_or_exit(struct srv *s, const char *what)
+{
+    struct repl *r = s->repl;
+    if (txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab)) != TXNLOG_OK ||
+        txnlog_commit(s->log) != TXNLOG_OK) {
+        ZK_ERROR("cannot persist %s: %s; exiting", what, txnlog_errmsg(s->log));
+        abort();
+    }
+    s->stats.fsyncs++;
+    if (r->unsynced.len)
+        note_log_success(s, r->unsynced_last_zxid);
+    jw_reset(&r->unsynced);
+}
+
+static void commit_now_or_exit(struct srv *s, const char *what)
+{
+    quiesce_writer(s, what);
+    commit_sync_or_exit(s, what);
+}
+
+void repl_quiesce(struct srv *s)
+{
+    if (s->repl && s->repl->writer)
+        commit_now_or_exit(s, "the log");
+}
 
 static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
 {
@@ -345,12 +405,18 @@ static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
 
 static void persist_epochs(struct srv *s, const struct zab_update *up)
 {
+    quiesce_writer(s, "the epoch");
+    int rc = TXNLOG_OK;
     if (up->flags & ZAB_UPD_ACCEPTED_EPOCH)
-        txnlog_stage_meta(s->log, META_ACCEPTED, up->accepted_epoch);
-    if (up->flags & ZAB_UPD_CURRENT_EPOCH)
-        txnlog_stage_meta(s->log, META_CURRENT, up->current_epoch);
+        rc = txnlog_stage_meta(s->log, META_ACCEPTED, up->accepted_epoch);
+    if (rc == TXNLOG_OK && (up->flags & ZAB_UPD_CURRENT_EPOCH))
+        rc = txnlog_stage_meta(s->log, META_CURRENT, up->current_epoch);
+    if (rc != TXNLOG_OK) {
+        ZK_ERROR("cannot stage the epoch: %s; exiting", txnlog_errmsg(s->log));
+        abort();
+    }
     /* Durable before any message of this update leaves (Zab: persist, then answer). */
-    commit_now_or_exit(s, "the epoch");
+    commit_sync_or_exit(s, "the epoch");
 }
 
 static void truncate_log(struct srv *s, uint64_t zxid)
@@ -362,6 +428,9 @@ static void truncate_log(struct srv *s, uint64_t zxid)
     }
     if (s->repl->reported_persisted > (int64_t)zxid)
         s->repl->reported_persisted = (int64_t)zxid;
+    if (s->repl->durable_zxid > (int64_t)zxid)
+        s->repl->durable_zxid = (int64_t)zxid;
+    s->repl->unsynced_last_zxid = (int64_t)zxid;
     ZK_INFO("log truncated after zxid 0x%llx", (unsigned long long)zxid);
 }
 
@@ -615,8 +684,8 @@ void repl_flush(struct srv *s)
     if (r->peers)
         peer_net_push(r->peers); /* overlap the other members' work with our fsync */
     client_push_all(s);          /* replies of commits applied this turn: do not make them wait */
-    commit_log(s);
-    int64_t durable = txnlog_last_zxid(s->log);
+    start_batch(s);
+    int64_t durable = r->durable_zxid;
     if (durable > r->reported_persisted) {
         r->reported_persisted = durable;
         struct zab_event ev = {.type = ZAB_PERSISTED};
@@ -752,6 +821,7 @@ int repl_start(struct srv *s)
     i64map_init(&r->touched);
     jw_init(&r->activity);
     jw_init(&r->unsynced);
+    jw_init(&r->inflight);
     if (load_snapshot(s) != 0)
         return -1;
     struct tail t = {.srv = s, .committed = txnlog_meta_get(s->log, META_COMMITTED, 0)};
@@ -764,6 +834,12 @@ int repl_start(struct srv *s)
     ZK_INFO("recovered: state at zxid 0x%llx (%zu znodes, %zu sessions), %zu logged entries "
             "awaiting the ensemble", (unsigned long long)store_last_zxid(s->store),
             store_node_count(s->store), store_session_count(s->store), t.n);
+    r->writer = logwriter_new(s->base, s->log, on_batch_done, s);
+    if (!r->writer) {
+        ZK_ERROR("cannot start the log writer thread");
+        free_tail(&t);
+        return -1;
+    }
     rc = start_core(s, &t);
     free_tail(&t);
     if (rc != 0)
@@ -784,6 +860,11 @@ void repl_stop(struct srv *s)
     struct repl *r = s->repl;
     if (!r)
         return;
+    if (r->writer) {
+        logwriter_wait_idle(r->writer);
+        collect_batch(s);
+        logwriter_free(r->writer); /* unsynced records were never acknowledged: dropped */
+    }
     peer_net_free(r->peers);
     for (struct proposal *p = r->backlog_head, *next; p; p = next) {
         next = p->next;
@@ -798,6 +879,7 @@ void repl_stop(struct srv *s)
     i64map_free(&r->touched);
     jw_free(&r->activity);
     jw_free(&r->unsynced);
+    jw_free(&r->inflight);
     zk_free(r->msgbuf);
     zk_free(r);
     s->repl = NULL;

@@ -26,6 +26,8 @@ void repl_stop(struct srv *s);
 /* Submit a write for ordering. txn's zxid is assigned by the leader; its time is stamped here.
  * Returns ZE_OK, or an error to reply with. */
 int repl_submit(struct srv *s, struct store_txn *txn);
+/* Make every logged record durable now and hand LMDB to the loop (before a snapshot). */
+void repl_quiesce(struct srv *s);
 /* Group commit + PERSISTED + execute; called once per loop turn. */
 void repl_flush(struct srv *s);
 /* One core tick (REPL_TICK_MS). */

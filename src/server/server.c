@@ -88,9 +88,12 @@ static void take_snapshot(struct srv *s)
 
 static void maybe_snapshot(struct srv *s)
 {
-    /* Only between batches: the snapshot must hold exactly the applied state. */
-    if (s->txns_since_snapshot >= s->cfg.snap_count && !txnlog_has_pending(s->log))
-        take_snapshot(s);
+    /* The snapshot holds exactly the applied state; LMDB must be the loop's (no batch in the
+     * writer thread) while the snapshot is written. */
+    if (s->txns_since_snapshot < s->cfg.snap_count)
+        return;
+    repl_quiesce(s);
+    take_snapshot(s);
 }
 
 /* ---- ticks: session expiry and container reaping (this member orders writes) ---- */
