@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <malloc.h>
 #include <msgpack.h>
 #include <signal.h>
 #include <string.h>
@@ -61,6 +62,19 @@ void srv_flush(struct srv *s)
     client_reap_doomed(s);
 }
 
+/* ---- memory ---- */
+
+#define TRIM_INTERVAL_MS 10000
+
+/* Give back what the process no longer uses: LMDB's mapped pages (a purge walks the whole log)
+ * and freed heap (glibc keeps it otherwise). */
+static void trim_memory(struct srv *s)
+{
+    txnlog_release_memory(s->log);
+    malloc_trim(0);
+    s->last_trim_ms = srv_now_ms();
+}
+
 /* ---- snapshots ---- */
 
 static void take_snapshot(struct srv *s)
@@ -78,6 +92,7 @@ static void take_snapshot(struct srv *s)
     } else if (txnlog_purge_through(s->log, zxid) != TXNLOG_OK) {
         ZK_ERROR("log purge failed: %s", txnlog_errmsg(s->log));
     } else {
+        trim_memory(s);
         ZK_INFO("snapshot at zxid 0x%llx: %zu bytes, %zu znodes, %lld ms",
                 (unsigned long long)zxid, sbuf.size, store_node_count(s->store),
                 (long long)(srv_now_ms() - started));
@@ -127,9 +142,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct srv *s = arg;
+    int64_t now = srv_now_ms();
+    /* LMDB's copy-on-write reads every commit's fresh pages through its map (~5 pages a
+     * commit): release them each tick so they never pile up; the heap less often. */
+    txnlog_release_memory(s->log);
+    if (now - s->last_trim_ms >= TRIM_INTERVAL_MS)
+        trim_memory(s);
     if (!repl_is_leader(s) || !repl_serving(s))
         return; /* the leader alone decides expiry and reaping */
-    int64_t now = srv_now_ms();
     sess_tracker_expire(s->tracker, now, expire_session, s);
     if (now - s->last_reap_ms >= CONTAINER_CHECK_MS) {
         s->last_reap_ms = now;

@@ -57,6 +57,7 @@ struct srv {
     int64_t txns_since_snapshot;
     int64_t next_session_id;
     int64_t last_reap_ms;
+    int64_t last_trim_ms;
 
     struct conn *conns;             /* all client connections (list) */
     struct i64map conn_by_id;       /* watcher id -> conn */

@@ -5,7 +5,9 @@
 #include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/alloc.h"
 #include "common/assert.h"
@@ -22,6 +24,8 @@ struct txnlog {
     int64_t last_zxid;      /* highest durable zxid */
     char path[512];
     char errmsg[TXNLOG_ERRMSG_SIZE];
+    void *map_addr; /* our mapping of data.mdb (found lazily), for txnlog_release_memory */
+    size_t map_len;
 };
 
 static int fail(struct txnlog *log, int rc, const char *what)
@@ -473,6 +477,43 @@ int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def)
         result = key_zxid(&val);
     mdb_txn_abort(txn);
     return result;
+}
+
+/* LMDB reports its map address only for fixed maps: find our data.mdb mapping once. */
+static void find_map(struct txnlog *log)
+{
+    char want[600], line[1024];
+    snprintf(want, sizeof want, "%s/data.mdb", log->path);
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long start, end, offset;
+        char *slash = strchr(line, '/');
+        if (!slash || sscanf(line, "%lx-%lx %*s %lx", &start, &end, &offset) != 3 || offset)
+            continue;
+        slash[strcspn(slash, "\n")] = '\0';
+        if (!strcmp(slash, want) || (strstr(slash, "/data.mdb") && strstr(want, slash))) {
+            log->map_addr = (void *)start;
+            log->map_len = end - start;
+            break;
+        }
+    }
+    fclose(f);
+}
+
+void txnlog_release_memory(struct txnlog *log)
+{
+    if (!log->map_addr)
+        find_map(log);
+    MDB_envinfo info;
+    if (!log->map_addr || mdb_env_info(log->env, &info) != 0)
+        return;
+    size_t used = ((size_t)info.me_last_pgno + 1) * (size_t)sysconf(_SC_PAGESIZE);
+    if (used > log->map_len)
+        used = log->map_len;
+    if (madvise(log->map_addr, used, MADV_DONTNEED) != 0)
+        snprintf(log->errmsg, sizeof log->errmsg, "madvise: %s", strerror(errno));
 }
 
 uint64_t txnlog_disk_bytes(struct txnlog *log)

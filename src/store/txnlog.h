@@ -66,6 +66,11 @@ int txnlog_stage_meta(struct txnlog *log, const char *name, int64_t value);
 int txnlog_meta_put(struct txnlog *log, const char *name, int64_t value);
 int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def);
 
+/* Drop this process's resident pages of the LMDB map (they are clean file pages: the map is
+ * read-only, writes go through pwrite). Safe at any time, also while a writer thread works:
+ * a later access faults the page back in from the page cache. Keeps RSS to the hot pages. */
+void txnlog_release_memory(struct txnlog *log);
+
 /* Bytes used by the database file (for mntr/dirs). */
 uint64_t txnlog_disk_bytes(struct txnlog *log);
 
