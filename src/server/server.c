@@ -77,28 +77,60 @@ static void trim_memory(struct srv *s)
 
 /* ---- snapshots ---- */
 
+/* msgpack output that goes to LMDB in 1 MiB pieces: a snapshot never sits whole in memory. */
+struct snap_stream {
+    struct txnlog *log;
+    struct jute_writer buf;
+    size_t total;
+    int rc;
+};
+
+#define SNAP_PIECE_BYTES (1u << 20)
+
+static int snap_flush(struct snap_stream *ss)
+{
+    if (ss->rc == TXNLOG_OK && ss->buf.len)
+        ss->rc = txnlog_snapshot_write(ss->log, ss->buf.data, ss->buf.len);
+    ss->total += ss->buf.len;
+    jw_reset(&ss->buf);
+    return ss->rc;
+}
+
+static int snap_write(void *data, const char *bytes, size_t len)
+{
+    struct snap_stream *ss = data;
+    jw_raw(&ss->buf, bytes, len);
+    if (ss->buf.err)
+        ss->rc = TXNLOG_ENOMEM;
+    if (ss->rc == TXNLOG_OK && ss->buf.len >= SNAP_PIECE_BYTES)
+        snap_flush(ss);
+    return ss->rc == TXNLOG_OK ? 0 : -1;
+}
+
 static void take_snapshot(struct srv *s)
 {
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
     int64_t zxid = store_last_zxid(s->store);
     int64_t started = srv_now_ms();
-    if (store_snapshot_write(s->store, &pk) != 0) {
-        ZK_ERROR("snapshot serialisation failed (out of memory?)");
-    } else if (txnlog_snapshot_put(s->log, zxid, sbuf.data, sbuf.size) != TXNLOG_OK) {
-        ZK_ERROR("snapshot write failed: %s", txnlog_errmsg(s->log));
+    struct snap_stream ss = {.log = s->log, .rc = txnlog_snapshot_begin(s->log, zxid)};
+    jw_init(&ss.buf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &ss, snap_write);
+    int written = ss.rc == TXNLOG_OK ? store_snapshot_write(s->store, &pk) : -1;
+    if (written == 0 && snap_flush(&ss) == TXNLOG_OK)
+        ss.rc = txnlog_snapshot_finish(s->log);
+    jw_free(&ss.buf);
+    if (written != 0 || ss.rc != TXNLOG_OK) {
+        ZK_ERROR("snapshot at zxid 0x%llx failed: %s", (unsigned long long)zxid,
+                 ss.rc != TXNLOG_OK ? txnlog_errmsg(s->log) : "serialisation (out of memory?)");
     } else if (txnlog_purge_through(s->log, zxid) != TXNLOG_OK) {
         ZK_ERROR("log purge failed: %s", txnlog_errmsg(s->log));
     } else {
         trim_memory(s);
         ZK_INFO("snapshot at zxid 0x%llx: %zu bytes, %zu znodes, %lld ms",
-                (unsigned long long)zxid, sbuf.size, store_node_count(s->store),
+                (unsigned long long)zxid, ss.total, store_node_count(s->store),
                 (long long)(srv_now_ms() - started));
         s->txns_since_snapshot = 0;
     }
-    msgpack_sbuffer_destroy(&sbuf);
 }
 
 static void maybe_snapshot(struct srv *s)
@@ -143,9 +175,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct srv *s = arg;
     int64_t now = srv_now_ms();
-    /* LMDB's copy-on-write reads every commit's fresh pages through its map (~5 pages a
-     * commit): release them each tick so they never pile up; the heap less often. */
-    txnlog_release_memory(s->log);
     if (now - s->last_trim_ms >= TRIM_INTERVAL_MS)
         trim_memory(s);
     if (!repl_is_leader(s) || !repl_serving(s))
@@ -161,7 +190,11 @@ static void on_core_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    repl_tick(arg);
+    struct srv *s = arg;
+    repl_tick(s);
+    /* LMDB's copy-on-write reads every commit's fresh pages through its map (~5 pages a
+     * commit, ~12 MB/s at 20k writes/s): release them each tick so they never pile up. */
+    txnlog_release_memory(s->log);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

@@ -2,6 +2,7 @@
 #include "store/txnlog.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,10 @@ struct txnlog {
     int64_t last_zxid;      /* highest durable zxid */
     char path[512];
     char errmsg[TXNLOG_ERRMSG_SIZE];
+    int64_t snap_zxid; /* snapshot being written, or -1 */
+    uint32_t snap_chunk;
+    const uint8_t *snap_pending;
+    size_t snap_pending_len;
     void *map_addr; /* our mapping of data.mdb (found lazily), for txnlog_release_memory */
     size_t map_len;
 };
@@ -129,6 +134,7 @@ int txnlog_open(struct txnlog **out, const char *dir, size_t map_size_bytes, cha
     }
     if ((rc = open_tables(log)) || (rc = load_last_zxid(log)))
         goto err_after_env;
+    log->snap_zxid = -1;
     *out = log;
     return TXNLOG_OK;
 
@@ -193,10 +199,18 @@ void txnlog_abort(struct txnlog *log)
 
 int64_t txnlog_last_zxid(struct txnlog *log) { return log->last_zxid; }
 
-/* Delete log records in (lo, hi] by walking a cursor; one durable write txn. */
-static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
+#define DELETE_PER_TXN 4096 /* bounds the dirty pages one delete transaction holds */
+
+void txnlog_release_memory(struct txnlog *log);
+
+/* Delete up to DELETE_PER_TXN log records in (lo, hi] in one durable write txn; *more is set
+ * when records in the range may remain. */
+static int delete_some(struct txnlog *log, int64_t lo, int64_t hi, bool *more)
 {
     ZK_ASSERT(!log->batch);
+    *more = false;
+    if (lo == INT64_MAX)
+        return TXNLOG_OK; /* nothing is above the largest zxid */
     MDB_txn *txn;
     MDB_cursor *cur;
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
@@ -208,18 +222,15 @@ static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
     }
     /* zxids are never negative: a negative lower bound means "from the first record" (its
      * big-endian key would sort after every real one). */
-    if (lo == INT64_MAX) {
-        mdb_cursor_close(cur);
-        mdb_txn_abort(txn);
-        return TXNLOG_OK; /* nothing is above the largest zxid */
-    }
     uint8_t kb[8];
     zxid_key(kb, lo < 0 ? 0 : lo + 1);
     MDB_val key = {8, kb}, val;
+    int deleted = 0;
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && key_zxid(&key) <= hi) {
+    while (rc == 0 && key_zxid(&key) <= hi && deleted < DELETE_PER_TXN) {
         if ((rc = mdb_cursor_del(cur, 0)))
             break;
+        deleted++;
         rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
         if (rc == EINVAL) /* cursor past the end after deleting the last record */
             rc = MDB_NOTFOUND;
@@ -231,7 +242,20 @@ static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
     }
     if ((rc = mdb_txn_commit(txn)))
         return fail(log, rc, "commit delete");
+    *more = deleted == DELETE_PER_TXN;
     return TXNLOG_OK;
+}
+
+/* Delete log records in (lo, hi], in bounded transactions. */
+static int delete_range(struct txnlog *log, int64_t lo, int64_t hi)
+{
+    bool more = true;
+    int rc = TXNLOG_OK;
+    while (more && rc == TXNLOG_OK) {
+        rc = delete_some(log, lo, hi, &more);
+        txnlog_release_memory(log); /* the walk faulted in the pages it deleted from */
+    }
+    return rc;
 }
 
 int txnlog_truncate_after(struct txnlog *log, int64_t zxid)
@@ -304,7 +328,11 @@ static void snap_key(uint8_t out[12], int64_t zxid, uint32_t chunk)
     out[11] = (uint8_t)chunk;
 }
 
-static int drop_snapshots_before(MDB_txn *txn, MDB_dbi dbi, int64_t zxid)
+
+#define META_SNAPSHOT "snapshotZxid" /* the newest complete snapshot */
+
+/* Remove snapshot chunks: those of zxid `only` (>= 0), or those below `below`. */
+static int drop_snapshot_keys(MDB_txn *txn, MDB_dbi dbi, int64_t only, int64_t below)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, dbi, &cur);
@@ -312,49 +340,114 @@ static int drop_snapshots_before(MDB_txn *txn, MDB_dbi dbi, int64_t zxid)
         return rc;
     MDB_val key, val;
     rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    while (rc == 0 && key_zxid(&key) < zxid) {
-        if ((rc = mdb_cursor_del(cur, 0)))
+    while (rc == 0) {
+        int64_t z = key_zxid(&key);
+        if (only < 0 && z >= below)
             break;
-        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
-        if (rc == EINVAL)
-            rc = MDB_NOTFOUND;
+        if (only < 0 || z == only) {
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+            rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+            if (rc == EINVAL)
+                rc = MDB_NOTFOUND;
+        } else {
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+        }
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len)
+/* Run fn(txn) in one durable write transaction. */
+static int in_txn(struct txnlog *log, const char *what, int (*fn)(struct txnlog *, MDB_txn *))
 {
     ZK_ASSERT(!log->batch);
     MDB_txn *txn;
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
     if (rc)
-        return fail(log, rc, "begin snapshot");
-    /* Drop older snapshots and any earlier one at this zxid first: a shorter snapshot must not
-     * inherit stale trailing chunks. */
-    if ((rc = drop_snapshots_before(txn, log->snap_dbi, zxid == INT64_MAX ? zxid : zxid + 1))) {
+        return fail(log, rc, what);
+    if ((rc = fn(log, txn))) {
         mdb_txn_abort(txn);
-        return fail(log, rc, "drop old snapshots");
+        return fail(log, rc, what);
     }
+    rc = mdb_txn_commit(txn);
+    return rc ? fail(log, rc, what) : TXNLOG_OK;
+}
+
+static int begin_fn(struct txnlog *log, MDB_txn *txn)
+{
+    return drop_snapshot_keys(txn, log->snap_dbi, log->snap_zxid, 0); /* a crashed attempt */
+}
+
+int txnlog_snapshot_begin(struct txnlog *log, int64_t zxid)
+{
+    ZK_ASSERT(zxid >= 0);
+    log->snap_zxid = zxid;
+    log->snap_chunk = 0;
+    return in_txn(log, "begin snapshot", begin_fn);
+}
+
+static int chunk_fn(struct txnlog *log, MDB_txn *txn)
+{
+    uint8_t kb[12];
+    snap_key(kb, log->snap_zxid, log->snap_chunk);
+    MDB_val key = {12, kb}, val = {log->snap_pending_len, (void *)log->snap_pending};
+    return mdb_put(txn, log->snap_dbi, &key, &val, 0);
+}
+
+int txnlog_snapshot_write(struct txnlog *log, const void *data, size_t len)
+{
+    ZK_ASSERT(log->snap_zxid >= 0);
     const uint8_t *p = data;
-    uint32_t chunk = 0;
-    size_t off = 0;
-    do {
+    for (size_t off = 0; off < len;) {
         size_t n = len - off < SNAP_CHUNK_BYTES ? len - off : SNAP_CHUNK_BYTES;
-        uint8_t kb[12];
-        snap_key(kb, zxid, chunk++);
-        MDB_val key = {12, kb}, val = {n, (void *)(p + off)};
-        if ((rc = mdb_put(txn, log->snap_dbi, &key, &val, 0)))
-            break;
+        log->snap_pending = p + off;
+        log->snap_pending_len = n;
+        int rc = in_txn(log, "write snapshot", chunk_fn); /* each chunk its own txn */
+        if (rc)
+            return rc;
+        log->snap_chunk++;
         off += n;
-    } while (off < len);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return fail(log, rc, "write snapshot");
     }
-    if ((rc = mdb_txn_commit(txn)))
-        return fail(log, rc, "commit snapshot");
     return TXNLOG_OK;
+}
+
+static int finish_fn(struct txnlog *log, MDB_txn *txn)
+{
+    MDB_val key = {strlen(META_SNAPSHOT), (void *)META_SNAPSHOT}, cur;
+    int rc = mdb_get(txn, log->meta_dbi, &key, &cur);
+    if (rc == 0 && cur.mv_size == 8 && key_zxid(&cur) > log->snap_zxid) /* a newer one exists */
+        return drop_snapshot_keys(txn, log->snap_dbi, log->snap_zxid, 0);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint8_t vb[8];
+    zxid_key(vb, log->snap_zxid);
+    MDB_val val = {8, vb};
+    rc = mdb_put(txn, log->meta_dbi, &key, &val, 0);
+    return rc ? rc : drop_snapshot_keys(txn, log->snap_dbi, -1, log->snap_zxid);
+}
+
+int txnlog_snapshot_finish(struct txnlog *log)
+{
+    ZK_ASSERT(log->snap_zxid >= 0);
+    if (log->snap_chunk == 0) { /* an empty snapshot still needs its one (empty) chunk */
+        log->snap_pending = NULL;
+        log->snap_pending_len = 0;
+        int rc = in_txn(log, "write snapshot", chunk_fn);
+        if (rc)
+            return rc;
+    }
+    int rc = in_txn(log, "finish snapshot", finish_fn);
+    log->snap_zxid = -1;
+    return rc;
+}
+
+int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len)
+{
+    int rc = txnlog_snapshot_begin(log, zxid);
+    if (rc == TXNLOG_OK)
+        rc = txnlog_snapshot_write(log, data, len);
+    return rc == TXNLOG_OK ? txnlog_snapshot_finish(log) : rc;
 }
 
 /* Copy every chunk of the snapshot at zxid into one buffer. */
@@ -367,7 +460,9 @@ static int gather_snapshot(struct txnlog *log, MDB_cursor *cur, int64_t zxid, vo
     size_t total = 0, cap = 0;
     uint8_t *buf = NULL;
     int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    bool found = false;
     while (rc == 0 && key_zxid(&key) == zxid) {
+        found = true;
         if (total + val.mv_size > cap) {
             cap = (total + val.mv_size) * 2;
             uint8_t *nb = zk_realloc(buf, cap);
@@ -386,6 +481,11 @@ static int gather_snapshot(struct txnlog *log, MDB_cursor *cur, int64_t zxid, vo
     if (rc && rc != MDB_NOTFOUND) {
         zk_free(buf);
         return fail(log, rc, "read snapshot");
+    }
+    if (!buf && found) { /* an empty snapshot: still a snapshot */
+        buf = zk_malloc(1);
+        if (!buf)
+            return TXNLOG_ENOMEM;
     }
     *data = buf;
     *len = total;
@@ -406,12 +506,16 @@ int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_
         mdb_txn_abort(txn);
         return fail(log, rc, "cursor snapshot");
     }
-    MDB_val key, val;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+    /* Only a finished snapshot counts: chunks of one being written when the process died are
+     * ignored (and dropped by the next snapshot). */
+    MDB_val mkey = {strlen(META_SNAPSHOT), (void *)META_SNAPSHOT}, mval;
+    rc = mdb_get(txn, log->meta_dbi, &mkey, &mval);
     int result = TXNLOG_OK;
-    if (rc == 0) {
-        *zxid = key_zxid(&key);
+    if (rc == 0 && mval.mv_size == 8) {
+        *zxid = key_zxid(&mval);
         result = gather_snapshot(log, cur, *zxid, data, len);
+        if (result == TXNLOG_OK && !*data)
+            result = fail(log, MDB_NOTFOUND, "the finished snapshot's chunks are missing");
     } else if (rc != MDB_NOTFOUND) {
         result = fail(log, rc, "find snapshot");
     }

@@ -52,7 +52,14 @@ int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn
 /* Number of durable records. */
 size_t txnlog_count(struct txnlog *log);
 
-/* Store a snapshot taken at zxid (durable when this returns) and drop older snapshots. */
+/* Write a snapshot in pieces, each in its own durable transaction, so neither the caller nor
+ * LMDB ever holds the whole of a large snapshot: begin, write (any number of times), finish.
+ * Only a finished snapshot is ever returned by txnlog_snapshot_latest; finish drops older ones.
+ * No other write may be made between begin and finish. */
+int txnlog_snapshot_begin(struct txnlog *log, int64_t zxid);
+int txnlog_snapshot_write(struct txnlog *log, const void *data, size_t len);
+int txnlog_snapshot_finish(struct txnlog *log);
+/* Store a snapshot taken at zxid (begin + write + finish) and drop older snapshots. */
 int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len);
 /* Newest snapshot: *data is zk_malloc'd (caller frees); returns TXNLOG_OK with *data NULL and
  * *zxid 0 when there is none. */
