@@ -159,6 +159,9 @@ void node_fill_stat(const struct znode *n, struct zk_stat *out);
 void owner_list_append(struct owner_list *l, struct znode *n);
 void owner_list_remove(struct owner_list *l, struct znode *n);
 struct owner_list *node_owner_list(struct store *st, struct znode *n);
+/* Take a childless node off its owner list (session ephemerals, containers/TTL) and out of the
+ * tree: the common half of a delete and of undoing a create. */
+void node_unlink(struct store *st, struct znode *n);
 void store_digest_remove_node(struct store *st, const struct znode *n);
 void store_digest_add_node(struct store *st, const struct znode *n);
 uint8_t node_kind_from_owner(int64_t owner);

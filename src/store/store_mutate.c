@@ -42,13 +42,7 @@ int mutate_delete(struct store *st, struct znode *n)
     e->node = n;
     e->parent = parent;
     e->saved_parent_pzxid = parent->pzxid;
-    struct owner_list *owners = node_owner_list(st, n);
-    if (owners) {
-        owner_list_remove(owners, n);
-        if (n->kind == ZK_KIND_EPHEMERAL)
-            st->ephemeral_count--;
-    }
-    node_detach(st, n);
+    node_unlink(st, n);
     store_digest_remove_node(st, parent);
     if (st->txn.zxid > parent->pzxid)
         parent->pzxid = st->txn.zxid;

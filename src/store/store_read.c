@@ -100,7 +100,9 @@ static int32_t read_node(struct read_ctx *rc, int32_t type, struct jute_reader *
     return 0;
 }
 
-static int32_t read_acl(struct read_ctx *rc, struct jute_reader *jr)
+/* A request that is just a path: parse it, find the node, check the caller may `perm` it. */
+static int32_t read_path_node(struct read_ctx *rc, struct jute_reader *jr, int32_t perm,
+                              struct znode **out)
 {
     struct jute_bytes path = jr_bytes(jr);
     if (!jr_ok(jr))
@@ -109,8 +111,18 @@ static int32_t read_acl(struct read_ctx *rc, struct jute_reader *jr)
     if (!n)
         return ZE_NONODE;
     ZK_ASSERT(n->acl != NULL);
-    if (check_read(rc, n, ZPERM_READ | ZPERM_ADMIN))
+    if (check_read(rc, n, perm))
         return ZE_NOAUTH;
+    *out = n;
+    return 0;
+}
+
+static int32_t read_acl(struct read_ctx *rc, struct jute_reader *jr)
+{
+    struct znode *n;
+    int32_t err = read_path_node(rc, jr, ZPERM_READ | ZPERM_ADMIN, &n);
+    if (err)
+        return err;
     if (check_read(rc, n, ZPERM_ADMIN))
         acl_write_masked(rc->out, n->acl);
     else
@@ -139,14 +151,10 @@ static int32_t count_descendants(const struct znode *top)
 
 static int32_t read_all_children_number(struct read_ctx *rc, struct jute_reader *jr)
 {
-    struct jute_bytes path = jr_bytes(jr);
-    if (!jr_ok(jr))
-        return ZE_MARSHALLINGERROR;
-    struct znode *n = lookup_bytes(rc->st, path);
-    if (!n)
-        return ZE_NONODE;
-    if (check_read(rc, n, ZPERM_READ))
-        return ZE_NOAUTH;
+    struct znode *n;
+    int32_t err = read_path_node(rc, jr, ZPERM_READ, &n);
+    if (err)
+        return err;
     int32_t total = n == rc->st->root ? (int32_t)(rc->st->nodes.count - 1) : count_descendants(n);
     jw_int(rc->out, total);
     return 0;

@@ -188,3 +188,16 @@ struct owner_list *node_owner_list(struct store *st, struct znode *n)
     }
     return NULL;
 }
+
+void node_unlink(struct store *st, struct znode *n)
+{
+    struct owner_list *owners = node_owner_list(st, n);
+    if (owners) {
+        owner_list_remove(owners, n);
+        if (n->kind == ZK_KIND_EPHEMERAL) {
+            ZK_ASSERT(st->ephemeral_count > 0);
+            st->ephemeral_count--;
+        }
+    }
+    node_detach(st, n);
+}

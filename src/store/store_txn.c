@@ -78,13 +78,7 @@ void txn_push_event(struct store *st, int32_t type, const char *path, uint32_t p
 static void undo_create(struct store *st, struct undo_entry *e)
 {
     struct znode *n = e->node, *parent = n->parent;
-    struct owner_list *owners = node_owner_list(st, n);
-    if (owners) {
-        owner_list_remove(owners, n);
-        if (n->kind == ZK_KIND_EPHEMERAL)
-            st->ephemeral_count--;
-    }
-    node_detach(st, n);
+    node_unlink(st, n);
     store_digest_remove_node(st, parent);
     parent->cversion = e->saved_parent_cversion;
     parent->pzxid = e->saved_parent_pzxid;
