@@ -1,6 +1,7 @@
 /* zabctl lock / elect: wait for a distributed lock (or leadership), run CMD while holding it with
  * the fencing token in its environment, release when CMD exits and return CMD's status. If the
- * lock is lost (session expired) CMD's process group gets SIGTERM (then SIGKILL) and zabctl exits
+ * lock is lost (session expired, or the library could not confirm it with the leader in time:
+ * docs/locks.md) CMD's process group gets SIGTERM within 20 ms (then SIGKILL) and zabctl exits
  * 125. Signals to zabctl cancel the wait, or are forwarded to CMD once it runs. */
 #include <errno.h>
 #include <getopt.h>
@@ -163,8 +164,8 @@ static int supervise(const struct lock_opts *lo, state_fn state, void *obj)
             return ZC_ERROR;
         }
         if (state(obj) == ZKL_LOST) {
-            fprintf(stderr, "zabctl: lock %s lost (session expired); stopping %s\n", lo->path,
-                    lo->cmd[0]);
+            fprintf(stderr, "zabctl: lock %s lost (session expired or unconfirmed); stopping %s\n",
+                    lo->path, lo->cmd[0]);
             stop_cmd(pid, lo->kill_after_ms);
             atomic_store(&child_pid, 0);
             return ZC_LOST;

@@ -1,7 +1,8 @@
 /* zkl_client: one ZooKeeper session (libzookeeper-mt handle) plus what the recipes need around
  * it: the connection state machine (CONNECTED / SUSPENDED / EXPIRED), exists-watches that wake a
- * waiting lock, deferred deletes after a disconnect, and the monitor thread that declares held
- * locks LOST after a whole session timeout of disconnection and runs the listeners. */
+ * waiting lock, deferred deletes after a disconnect, and the monitor thread that runs the lease
+ * heartbeat (lease.c: held locks are declared LOST before the session could have expired at the
+ * leader, connected or not) and the listeners. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ static void on_session_event(zkl_client *c, zhandle_t *zh, int state)
     if (state == ZOO_CONNECTED_STATE) {
         c->state = ZKL_CONNECTED;
         c->session_timeout = zoo_recv_timeout(zh); /* c->zh may not be set yet */
+        zkl_lease_on_connected_locked(c);
         set_held_locks_locked(c, ZKL_LOCK_SUSPENDED, ZKL_HELD);
         flush_doomed_locked(c, true);
     } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
@@ -204,7 +206,6 @@ static void on_session_event(zkl_client *c, zhandle_t *zh, int state)
         flush_doomed_locked(c, false);
     } else if (c->state == ZKL_CONNECTED) { /* CONNECTING / ASSOCIATING / NOTCONNECTED */
         c->state = ZKL_SUSPENDED;
-        c->suspended_since = zkl_now_ms();
         set_held_locks_locked(c, ZKL_HELD, ZKL_LOCK_SUSPENDED);
     }
     ZK_ASSERT(pthread_cond_broadcast(&c->cond) == 0);
@@ -303,29 +304,17 @@ static bool dispatch_one_locked(zkl_client *c)
     return false;
 }
 
-static void check_local_expiry_locked(zkl_client *c)
-{
-    if (c->state != ZKL_SUSPENDED || zkl_now_ms() - c->suspended_since < c->session_timeout)
-        return;
-    /* A whole session timeout without the server: it has (or will have) expired us. Declare
-     * held locks lost; their nodes are deleted if the session resumes after all. */
-    for (zkl_lock *l = c->locks; l != NULL; l = l->next) {
-        if (l->state == ZKL_LOCK_SUSPENDED) {
-            l->state = ZKL_LOST;
-            ZK_ASSERT(pthread_cond_broadcast(&c->cond) == 0);
-        }
-    }
-}
-
 static void *monitor_main(void *arg)
 {
     zkl_client *c = arg;
     ZK_ASSERT(pthread_mutex_lock(&c->mu) == 0);
     while (!c->stopping) {
-        check_local_expiry_locked(c);
+        int64_t next = zkl_lease_step_locked(c); /* may release c->mu while sending */
+        if (c->stopping)
+            break;
         if (dispatch_one_locked(c))
             continue;
-        zkl_cond_wait_until(c, zkl_now_ms() + 50);
+        zkl_cond_wait_until(c, next);
     }
     ZK_ASSERT(pthread_mutex_unlock(&c->mu) == 0);
     return NULL;
@@ -360,7 +349,6 @@ static int connect_and_wait(zkl_client *c, const char *hosts, int session_timeou
                             int connect_timeout_ms)
 {
     c->state = ZKL_SUSPENDED;
-    c->suspended_since = zkl_now_ms();
     c->session_timeout = session_timeout_ms;
     /* hold mu so that the session watcher (another thread) sees c->zh set */
     ZK_ASSERT(pthread_mutex_lock(&c->mu) == 0);

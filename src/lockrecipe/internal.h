@@ -14,6 +14,20 @@
 struct zkl_watch;  /* one registered exists-watch (client.c) */
 struct zkl_doomed; /* a node to delete once reconnected (client.c) */
 
+/* The leader-confirmed lease (lease.c): the session cannot expire before confirmed + the session
+ * timeout. Renewed by a chain of `sync` heartbeats while some lock is active. */
+struct zkl_lease {
+    bool known;           /* confirmed is valid */
+    int64_t confirmed;    /* monotonic ms: T_confirmed */
+    bool inflight;        /* a heartbeat sync is outstanding (at most one) */
+    int64_t sent;         /* when the outstanding (or last) sync was sent */
+    uint64_t sent_epoch;  /* c->epoch it was sent in */
+    int chain;            /* consecutive successful syncs in the current epoch (capped) */
+    int64_t prev_sent;    /* the last successful sync of the chain: sent ... */
+    int64_t prev_done;    /* ... and completed */
+    int64_t retry_at;     /* no heartbeat before this (after a failure) */
+};
+
 struct zkl_lock {
     zkl_client *c;
     struct zkl_lock *next; /* in c->locks */
@@ -39,8 +53,9 @@ struct zkl_client {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* broadcast on every state change, watch and cancel */
     enum zkl_conn_state state;
-    int64_t suspended_since; /* monotonic ms, valid while SUSPENDED */
     int session_timeout;
+    uint64_t epoch; /* bumped on every CONNECTED event: one connection to one member */
+    struct zkl_lease lease;
     struct zkl_lock *locks;
     struct zkl_watch *watches;
     struct zkl_doomed *doomed;
@@ -67,6 +82,16 @@ void zkl_cond_wait_until(zkl_client *c, int64_t deadline);
 int zkl_watch_exists(zkl_client *c, zkl_lock *lock, uint64_t gen, const char *path);
 /* A lock whose nodes are election candidates (type "elect"), for election.c. */
 zkl_lock *zkl_election_lock_new(zkl_client *c, const char *path);
+/* ---- the lease (lease.c); all with c->mu held ---- */
+/* A new connection (CONNECTED event): the heartbeat chain starts over. */
+void zkl_lease_on_connected_locked(zkl_client *c);
+/* Wait until the lease has at least a quarter session timeout left (before HELD): ZKL_OK,
+ * ZKL_ESESSION, ZKL_ECANCELED or ZKL_ETIMEOUT. */
+int zkl_wait_lease_locked(zkl_client *c, zkl_lock *lock, int64_t deadline);
+/* Monitor step: send a heartbeat sync if one is due (releases c->mu around the call), then declare
+ * held locks LOST if the lease ran out. Returns when the monitor should look again. */
+int64_t zkl_lease_step_locked(zkl_client *c);
+
 /* Delete `path` once reconnected (a node we could not delete because of a disconnect). */
 void zkl_client_delete_later(zkl_client *c, const char *path);
 

@@ -366,7 +366,11 @@ static void touch_node(zkl_lock *l, const char *node)
         zkl_set_zk_error(rc); /* best effort: the successor still wakes when we release */
 }
 
-static int become_holder(zkl_lock *l, const char *node, int64_t czxid, bool waited)
+/* Own the lock. The read that decided it may come from a member cut off from the leader, so HELD
+ * is only entered while the leader-confirmed lease (lease.c) has a good part left: until the
+ * session ends our node stays the lowest, and the lease says how long it certainly lives. */
+static int become_holder(zkl_lock *l, const char *node, int64_t czxid, bool waited,
+                         int64_t deadline)
 {
     if (waited && l->type == ZKL_T_SEM)
         touch_node(l, node);
@@ -374,12 +378,18 @@ static int become_holder(zkl_lock *l, const char *node, int64_t czxid, bool wait
     if (copy == NULL)
         return ZKL_ENOMEM;
     lock_mu(l->c);
-    l->node = copy;
-    l->token = czxid;
-    l->state = l->c->state == ZKL_CONNECTED ? ZKL_HELD : ZKL_LOCK_SUSPENDED;
-    ZK_ASSERT(pthread_cond_broadcast(&l->c->cond) == 0); /* the monitor tells the listener */
+    int st = zkl_wait_lease_locked(l->c, l, deadline);
+    if (st == ZKL_OK) {
+        ZK_ASSERT(l->state == ZKL_WAITING && l->node == NULL);
+        l->node = copy;
+        l->token = czxid;
+        l->state = l->c->state == ZKL_CONNECTED ? ZKL_HELD : ZKL_LOCK_SUSPENDED;
+        ZK_ASSERT(pthread_cond_broadcast(&l->c->cond) == 0); /* the monitor tells the listener */
+    }
     unlock_mu(l->c);
-    return ZKL_OK;
+    if (st != ZKL_OK)
+        zk_free(copy);
+    return st;
 }
 
 static int begin_acquire(zkl_lock *l)
@@ -393,6 +403,7 @@ static int begin_acquire(zkl_lock *l)
     else {
         l->state = ZKL_WAITING;
         l->cancel = false;
+        ZK_ASSERT(pthread_cond_broadcast(&l->c->cond) == 0); /* the monitor starts heartbeats */
     }
     unlock_mu(l->c);
     return st;
@@ -428,7 +439,7 @@ int zkl_lock_acquire(zkl_lock *l, int timeout_ms, int64_t *token)
     while ((st = contend_round(l, node, timeout_ms == 0, io_deadline)) == 0)
         waited = true;
     if (st == 1)
-        st = become_holder(l, node, czxid, waited);
+        st = become_holder(l, node, czxid, waited, io_deadline);
     if (st != ZKL_OK) {
         if (st != ZKL_ESESSION)
             delete_node(l, node); /* a waiter giving up leaves the queue */

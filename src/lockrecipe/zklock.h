@@ -8,8 +8,11 @@
  *
  * Guarantees (see docs/locks.md): mutual exclusion while the session lives, FIFO order by
  * sequence number, only the predecessor is watched (no herd), fencing tokens strictly increase
- * with every later acquisition of the same lock path. The one limit: a holder whose session was
- * lost may still be running when the next holder acquires -- check the fencing token. */
+ * with every later acquisition of the same lock path, and a holder is told LOST (listener and
+ * zkl_lock_state) before its session can expire at the leader, also when partitioned away with
+ * the member it is connected to (a leader-confirmed lease; docs/locks.md "Sessions"). The limit:
+ * a holder paused or delayed beyond the margin (15% of the session timeout) may act on a lock it
+ * no longer has -- check the fencing token. */
 #ifndef ZKLOCK_H
 #define ZKLOCK_H
 
@@ -75,8 +78,10 @@ enum zkl_lock_state {
     ZKL_WAITING,   /* inside zkl_lock_acquire */
     ZKL_HELD,      /* held, session connected */
     ZKL_LOCK_SUSPENDED, /* held, but disconnected: do not trust it until it is HELD again */
-    ZKL_LOST,      /* was held, the session expired (or stayed disconnected for a whole session
-                    * timeout): someone else may hold it now. Release to reset. */
+    ZKL_LOST,      /* was held, and the session expired, or may expire before the library could
+                    * tell: no heartbeat reached the leader for (session timeout - margin), even
+                    * if the member we are connected to still answers. Someone else may hold it
+                    * now. Release to reset (a later acquire starts over with a new node). */
 };
 const char *zkl_lock_state_name(enum zkl_lock_state s);
 

@@ -7,6 +7,11 @@
  * ACQ/REL lines with CLOCK_MONOTONIC times to a shared event file). Once with the library (worker
  * processes), once with `zabctl lock`.
  *
+ * Also (fixture lock_partition, its own ensemble): a holder connected only to a follower that is
+ * cut off from the majority (the leader and the other follower SIGSTOPped) must be told LOST
+ * within the session timeout of the cut, although its member keeps answering pings for a while
+ * (lib_cut_off_holder_told_lost_before_expiry, zabctl_cut_off_holder_exits_125_before_expiry).
+ *
  * The helper processes are this binary itself, re-executed with a role argument that a
  * constructor handles before Criterion's main:
  *   --lockens-worker NAME SERVERS PATH EVENTS SESSION_MS ORDERED
@@ -587,14 +592,14 @@ static const char *self_exe(void)
     return path;
 }
 
-static void proc_start(struct proc *p, const char *name, const char *hosts, const char *path,
-                       const char *events, int ordered)
+static void proc_start_session(struct proc *p, const char *name, const char *hosts,
+                               const char *path, const char *events, int ordered, int session_ms)
 {
     int in[2], out[2];
     cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
     cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
     char session[16];
-    snprintf(session, sizeof session, "%d", SESSION_MS);
+    snprintf(session, sizeof session, "%d", session_ms);
     char *argv[] = {(char *)self_exe(), "--lockens-worker", (char *)name, (char *)hosts,
                     (char *)path,       (char *)events,     session,
                     ordered ? "1" : "0", NULL};
@@ -605,6 +610,12 @@ static void proc_start(struct proc *p, const char *name, const char *hosts, cons
     p->in = in[1];
     p->out = out[0];
     p->len = 0;
+}
+
+static void proc_start(struct proc *p, const char *name, const char *hosts, const char *path,
+                       const char *events, int ordered)
+{
+    proc_start_session(p, name, hosts, path, events, ordered, SESSION_MS);
 }
 
 /* Next line of p's stdout: 1, 0 on timeout, -1 on EOF. timeout 0 only checks. */
@@ -876,4 +887,170 @@ Test(lock_ensemble, zabctl_lock_held_through_leader_kill, .timeout = 60)
     unlink(events);
     unlink(go);
     cr_log_info("zabctl scenario took %lld ms", now_ms() - t_start);
+}
+
+/* ---- a holder cut off from the majority with its member ----------------------------------- */
+
+/* The partition tests run on their own ensemble (ctest fixture lock_partition, another
+ * ZABKEEPER_CLUSTER_DIR and base port). The holder is connected ONLY to follower F; the test
+ * SIGSTOPs the other follower and the leader. F is then cut off from the majority but keeps
+ * answering the holder's pings and reads until it gives up on the leader (syncLimit x tickTime
+ * = 2.5 s here), so the connection looks fine for a while. The session could expire at a
+ * majority leader a session timeout after the last renewal that reached it, at the earliest a
+ * session timeout after the cut... never before the cut + timeout - (renewal lag); the holder
+ * must be told LOST (listener, state; zabctl: CMD signalled, exit 125) before the cut + timeout,
+ * whatever F says. */
+#define CUT_SESSION_MS 4000
+
+/* SIGCONT every paused member (an earlier, failed test may have left some stopped). */
+static void resume_paused(void)
+{
+    char modes[3][16];
+    member_modes(modes, 3);
+    for (int id = 1; id <= 3; id++)
+        if (strcmp(modes[id - 1], "paused") == 0)
+            cr_assert_eq(lc(NULL, 0, "resume %d", id), 0, "localcluster resume %d", id);
+}
+
+/* The two followers of a 3-member ensemble led by `leader`: f (the holder's) and o. */
+static void followers_of(int leader, int *f, int *o)
+{
+    *f = leader % 3 + 1;
+    *o = *f % 3 + 1;
+    cr_assert(*f != leader && *o != leader && *f != *o);
+}
+
+/* Pause o, then the leader; returns the time before the first pause (so that measured delays
+ * are upper bounds of the delays after the real cut). */
+static long long cut_off(int leader, int o)
+{
+    long long t0 = now_ms();
+    cr_assert_eq(lc(NULL, 0, "pause %d", o), 0, "localcluster pause %d", o);
+    cr_assert_eq(lc(NULL, 0, "pause %d", leader), 0, "localcluster pause %d", leader);
+    cr_log_info("paused follower %d and leader %d in %lld ms", o, leader, now_ms() - t0);
+    return t0;
+}
+
+static void only_member(char *buf, size_t len, int id)
+{
+    snprintf(buf, len, "127.0.0.1:%d", base_port() + id);
+}
+
+Test(lock_ensemble, lib_cut_off_holder_told_lost_before_expiry, .timeout = 60)
+{
+    resume_paused();
+    int leader = ensemble_ready(20000), f, o;
+    followers_of(leader, &f, &o);
+    char f_hosts[64], path[256], events[] = "/tmp/lockens-cut-XXXXXX", line[512];
+    only_member(f_hosts, sizeof f_hosts, f);
+    unique_path(path, sizeof path, "cut");
+    temp_file(events);
+
+    struct proc a;
+    proc_start_session(&a, "A", f_hosts, path, events, 1, CUT_SESSION_MS);
+    proc_expect(&a, "A", "HELD ", line, sizeof line, 15000);
+    msleep(CUT_SESSION_MS / 2); /* the heartbeat at its steady pace, not just after acquiring */
+    struct wstate s = proc_state(&a, "A");
+    cr_assert_str_eq(s.lock, "HELD", "A: %s before the cut", s.lock);
+    cr_assert_eq(s.lost, 0);
+    cr_assert_eq(s.port - base_port(), f, "A is connected to member %d, not follower %d",
+                 s.port - base_port(), f);
+
+    long long t0 = cut_off(leader, o), state_at = -1, told_at = -1;
+    struct wstate first = s;
+    while (told_at < 0 && now_ms() < t0 + 3 * CUT_SESSION_MS) {
+        s = proc_state(&a, "A");
+        if (state_at < 0 && strcmp(s.lock, "LOST") == 0) {
+            state_at = now_ms() - t0;
+            first = s;
+        }
+        if (s.lost > 0)
+            told_at = now_ms() - t0;
+        else
+            msleep(10);
+    }
+    cr_assert_geq(state_at, 0, "A's lock never became LOST (%s / %s)", s.lock, s.client);
+    cr_assert_geq(told_at, 0, "A's listener never heard LOST");
+    cr_log_info("cut-off holder: state LOST %lld ms, listener %lld ms after the cut "
+                "(session %d ms); client then %s, connected to member %d", state_at, told_at,
+                CUT_SESSION_MS, first.client, first.port ? first.port - base_port() : 0);
+    cr_assert_lt(state_at, CUT_SESSION_MS, "LOST %lld ms after the cut: the session may have "
+                 "expired already", state_at);
+    cr_assert_lt(told_at, CUT_SESSION_MS, "listener told %lld ms after the cut", told_at);
+    cr_assert_str_eq(s.lock, "LOST");
+
+    resume_paused();
+    proc_send(&a, "release\n");
+    proc_expect(&a, "A", "RELEASED ", line, sizeof line, 20000);
+    int rc = 0;
+    cr_assert_eq(sscanf(line, "RELEASED %d", &rc), 1);
+    cr_assert_eq(rc, ZKL_ESESSION, "release of a LOST lock: %d", rc);
+    proc_quit(&a, "A");
+    unlink(events);
+    ensemble_ready(20000); /* healed for whatever runs next */
+}
+
+static int has_event(const char *file, const char *kind, long long *t)
+{
+    struct event ev[MAX_EVENTS];
+    int n = read_events(file, ev, MAX_EVENTS);
+    for (int i = 0; i < n; i++)
+        if (strcmp(ev[i].kind, kind) == 0) {
+            if (t != NULL)
+                *t = ev[i].t;
+            return 1;
+        }
+    return 0;
+}
+
+static int has_acq(void *file) { return has_event(file, "ACQ", NULL); }
+
+/* `zabctl lock` on follower F only, CMD = a shell that stamps ACQ, waits, and stamps TERM when
+ * signalled (the moment the holder is told). */
+static pid_t zabctl_cut_holder(const char *hosts, const char *path, const char *events)
+{
+    char script[2048], session[16];
+    snprintf(session, sizeof session, "%d", CUT_SESSION_MS);
+    snprintf(script, sizeof script,
+             "trap '\"%s\" --lockens-stamp \"%s\" A TERM; exit 143' TERM; "
+             "\"%s\" --lockens-stamp \"%s\" A ACQ \"$ZABKEEPER_LOCK_TOKEN\" "
+             "\"$ZABKEEPER_LOCK_NODE\" || exit 1; "
+             "\"%s\" --lockens-waitfile /nonexistent/never 60000 & wait $!",
+             self_exe(), events, self_exe(), events, self_exe());
+    char *argv[] = {(char *)zabctl(), "-s", (char *)hosts, "--session-timeout", session, "lock",
+                    "--timeout", "30", "--kill-after", "1", (char *)path, "--", "sh", "-c",
+                    script, NULL};
+    pid_t pid = spawn_io(argv, -1, -1);
+    track(pid);
+    return pid;
+}
+
+Test(lock_ensemble, zabctl_cut_off_holder_exits_125_before_expiry, .timeout = 60)
+{
+    resume_paused();
+    int leader = ensemble_ready(20000), f, o;
+    followers_of(leader, &f, &o);
+    char f_hosts[64], path[256], events[] = "/tmp/lockens-zcut-XXXXXX";
+    only_member(f_hosts, sizeof f_hosts, f);
+    unique_path(path, sizeof path, "zcut");
+    temp_file(events);
+
+    pid_t z = zabctl_cut_holder(f_hosts, path, events);
+    cr_assert(wait_until(has_acq, events, 15000), "zabctl's CMD never ran");
+    msleep(CUT_SESSION_MS / 2);
+    cr_assert_eq(waitpid(z, NULL, WNOHANG), 0, "zabctl exited before the cut");
+
+    long long t0 = cut_off(leader, o);
+    int st = wait_exit(z, 4 * CUT_SESSION_MS);
+    long long exited = now_ms() - t0, term_ns = 0;
+    cr_assert_eq(st, 125, "zabctl exited %d, want 125 (lock lost)", st);
+    cr_assert(has_event(events, "TERM", &term_ns), "CMD was never signalled");
+    long long told = term_ns / 1000000 - t0;
+    cr_log_info("cut-off zabctl: CMD signalled %lld ms after the cut, zabctl exited 125 after "
+                "%lld ms (session %d ms)", told, exited, CUT_SESSION_MS);
+    cr_assert_lt(told, CUT_SESSION_MS, "CMD signalled %lld ms after the cut: too late", told);
+
+    resume_paused();
+    unlink(events);
+    ensemble_ready(20000);
 }
