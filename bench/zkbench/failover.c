@@ -1,8 +1,9 @@
 /* zkbench failover: --clients sessions stream setData (synchronously, one in flight each) to one
  * node; after --warmup seconds the --kill-cmd runs (e.g. "kill -KILL <leader pid>"), and the
- * result is the time from just before the kill command starts to the first write that was sent
- * after it and acknowledged with ZOK (a write in flight at the kill does not count: it may have
- * been committed before). Gives up after --timeout seconds. */
+ * result is the time from just before the kill command starts to the first write acknowledged
+ * with ZOK among those sent after the kill command has *returned* (the member is dead by then, so
+ * the old leader cannot have acknowledged it; a kill command that first looks the leader up
+ * takes tens of ms, during which the old leader still answers). Gives up after --timeout s. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 static struct {
     const char *path;
-    _Atomic uint64_t kill_at;   /* 0 until the kill command starts */
+    _Atomic uint64_t kill_at;   /* 0 until the kill command has returned */
     _Atomic uint64_t first_ack; /* 0 until the first post-kill write is acknowledged */
     _Atomic uint64_t last_pre_ack;
     atomic_ulong writes, errors;
@@ -70,10 +71,10 @@ static int kill_and_wait(const struct opts *o)
         return -1;
     }
     uint64_t t = now_ns();
-    atomic_store(&fo.kill_at, t);
     int rc = system(o->kill_cmd);
     if (rc != 0)
         fprintf(stderr, "zkbench failover: kill command exited with %d\n", rc);
+    atomic_store(&fo.kill_at, now_ns()); /* only writes sent from now on count */
     uint64_t deadline = t + (uint64_t)o->timeout * 1000000000ull;
     while (atomic_load(&fo.first_ack) == 0 && now_ns() < deadline)
         sleep_ms(1);
