@@ -66,6 +66,14 @@ static int rehash(struct i64map *m, size_t cap)
     return 0;
 }
 
+int i64map_reserve(struct i64map *m, size_t count)
+{
+    size_t cap = m->cap ? m->cap : 16;
+    while (count * 2 > cap)
+        cap *= 2;
+    return cap == m->cap ? 0 : rehash(m, cap);
+}
+
 int i64map_put(struct i64map *m, int64_t key, void *value)
 {
     struct i64map_slot *s = find(m, key);

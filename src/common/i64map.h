@@ -21,6 +21,9 @@ struct i64map {
 void i64map_init(struct i64map *m);
 void i64map_free(struct i64map *m);
 void *i64map_get(const struct i64map *m, int64_t key);
+/* Make room for `count` entries up front (allocation at start-up rather than on the first put).
+ * Returns 0, or -1 if memory ran out (map unchanged). */
+int i64map_reserve(struct i64map *m, size_t count);
 /* Insert or replace. Returns 0, or -1 if memory ran out (map unchanged). */
 int i64map_put(struct i64map *m, int64_t key, void *value);
 /* Remove; returns the old value or NULL. */

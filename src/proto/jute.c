@@ -38,8 +38,7 @@ int64_t jr_long(struct jute_reader *jr)
     const uint8_t *p = take(jr, 8);
     if (!p)
         return 0;
-    uint64_t v = ((uint64_t)be32_load(p) << 32) | be32_load(p + 4);
-    return (int64_t)v;
+    return (int64_t)be64_load(p);
 }
 
 bool jr_bool(struct jute_reader *jr)
@@ -124,12 +123,7 @@ void jw_put_int_at(struct jute_writer *jw, size_t offset, int32_t v)
     if (jw->err)
         return;
     ZK_ASSERT(offset + 4 <= jw->len);
-    uint32_t u = (uint32_t)v;
-    uint8_t *p = jw->data + offset;
-    p[0] = (uint8_t)(u >> 24);
-    p[1] = (uint8_t)(u >> 16);
-    p[2] = (uint8_t)(u >> 8);
-    p[3] = (uint8_t)u;
+    be32_store(jw->data + offset, (uint32_t)v);
 }
 
 void jw_int(struct jute_writer *jw, int32_t v)

@@ -90,12 +90,22 @@ static void conn_doom(struct conn *c, const char *why)
     s->doomed = c;
 }
 
+/* Every queued request leaves through here: the count of waiting syncs stays exact. */
+static void free_req(struct srv *s, struct pending_req *r)
+{
+    if (r->kind == REQ_SYNC) {
+        ZK_ASSERT(s->syncs_waiting > 0);
+        s->syncs_waiting--;
+    }
+    zk_free(r);
+}
+
 static void conn_free(struct conn *c)
 {
     struct srv *s = c->srv;
     for (struct pending_req *r = c->head, *next; r; r = next) {
         next = r->next;
-        zk_free(r);
+        free_req(s, r);
     }
     if (c->prev)
         c->prev->next = c->next;
@@ -347,7 +357,7 @@ static void pop_head(struct conn *c)
     if (!c->head)
         c->tail = NULL;
     c->n_pending--;
-    zk_free(r);
+    free_req(c->srv, r);
 }
 
 /* Answer every queued request that no longer waits for an earlier write. */
@@ -393,6 +403,8 @@ static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t x
         c->head = r;
     c->tail = r;
     c->n_pending++;
+    if (kind == REQ_SYNC)
+        c->srv->syncs_waiting++;
     return r;
 }
 
@@ -421,7 +433,7 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
             .session_id = c->session_id, .cxid = xid, .type = type, .body = body,
             .body_len = len, .auth = c->auth.data, .auth_len = (uint32_t)c->auth.len,
         };
-        err = srv_submit(s, &txn);
+        err = repl_submit(s, &txn);
     }
     if (err == ZE_CONNECTIONLOSS) {
         conn_doom(c, "no leader to order the write"); /* the client retries elsewhere */
@@ -549,7 +561,7 @@ static void create_session(struct conn *c)
     jw_bytes(&body, c->passwd, ZK_PASSWD_LEN);
     struct store_txn txn = {.session_id = c->session_id, .type = ZOP_CREATESESSION,
                             .body = body.data, .body_len = (uint32_t)body.len};
-    int rc = body.err ? ZE_SYSTEMERROR : srv_submit(s, &txn);
+    int rc = body.err ? ZE_SYSTEMERROR : repl_submit(s, &txn);
     jw_free(&body);
     if (rc != ZE_OK || i64map_put(&s->conn_by_session, c->session_id, c) != 0) {
         conn_doom(c, "could not log the new session");
@@ -705,6 +717,8 @@ void client_describe_all(struct srv *s, struct jute_writer *out)
 
 void client_drain_all(struct srv *s)
 {
+    if (s->syncs_waiting == 0)
+        return; /* the usual case: no walk over every connection each loop turn */
     int64_t give_up_ms = (int64_t)s->cfg.sync_limit * s->cfg.tick_ms;
     for (struct conn *c = s->conns; c; c = c->next) {
         struct pending_req *r = c->head;

@@ -171,8 +171,8 @@ void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)
     if (!strcmp(word, "ruok"))
         outf(out, "imok");
     else if (!strcmp(word, "isro"))
-        outf(out, s->serving ? "rw" : "null");
-    else if (!s->serving)
+        outf(out, repl_serving(s) ? "rw" : "null");
+    else if (!repl_serving(s))
         outf(out, "This ZooKeeper instance is not currently serving requests\n");
     else if (!strcmp(word, "srvr")) {
         write_version_line(out);

@@ -40,7 +40,7 @@ int logwriter_each_record(const struct jute_writer *arena,
 {
     for (size_t off = 0; off + 12 <= arena->len;) {
         const uint8_t *p = arena->data + off;
-        int64_t zxid = (int64_t)((uint64_t)be32_load(p) << 32 | be32_load(p + 4));
+        int64_t zxid = (int64_t)be64_load(p);
         uint32_t len = be32_load(p + 8);
         ZK_ASSERT(off + 12 + len <= arena->len);
         int rc = fn(ctx, zxid, p + 12, len);

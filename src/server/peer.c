@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "proto/jute.h"
 
 #define HELLO_MAGIC 0x5a41424bu /* "ZABK" */
 #define HELLO_VERSION 1u
@@ -70,19 +71,6 @@ static uint32_t ensemble_fingerprint(const struct zk_config *cfg)
     return h;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* ---- outgoing links ---- */
 
 static void link_connect(struct link *l);
@@ -115,11 +103,11 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
     struct link *l = arg;
     if (what & BEV_EVENT_CONNECTED) {
         uint8_t hello[4 + HELLO_LEN];
-        put32(hello, HELLO_LEN);
-        put32(hello + 4, HELLO_MAGIC);
-        put32(hello + 8, HELLO_VERSION);
-        put32(hello + 12, l->pn->my_id);
-        put32(hello + 16, l->pn->fingerprint);
+        be32_store(hello, HELLO_LEN);
+        be32_store(hello + 4, HELLO_MAGIC);
+        be32_store(hello + 8, HELLO_VERSION);
+        be32_store(hello + 12, l->pn->my_id);
+        be32_store(hello + 16, l->pn->fingerprint);
         if (bufferevent_write(l->bev, hello, sizeof hello) != 0) {
             link_reset(l, "out of memory");
             return;
@@ -129,7 +117,8 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
         l->up = 1;
         l->backoff_ms = BACKOFF_MIN_MS;
         ZK_INFO("link to member %u up", l->id);
-        l->pn->cbs.on_up(l->pn->cbs.ctx, l->id);
+        if (l->pn->cbs.on_up)
+            l->pn->cbs.on_up(l->pn->cbs.ctx, l->id);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
@@ -178,7 +167,7 @@ int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t 
             return -1;
         }
         uint8_t head[4];
-        put32(head, (uint32_t)len);
+        be32_store(head, (uint32_t)len);
         if (evbuffer_add(out, head, 4) != 0 || evbuffer_add(out, data, len) != 0) {
             link_reset(l, "out of memory");
             return -1;
@@ -239,16 +228,16 @@ static int known_member(const struct peer_net *pn, uint32_t id)
 static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
 {
     struct peer_net *pn = in->pn;
-    if (len != HELLO_LEN || get32(p) != HELLO_MAGIC || get32(p + 4) != HELLO_VERSION) {
+    if (len != HELLO_LEN || be32_load(p) != HELLO_MAGIC || be32_load(p + 4) != HELLO_VERSION) {
         ZK_WARN("peer port: a connection that does not speak zabkeeper's peer protocol");
         return -1;
     }
-    uint32_t id = get32(p + 8);
+    uint32_t id = be32_load(p + 8);
     if (!known_member(pn, id)) {
         ZK_WARN("peer port: member id %u is not in this ensemble's configuration; refused", id);
         return -1;
     }
-    if (get32(p + 12) != pn->fingerprint) {
+    if (be32_load(p + 12) != pn->fingerprint) {
         ZK_WARN("peer port: member %u has a different ensemble configuration; refused", id);
         return -1;
     }
@@ -277,7 +266,7 @@ static void inbound_on_read(struct bufferevent *bev, void *arg)
         uint8_t head[4];
         if (evbuffer_copyout(buf, head, 4) != 4)
             return;
-        uint32_t len = get32(head);
+        uint32_t len = be32_load(head);
         if (len > PEER_FRAME_MAX || (!in->id && len != HELLO_LEN)) {
             inbound_close(in, "frame length out of range");
             return;

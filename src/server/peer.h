@@ -24,7 +24,7 @@ struct peer_net;
 
 struct peer_callbacks {
     void (*on_message)(void *ctx, uint32_t from, const uint8_t *data, size_t len);
-    void (*on_up)(void *ctx, uint32_t id);   /* our outgoing link to id is connected */
+    void (*on_up)(void *ctx, uint32_t id);   /* our outgoing link to id is connected; may be NULL */
     void (*on_down)(void *ctx, uint32_t id); /* ...and lost */
     void *ctx;
 };

@@ -24,6 +24,13 @@
 #define WINDOW_ENTRIES 1000
 #define MAX_OUTSTANDING 4096
 
+/* A write submitted this turn, not yet handed to the core (txnrec-encoded). */
+struct pending_write {
+    struct pending_write *next;
+    size_t len;
+    uint8_t rec[];
+};
+
 /* An app message waiting to be handed to the core (zab_step must not be re-entered). */
 struct app_out {
     struct app_out *next;
@@ -42,7 +49,7 @@ struct repl {
     uint32_t epoch;
     bool established;
     int64_t reported_persisted;
-    struct proposal *backlog_head, *backlog_tail; /* submitted, not yet handed to the core */
+    struct pending_write *backlog_head, *backlog_tail; /* submitted, not yet handed to the core */
     size_t backlog_len;
     struct app_out *apps_head, *apps_tail;
     uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
@@ -65,17 +72,6 @@ struct repl {
 
 static void exec_update(struct srv *s, const struct zab_update *up);
 static void report_links_down(struct srv *s);
-
-static uint64_t be64_load(const uint8_t *p)
-{
-    return (uint64_t)be32_load(p) << 32 | be32_load(p + 4);
-}
-
-static void be64_store(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
 
 bool repl_is_leader(const struct srv *s) { return s->repl && s->repl->role == ZAB_LEADING; }
 bool repl_serving(const struct srv *s) { return s->repl && s->repl->established; }
@@ -548,7 +544,6 @@ static void on_established(struct srv *s)
 {
     struct repl *r = s->repl;
     r->established = true;
-    s->serving = true;
     if (r->role == ZAB_LEADING) {
         /* The new leader gives every session a fresh timeout (sessions do not expire merely
          * because of an election). */
@@ -567,7 +562,6 @@ static void on_established(struct srv *s)
 static void on_lost(struct srv *s)
 {
     s->repl->established = false;
-    s->serving = false;
     /* As ZooKeeper: clients are disconnected and move to a member that has a quorum. */
     ZK_WARN("lost the quorum; disconnecting %zu clients", s->n_conns);
     client_close_all(s);
@@ -629,10 +623,9 @@ int repl_submit(struct srv *s, struct store_txn *txn)
     size_t len = txnrec_size(txn);
     if (len > ZAB_PAYLOAD_MAX)
         return ZE_BADARGUMENTS;
-    struct proposal *p = zk_malloc(sizeof *p + len);
+    struct pending_write *p = zk_malloc(sizeof *p + len);
     if (!p)
         return ZE_SYSTEMERROR;
-    p->zxid = 0;
     p->next = NULL;
     p->len = txnrec_encode(txn, p->rec);
     if (r->backlog_tail)
@@ -644,7 +637,7 @@ int repl_submit(struct srv *s, struct store_txn *txn)
     return ZE_OK;
 }
 
-static void fail_proposal(struct srv *s, struct proposal *p, int32_t err)
+static void fail_proposal(struct srv *s, struct pending_write *p, int32_t err)
 {
     struct store_txn txn;
     if (txnrec_decode(p->rec, p->len, &txn) == 0)
@@ -656,7 +649,7 @@ static void submit_backlog(struct srv *s)
 {
     struct repl *r = s->repl;
     while (r->backlog_head) {
-        struct proposal *p = r->backlog_head;
+        struct pending_write *p = r->backlog_head;
         struct zab_event ev = {.type = ZAB_SUBMIT};
         ev.submit.payload = (struct zab_buf){p->rec, p->len};
         struct zab_update up;
@@ -738,10 +731,7 @@ bool repl_sync(struct srv *s, uint64_t conn_id, int32_t xid, int64_t *zxid)
     }
     uint8_t req[12];
     be64_store(req, conn_id);
-    req[8] = (uint8_t)((uint32_t)xid >> 24);
-    req[9] = (uint8_t)((uint32_t)xid >> 16);
-    req[10] = (uint8_t)((uint32_t)xid >> 8);
-    req[11] = (uint8_t)xid;
+    be32_store(req + 8, (uint32_t)xid);
     send_app(s, r->leader, APP_SYNC_REQ, req, sizeof req);
     return false;
 }
@@ -781,12 +771,6 @@ static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_
 
 /* Link changes are only hints to the core; they arrive from inside peer_net_send (which the
  * core's own update may have called), so they must not step the core here. */
-static void on_peer_up(void *ctx, uint32_t id)
-{
-    (void)ctx;
-    (void)id;
-}
-
 static void on_peer_down(void *ctx, uint32_t id)
 {
     struct srv *s = ctx;
@@ -845,7 +829,7 @@ int repl_start(struct srv *s)
     if (rc != 0)
         return -1;
     if (s->cfg.n_members > 0) {
-        struct peer_callbacks cbs = {on_peer_message, on_peer_up, on_peer_down, s};
+        struct peer_callbacks cbs = {on_peer_message, NULL, on_peer_down, s};
         r->peers = peer_net_new(s->base, &s->cfg, &cbs);
         if (!r->peers) {
             ZK_ERROR("cannot start the peer transport");
@@ -866,7 +850,7 @@ void repl_stop(struct srv *s)
         logwriter_free(r->writer); /* unsynced records were never acknowledged: dropped */
     }
     peer_net_free(r->peers);
-    for (struct proposal *p = r->backlog_head, *next; p; p = next) {
+    for (struct pending_write *p = r->backlog_head, *next; p; p = next) {
         next = p->next;
         zk_free(p);
     }

@@ -35,8 +35,6 @@ int64_t srv_wall_ms(void)
 
 /* ---- writes ---- */
 
-int srv_submit(struct srv *s, struct store_txn *txn) { return repl_submit(s, txn); }
-
 void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
 {
     if (txn->type == ZOP_CLOSESESSION) {
@@ -150,7 +148,7 @@ static void expire_session(void *ctx, int64_t session_id)
     struct srv *s = ctx;
     ZK_INFO("session 0x%llx expired", (unsigned long long)session_id);
     struct store_txn txn = {.session_id = session_id, .type = ZOP_CLOSESESSION};
-    if (srv_submit(s, &txn) != ZE_OK)
+    if (repl_submit(s, &txn) != ZE_OK)
         ZK_ERROR("could not log the expiry of session 0x%llx", (unsigned long long)session_id);
 }
 
@@ -162,7 +160,7 @@ static void reap_node(void *ctx, const char *path)
     jw_string(&body, path);
     struct store_txn txn = {.type = ZOP_DELETECONTAINER, .body = body.data,
                             .body_len = (uint32_t)body.len};
-    if (body.err || srv_submit(s, &txn) != ZE_OK)
+    if (body.err || repl_submit(s, &txn) != ZE_OK)
         ZK_ERROR("could not log the deletion of %s", path);
     jw_free(&body);
 }

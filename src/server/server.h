@@ -23,14 +23,6 @@ struct txnlog;
 struct sess_tracker;
 struct conn;
 
-/* A txn that was logged but not yet applied (waits for its commit). */
-struct proposal {
-    int64_t zxid;
-    struct proposal *next;
-    size_t len;
-    uint8_t rec[]; /* txnrec-encoded */
-};
-
 struct srv_stats {
     uint64_t packets_received;
     uint64_t packets_sent;
@@ -66,13 +58,13 @@ struct srv {
     size_t n_conns;
     struct conn *doomed;            /* conns to free at the end of the loop turn */
     struct conn *dirty;             /* conns with replies not yet pushed to their sockets */
+    size_t syncs_waiting;           /* queued sync requests, over all connections */
 
     struct jute_writer scratch;     /* reply/notification assembly */
     struct jute_writer body_scratch;
     struct srv_stats stats;
     int64_t start_ms;
     bool stopping;
-    bool serving;
 };
 
 /* Monotonic milliseconds (expiry, latency) and wall-clock milliseconds (ctime/mtime). */
@@ -83,8 +75,6 @@ int srv_init(struct srv *s, const struct zk_config *cfg);
 int srv_run(struct srv *s);
 void srv_destroy(struct srv *s);
 
-/* Order a txn (through repl). Returns 0 or a ZE_* error for the client. */
-int srv_submit(struct srv *s, struct store_txn *txn);
 /* Leader: keep the expiry tracker in step with applied createSession/closeSession. */
 void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err);
 /* Commit what was logged this turn and apply it; called once per loop turn. */

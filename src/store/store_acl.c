@@ -1,6 +1,6 @@
 /* ACL lists: parsing and ZooKeeper's fix-up (dedupe, `auth` expansion, scheme validation) and
  * interning of identical normalized lists with a refcount, so nodes share one copy.
- * ACLs are stored and returned but NOT enforced yet: see store_acl_check in store_write.c. */
+ * enforcement: acl_check, used by store_write.c for writes and store_read.c for reads. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>

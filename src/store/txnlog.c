@@ -12,6 +12,7 @@
 
 #include "common/alloc.h"
 #include "common/assert.h"
+#include "proto/jute.h"
 
 #define SNAP_CHUNK_BYTES (1u << 20)
 
@@ -45,24 +46,13 @@ static int fail(struct txnlog *log, int rc, const char *what)
     return TXNLOG_EIO;
 }
 
-static void zxid_key(uint8_t out[8], int64_t zxid)
-{
-    /* Big-endian so LMDB's byte order is zxid order. */
-    uint64_t v = (uint64_t)zxid;
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
+/* Keys are big-endian so LMDB's byte order is zxid order. */
+static void zxid_key(uint8_t out[8], int64_t zxid) { be64_store(out, (uint64_t)zxid); }
 
 static int64_t key_zxid(const MDB_val *key)
 {
     ZK_ASSERT(key->mv_size >= 8);
-    const uint8_t *p = key->mv_data;
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return (int64_t)v;
+    return (int64_t)be64_load(key->mv_data);
 }
 
 static int open_batch(struct txnlog *log);
@@ -322,10 +312,7 @@ size_t txnlog_count(struct txnlog *log)
 static void snap_key(uint8_t out[12], int64_t zxid, uint32_t chunk)
 {
     zxid_key(out, zxid);
-    out[8] = (uint8_t)(chunk >> 24);
-    out[9] = (uint8_t)(chunk >> 16);
-    out[10] = (uint8_t)(chunk >> 8);
-    out[11] = (uint8_t)chunk;
+    be32_store(out + 8, chunk);
 }
 
 

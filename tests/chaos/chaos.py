@@ -573,9 +573,9 @@ def dump_member(ens, i, d, mntr):
                      connection_retry={"max_tries": 3})
     try:
         zk.start(timeout=15)
-        todo = ["/chaos"]
-        while todo:
-            batch, todo = todo[:500], todo[500:]
+        unvisited = ["/chaos"]
+        while unvisited:
+            batch, unvisited = unvisited[:500], unvisited[500:]
             gets = [(p, zk.get_async(p), zk.get_children_async(p)) for p in batch]
             for p, g, c in gets:
                 try:
@@ -586,7 +586,7 @@ def dump_member(ens, i, d, mntr):
                     continue
                 out["nodes"][p] = {"data": data.decode(errors="replace"),
                                    "eph": stat.ephemeralOwner}
-                todo.extend(f"{p}/{k}" for k in kids)
+                unvisited.extend(f"{p}/{k}" for k in kids)
         out["reachable"] = True
     except Exception as e:
         out["error"] = f"{type(e).__name__}: {e}"
