@@ -36,7 +36,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->max_buffer = ZK_MAX_BUFFER_DEFAULT;
     cfg->snap_count = 100000;
     cfg->extended_types = true;
-    snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "*");
+    snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "srvr"); /* ZooKeeper's */
     cfg->lmdb_map_bytes = 64ULL << 30;
 }
 
@@ -195,7 +195,9 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_long(key, val, 2, 100000000, &cfg->snap_count, err, n);
     if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
         return parse_bool(key, val, &cfg->extended_types, err, n);
-    if (!strcmp(key, "superDigest") ||
+    /* ZooKeeper turns unknown zoo.cfg keys into "zookeeper."-prefixed system properties, so
+     * DigestAuthenticationProvider.superDigest in zoo.cfg sets the super digest there too. */
+    if (!strcmp(key, "superDigest") || !strcmp(key, "DigestAuthenticationProvider.superDigest") ||
         !strcmp(key, "zookeeper.DigestAuthenticationProvider.superDigest"))
         return snprintf(cfg->super_digest, sizeof cfg->super_digest, "%s", val) < 0;
     if (!strcmp(key, "4lw.commands.whitelist"))
@@ -263,32 +265,70 @@ static int validate(struct zk_config *cfg, char *err, size_t n)
     return 0;
 }
 
-int config_load(const char *path, struct zk_config *cfg, char *err, size_t n)
+/* One key=value line (already trimmed, not a comment). */
+static int parse_line(struct zk_config *cfg, char *s, const char *name, int lineno, char *err,
+                      size_t n)
+{
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        snprintf(err, n, "%s:%d: expected key=value, got '%.200s'", name, lineno, s);
+        return -1;
+    }
+    *eq = '\0';
+    return apply_key(cfg, trim(s), trim(eq + 1), err, n);
+}
+
+int config_parse_text(const char *text, size_t len, const char *name, struct zk_config *cfg,
+                      char *err, size_t n)
 {
     set_defaults(cfg);
+    char line[2048];
+    int lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t line_len = end - pos;
+        lineno++;
+        if (line_len >= sizeof line) {
+            snprintf(err, n, "%s:%d: line longer than %zu bytes", name, lineno, sizeof line - 1);
+            return -1;
+        }
+        memcpy(line, text + pos, line_len);
+        line[line_len] = '\0';
+        pos = end + 1;
+        if (strlen(line) != line_len) {
+            snprintf(err, n, "%s:%d: NUL byte in the line", name, lineno);
+            return -1;
+        }
+        char *s = trim(line);
+        if (*s && *s != '#' && parse_line(cfg, s, name, lineno, err, n) != 0)
+            return -1;
+    }
+    return validate(cfg, err, n);
+}
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+int config_load(const char *path, struct zk_config *cfg, char *err, size_t n)
+{
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, n, "cannot open config %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[2048];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof line, f)) {
-        lineno++;
-        char *s = trim(line);
-        if (!*s || *s == '#')
-            continue;
-        char *eq = strchr(s, '=');
-        if (!eq) {
-            snprintf(err, n, "%s:%d: expected key=value, got '%s'", path, lineno, s);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        rc = apply_key(cfg, trim(s), trim(eq + 1), err, n);
-    }
+    char *text = malloc(CONFIG_FILE_MAX + 1);
+    size_t len = text ? fread(text, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    bool failed = !text || ferror(f);
     fclose(f);
-    return rc ? rc : validate(cfg, err, n);
+    if (failed || len > CONFIG_FILE_MAX) {
+        snprintf(err, n, "cannot read config %s: %s", path,
+                 failed ? "read error or out of memory" : "larger than 1 MiB");
+        free(text);
+        return -1;
+    }
+    int rc = config_parse_text(text, len, path, cfg, err, n);
+    free(text);
+    return rc;
 }
 
 bool config_fourlw_allowed(const struct zk_config *cfg, const char *word)

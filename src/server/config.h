@@ -43,6 +43,9 @@ struct zk_config {
 
 /* Parse `path`. Returns 0, or -1 with a message in err. */
 int config_load(const char *path, struct zk_config *cfg, char *err, size_t err_size);
+/* Parse zoo.cfg text (name is used in messages; dataDir/myid is read in ensemble mode). */
+int config_parse_text(const char *text, size_t len, const char *name, struct zk_config *cfg,
+                      char *err, size_t err_size);
 /* Is the four-letter word allowed by 4lw.commands.whitelist? */
 bool config_fourlw_allowed(const struct zk_config *cfg, const char *word);
 

@@ -139,7 +139,7 @@ Test(config, defaults)
     cr_assert_eq(cfg.max_buffer, ZK_MAX_BUFFER_DEFAULT);
     cr_assert_eq(cfg.snap_count, 100000);
     cr_assert_eq(cfg.extended_types, true);
-    cr_assert_str_eq(cfg.fourlw_whitelist, "*");
+    cr_assert_str_eq(cfg.fourlw_whitelist, "srvr");
     cr_assert_eq(cfg.lmdb_map_bytes, 64ULL << 30);
     cr_assert_str_eq(cfg.data_log_dir, dir);
     cr_assert_eq(cfg.n_members, 0);
