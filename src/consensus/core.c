@@ -229,8 +229,9 @@ static void emit_commits(struct zab *z)
 static int start_validate(const struct zab *z, const struct zab_event *ev)
 {
     const __typeof__(ev->start) *s = &ev->start;
+    /* the log holds no epoch that was not accepted first (the leader relies on it) */
     if (s->current_epoch > s->accepted_epoch || s->last_applied > s->last_logged ||
-        s->n_entries > z->log.cap) {
+        zab_epoch_of(s->last_logged) > s->accepted_epoch || s->n_entries > z->log.cap) {
         return ZAB_EINVAL;
     }
     uint64_t prev = s->last_applied;
@@ -281,18 +282,95 @@ static void on_persisted(struct zab *z, uint64_t zxid)
     }
 }
 
-static void on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
+/* ---- RECEIVE: the range check every message passes before it may change anything. ---- */
+
+/* Which fields each message type uses (see zab_msg.h); a field a type does not use must be 0. */
+struct msg_shape {
+    uint8_t flags;     /* flag bits the type may carry */
+    bool zxid, zxid2;  /* zxid / zxid2 are used */
+    bool epoch2, tag;  /* epoch2 / tag are used */
+    uint32_t data_max; /* largest data the type may carry (0: none) */
+};
+
+static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
+    [ZAB_MSG_VOTE] = {0, true, false, false, false, 0},
+    [ZAB_MSG_FOLLOWERINFO] = {0, false, false, false, false, 0},
+    [ZAB_MSG_LEADERINFO] = {0, false, false, false, false, 0},
+    [ZAB_MSG_ACKEPOCH] = {ZAB_MSG_F_ALREADY, true, false, true, false, 0},
+    [ZAB_MSG_DIFF] = {0, true, true, false, false, 0},
+    [ZAB_MSG_TRUNC] = {0, true, true, false, false, 0},
+    [ZAB_MSG_SNAP] = {0, true, true, false, false, UINT32_MAX}, /* the state: the caller's frame
+                                                                  * limit bounds it */
+    [ZAB_MSG_PROPOSAL] = {0, true, true, false, false, ZAB_PAYLOAD_MAX},
+    [ZAB_MSG_NEWLEADER] = {0, true, false, false, false, 0},
+    [ZAB_MSG_ACKNL] = {0, true, false, false, false, 0},
+    [ZAB_MSG_UPTODATE] = {0, true, false, false, false, 0},
+    [ZAB_MSG_ACK] = {0, true, false, false, false, 0},
+    [ZAB_MSG_COMMIT] = {0, true, false, false, false, 0},
+    [ZAB_MSG_PING] = {ZAB_MSG_F_SYNCED | ZAB_MSG_F_ESTABLISHED, true, true, false, false,
+                      ZAB_APP_DATA_MAX},
+    [ZAB_MSG_REQUEST] = {0, false, false, false, false, ZAB_PAYLOAD_MAX},
+    [ZAB_MSG_APP] = {0, false, false, false, true, ZAB_APP_DATA_MAX},
+};
+
+/* A zxid a message may carry: counter 0xffffffff is never used, and no epoch passes `epoch_max`
+ * (the message's own epoch: a member's log never holds entries of an epoch it has not accepted). */
+static bool zxid_ok(uint64_t zxid, uint32_t epoch_max)
 {
-    if (voter_index(z, from) < 0 || from == z->cfg.my_id) {
-        return; /* not a member: drop (observers will get their own path) */
+    return zab_epoch_of(zxid) <= epoch_max && zab_counter_of(zxid) <= ZAB_COUNTER_MAX_DEFAULT;
+}
+
+static bool vote_ok(const struct zab *z, const struct zab_msg *m)
+{
+    return m->state <= ZAB_LEADING && voter_index(z, m->leader) >= 0 &&
+           m->nonce <= ZAB_ROUND_MAX && zxid_ok(m->zxid, ZAB_EPOCH_MAX);
+}
+
+/* Stateless range check of a received message: every field within what a correct member can
+ * send. What depends on our state is checked where the message is used. */
+static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    if (voter_index(z, from) < 0 || from == z->cfg.my_id || m->type < ZAB_MSG_VOTE ||
+        m->type > ZAB_MSG_TYPE_MAX || m->epoch > ZAB_EPOCH_MAX) {
+        return false; /* not a member (observers will get their own path), or out of range */
+    }
+    const struct msg_shape *sh = &shapes[m->type];
+    if ((m->flags & ~sh->flags) != 0 || (!sh->zxid && m->zxid != 0) ||
+        (!sh->zxid2 && m->zxid2 != 0) || (!sh->epoch2 && m->epoch2 != 0) ||
+        (!sh->tag && m->tag != 0) || m->data.len > sh->data_max ||
+        (m->data.len > 0 && m->data.data == NULL)) {
+        return false;
     }
     if (m->type == ZAB_MSG_VOTE) {
-        election_recv(z, from, m);
-    } else if (z->role == ZAB_LEADING) {
-        leader_recv(z, from, m);
-    } else if (z->role == ZAB_FOLLOWING) {
-        follower_recv(z, from, m);
+        return vote_ok(z, m);
     }
+    /* every other message belongs to a leader's epoch (>= 1); FOLLOWERINFO names an accepted
+     * epoch, which may still be 0 */
+    if (m->state != 0 || m->leader != 0 || (m->epoch == 0 && m->type != ZAB_MSG_FOLLOWERINFO)) {
+        return false;
+    }
+    if (!zxid_ok(m->zxid, m->epoch) || !zxid_ok(m->zxid2, m->epoch) || m->epoch2 > m->epoch) {
+        return false;
+    }
+    return m->type != ZAB_MSG_PROPOSAL ||
+           (zab_counter_of(m->zxid) != 0 && m->zxid2 < m->zxid); /* (e,0) is never a txn */
+}
+
+static int on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    if (!msg_check(z, from, m)) {
+        return ZAB_EINVAL;
+    }
+    if (m->type == ZAB_MSG_VOTE) {
+        return election_recv(z, from, m);
+    }
+    if (z->role == ZAB_LEADING) {
+        return leader_recv(z, from, m);
+    }
+    if (z->role == ZAB_FOLLOWING) {
+        return follower_recv(z, from, m);
+    }
+    return ZAB_EINVAL; /* looking: only votes matter */
 }
 
 static void on_tick(struct zab *z, struct zab_buf activity)
@@ -339,7 +417,7 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
         return ZAB_EINVAL;
     }
     switch (ev->type) {
-    case ZAB_RECEIVE: on_receive(z, ev->receive.from, ev->receive.msg); return 0;
+    case ZAB_RECEIVE: return on_receive(z, ev->receive.from, ev->receive.msg);
     case ZAB_TICK: on_tick(z, ev->tick.session_activity); return 0;
     case ZAB_SUBMIT: return on_submit(z, ev->submit.payload);
     case ZAB_PERSISTED: on_persisted(z, ev->persisted.zxid); return 0;
@@ -371,6 +449,13 @@ static void check_invariants(const struct zab *z)
     if (z->role == ZAB_LEADING && z->established) {
         ZK_ASSERT(z->committed <= last);
     }
+}
+
+/* A refused message must leave nothing to do (callers may execute the update all the same). */
+static bool update_empty(const struct zab *z, const struct zab_update *up)
+{
+    return up->flags == 0 && z->n_msgs == 0 && z->n_persist == 0 && z->n_commits == 0 &&
+           z->n_apps == 0;
 }
 
 static void finish_update(struct zab *z, struct zab_update *up)
@@ -408,6 +493,9 @@ int zab_step(struct zab *z, const struct zab_event *ev, struct zab_update *up)
         }
         emit_commits(z);
         check_invariants(z);
+    }
+    if (ev->type == ZAB_RECEIVE && rc == ZAB_EINVAL) {
+        ZK_ASSERT(update_empty(z, up));
     }
     finish_update(z, up);
     z->up = NULL;

@@ -32,7 +32,9 @@ void election_start(struct zab *z)
 {
     ZK_ASSERT(z->started);
     set_role(z, ZAB_LOOKING, 0, 0);
-    z->el.round++;
+    if (z->el.round < ZAB_ROUND_MAX) {
+        z->el.round++; /* saturates: votes above ZAB_ROUND_MAX are refused, so all meet there */
+    }
     z->el.proposal = own_vote(z);
     memset(z->el.recv, 0, sizeof(z->el.recv));
     memset(z->el.outof, 0, sizeof(z->el.outof));
@@ -80,10 +82,7 @@ static void decide(struct zab *z)
 
 static void recv_looking(struct zab *z, int idx, const struct zab_msg *m)
 {
-    struct zab_vote v = {m->leader, m->zxid, m->epoch};
-    if (voter_index(z, v.leader) < 0) {
-        return; /* a vote for a non-voter never wins */
-    }
+    struct zab_vote v = {m->leader, m->zxid, m->epoch}; /* leader is a voter (msg_check) */
     if (m->nonce > z->el.round) {
         z->el.round = m->nonce;
         memset(z->el.recv, 0, sizeof(z->el.recv));
@@ -126,26 +125,31 @@ static void recv_established(struct zab *z, int idx, const struct zab_msg *m)
     }
 }
 
-void election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
+int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     int idx = voter_index(z, from);
-    ZK_ASSERT(idx >= 0);
-    if (z->role == ZAB_FOLLOWING && from == z->leader && m->state == ZAB_LOOKING) {
-        /* The member we follow is looking itself (it chose another leader, or stepped down):
-         * it will never lead us, so rejoin the election now instead of waiting for initLimit. */
+    ZK_ASSERT(idx >= 0); /* msg_check */
+    if (z->role == ZAB_FOLLOWING && from == z->leader && m->state == ZAB_LOOKING &&
+        z->f.phase != F_BROADCAST) {
+        /* The member we want to follow is looking itself (it chose another leader, or stepped
+         * down): it will never lead us, so rejoin the election now instead of waiting for
+         * initLimit. Not in broadcast: a vote cannot tell a forged sender from the real one, so
+         * an established follower relies on its link and ping timeouts instead. */
         election_start(z);
     }
     if (z->role != ZAB_LOOKING) {
-        if (m->state == ZAB_LOOKING) {
-            election_answer(z, from);
+        if (m->state != ZAB_LOOKING) {
+            return ZAB_EINVAL; /* established members only answer looking ones */
         }
-        return;
+        election_answer(z, from);
+        return ZAB_OK;
     }
     if (m->state == ZAB_LOOKING) {
         recv_looking(z, idx, m);
-    } else if (m->state == ZAB_FOLLOWING || m->state == ZAB_LEADING) {
-        recv_established(z, idx, m);
+    } else {
+        recv_established(z, idx, m); /* FOLLOWING or LEADING (msg_check) */
     }
+    return ZAB_OK;
 }
 
 void election_tick(struct zab *z)

@@ -12,11 +12,22 @@ static void send_leader(struct zab *z, struct zab_msg *m)
     out_send(z, z->leader, m);
 }
 
+/* Unique for every (incarnation < 2^40, seq < 2^24) since the mix is a bijection; and as hard
+ * to guess as the incarnation, so a caller that puts random bits there makes forging a message
+ * of someone's sync session a matter of luck. */
+static uint64_t session_nonce(uint64_t incarnation, uint64_t seq)
+{
+    uint64_t x = ((incarnation << 24) | (incarnation >> 40)) ^ seq;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull; /* splitmix64's finalizer */
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 /* A new sync session: fresh nonce, so stale messages of an earlier session are ignored. */
 static void send_followerinfo(struct zab *z)
 {
     z->f.nonce_seq++;
-    z->f.nonce = (z->incarnation << 24) ^ z->f.nonce_seq;
+    z->f.nonce = session_nonce(z->incarnation, z->f.nonce_seq);
     z->f.phase = F_DISCOVERY;
     z->f.stream_started = false;
     z->f.nl_acked = false;
@@ -46,9 +57,6 @@ static void resync(struct zab *z)
 
 static void on_leaderinfo(struct zab *z, const struct zab_msg *m)
 {
-    if (z->f.phase != F_DISCOVERY) {
-        return;
-    }
     if (m->epoch < z->accepted_epoch) {
         election_start(z); /* we promised a newer epoch to someone else */
         return;
@@ -81,17 +89,12 @@ static void learn_commit(struct zab *z, uint64_t commit)
 
 static void on_stream_head(struct zab *z, const struct zab_msg *m)
 {
-    if (z->f.phase != F_SYNC || z->f.stream_started) {
-        return;
-    }
     uint64_t last = ring_last(&z->log);
     if (m->type == ZAB_MSG_DIFF && m->zxid != last) {
         resync(z);
         return;
     }
     if (m->type == ZAB_MSG_TRUNC) {
-        /* a committed entry is in every later leader's log, so TRUNC never reaches it */
-        ZK_ASSERT(m->zxid >= z->applied);
         if (m->zxid > last || m->zxid < z->log.base) {
             resync(z); /* not a point of our log: the leader's plan is stale */
             return;
@@ -103,7 +106,6 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
         z->committed = z->committed < m->zxid ? z->committed : m->zxid;
     }
     if (m->type == ZAB_MSG_SNAP) {
-        ZK_ASSERT(m->zxid >= z->applied); /* a snapshot never rolls committed state back */
         ring_reset(&z->log, m->zxid);
         z->up->flags |= ZAB_UPD_INSTALL;
         z->up->install_zxid = m->zxid;
@@ -117,15 +119,7 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
 
 static void on_proposal(struct zab *z, const struct zab_msg *m)
 {
-    bool in_stream = z->f.phase == F_SYNC && z->f.stream_started;
-    if (!in_stream && z->f.phase != F_SYNCED && z->f.phase != F_BROADCAST) {
-        return;
-    }
-    uint64_t last = ring_last(&z->log);
-    if (m->zxid <= last) {
-        return; /* duplicate: the leader's log is fixed within its epoch */
-    }
-    if (m->zxid2 != last || m->data.len > ZAB_PAYLOAD_MAX || zab_counter_of(m->zxid) == 0) {
+    if (m->zxid2 != ring_last(&z->log)) {
         resync(z); /* gap: a message of this session was lost */
         return;
     }
@@ -138,9 +132,6 @@ static void on_proposal(struct zab *z, const struct zab_msg *m)
 
 static void on_newleader(struct zab *z, const struct zab_msg *m)
 {
-    if (z->f.phase != F_SYNC || !z->f.stream_started) {
-        return;
-    }
     if (m->zxid != ring_last(&z->log)) {
         resync(z); /* the tail of the stream was lost */
         return;
@@ -152,9 +143,7 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
 
 static void on_uptodate(struct zab *z, const struct zab_msg *m)
 {
-    if (z->f.phase != F_SYNCED || !z->f.nl_acked) {
-        return;
-    }
+    ZK_ASSERT(z->f.phase == F_SYNCED && z->f.nl_acked); /* checked by the callers */
     z->f.phase = F_BROADCAST;
     learn_commit(z, m->zxid);
     set_established(z, true);
@@ -172,14 +161,40 @@ static void on_ping(struct zab *z, const struct zab_msg *m)
     }
 }
 
-void follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
+/* Does m fit the phase we are in? Checked before anything changes; a message that does not
+ * (a duplicate, a late one, or a forged one) is ignored. */
+static bool fits_phase(const struct zab *z, const struct zab_msg *m)
+{
+    const struct follower *f = &z->f;
+    switch (m->type) {
+    case ZAB_MSG_LEADERINFO: return f->phase == F_DISCOVERY;
+    case ZAB_MSG_DIFF:
+    case ZAB_MSG_TRUNC:
+    case ZAB_MSG_SNAP:
+        /* a committed entry is in every later leader's log, so a TRUNC never reaches it, and
+         * a snapshot never rolls committed state back */
+        return f->phase == F_SYNC && !f->stream_started && m->zxid >= z->applied;
+    case ZAB_MSG_PROPOSAL:
+        /* at or below our last zxid: a duplicate, the leader's log is fixed within its epoch */
+        return ((f->phase == F_SYNC && f->stream_started) || f->phase >= F_SYNCED) &&
+               m->zxid > ring_last(&z->log);
+    case ZAB_MSG_NEWLEADER: return f->phase == F_SYNC && f->stream_started;
+    case ZAB_MSG_UPTODATE: return f->phase == F_SYNCED && f->nl_acked;
+    case ZAB_MSG_COMMIT:
+    case ZAB_MSG_PING:
+    case ZAB_MSG_APP: return true;
+    default: return false; /* leader-bound types are not for us */
+    }
+}
+
+int follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     ZK_ASSERT(z->role == ZAB_FOLLOWING);
     if (from != z->leader || m->nonce != z->f.nonce) {
-        return; /* another member, or a stale session */
+        return ZAB_EINVAL; /* another member, or a stale session */
     }
-    if (m->type != ZAB_MSG_LEADERINFO && m->epoch != z->f.epoch) {
-        return;
+    if ((m->type != ZAB_MSG_LEADERINFO && m->epoch != z->f.epoch) || !fits_phase(z, m)) {
+        return ZAB_EINVAL;
     }
     z->f.last_heard = z->now;
     switch (m->type) {
@@ -193,8 +208,9 @@ void follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
     case ZAB_MSG_COMMIT: learn_commit(z, m->zxid); break;
     case ZAB_MSG_PING: on_ping(z, m); break;
     case ZAB_MSG_APP: out_app(z, from, m->tag, m->data); break;
-    default: break; /* leader-bound types are not for us */
+    default: ZK_UNREACHABLE(); /* fits_phase */
     }
+    return ZAB_OK;
 }
 
 void follower_flush(struct zab *z)

@@ -96,6 +96,9 @@ struct lpeer {
     uint64_t acked;
     uint64_t last_heard;
     bool epoch_acked; /* counted in the ACKEPOCH quorum; survives a re-sync of the peer */
+    /* These two survive a new session of the peer as well: */
+    uint64_t promise_since; /* tick+1 it first named an acceptedEpoch above ours (0: never) */
+    uint64_t grace_until;   /* tick until which it counts as alive after leaving LP_SYNCED */
 };
 
 struct leader {
@@ -160,13 +163,15 @@ int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload);
 
 /* election.c */
 void election_start(struct zab *z);
-void election_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+/* The *_recv handlers get messages that passed msg_check (core.c). They return ZAB_EINVAL, having
+ * changed nothing, for a message that does not fit our state; ZAB_OK once it took effect. */
+int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
 void election_tick(struct zab *z);
 void election_answer(struct zab *z, uint32_t to); /* non-looking reply to a LOOKING vote */
 
 /* follower.c */
 void follower_start(struct zab *z, uint32_t leader);
-void follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+int follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
 void follower_tick(struct zab *z, struct zab_buf activity);
 void follower_flush(struct zab *z); /* emit ACKNL/ACK covered by durability */
 int follower_submit(struct zab *z, struct zab_buf payload);
@@ -174,7 +179,7 @@ int follower_app(struct zab *z, uint8_t tag, struct zab_buf data);
 
 /* leader.c */
 void leader_start(struct zab *z);
-void leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+int leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
 void leader_tick(struct zab *z);
 void leader_persisted(struct zab *z);
 int leader_propose(struct zab *z, struct zab_buf payload);

@@ -36,11 +36,12 @@ static uint32_t count_at_least(const struct zab *z, enum lphase phase)
     return n;
 }
 
-/* Discovery: once a quorum (me included) sent FOLLOWERINFO, propose an epoch above all of theirs. */
-static void maybe_choose_epoch(struct zab *z)
+/* Discovery: once a quorum (me included) sent FOLLOWERINFO, propose an epoch above all of theirs.
+ * Returns false if we stepped down instead. */
+static bool maybe_choose_epoch(struct zab *z)
 {
     if (z->l.epoch_chosen || 1 + count_at_least(z, LP_INFO) < z->quorum) {
-        return;
+        return true;
     }
     uint32_t e = z->accepted_epoch;
     for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
@@ -48,7 +49,12 @@ static void maybe_choose_epoch(struct zab *z)
             e = z->l.peers[i].accepted_epoch;
         }
     }
-    ZK_ASSERT(e < UINT32_MAX);
+    if (e >= ZAB_EPOCH_MAX) {
+        /* the epoch space is used up (only an operator resetting the epoch files can help):
+         * never lead with an epoch out of range; stay looking, which the update reports */
+        election_start(z);
+        return false;
+    }
     out_accepted_epoch(z, e + 1);
     set_role(z, ZAB_LEADING, e + 1, z->cfg.my_id);
     z->l.epoch_chosen = true;
@@ -58,6 +64,7 @@ static void maybe_choose_epoch(struct zab *z)
             send_peer(z, i, &m);
         }
     }
+    return true;
 }
 
 static void stream_entries(struct zab *z, uint32_t idx, uint64_t start, uint64_t first_prev)
@@ -188,42 +195,61 @@ static void recompute_commit(struct zab *z)
 void leader_persisted(struct zab *z)
 {
     ZK_ASSERT(z->role == ZAB_LEADING);
-    maybe_choose_epoch(z);
+    if (!maybe_choose_epoch(z)) {
+        return;
+    }
     maybe_start_sync(z);
     check_established(z);
     recompute_commit(z);
 }
 
-static void on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
+/* A member promised a newer epoch to a leader that never got established: it can never join us,
+ * so give way to an election whose epoch will be above its promise (zab-sim 11791). Established,
+ * we give way only once the promise has lasted syncLimit ticks: a single forged FOLLOWERINFO
+ * must not take down an ensemble that has a quorum. */
+static void newer_promise(struct zab *z, struct lpeer *p)
+{
+    if (p->promise_since == 0) {
+        p->promise_since = z->now + 1;
+    }
+    if (!z->established || z->now + 1 - p->promise_since >= z->cfg.sync_limit_ticks) {
+        election_start(z);
+    }
+}
+
+static int on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
 {
     struct lpeer *p = &z->l.peers[idx];
-    bool counted = p->epoch_acked;
+    struct lpeer kept = *p;
     memset(p, 0, sizeof(*p)); /* a new session: stop forwarding until it is synced again */
-    p->epoch_acked = counted;
+    p->epoch_acked = kept.epoch_acked;
+    p->promise_since = kept.promise_since;
+    /* its old session may still be ours (a forged FOLLOWERINFO cannot be told apart): count it
+     * alive while it has the time to come back, so one message cannot cost us the quorum */
+    p->grace_until = kept.phase == LP_SYNCED
+                         ? z->now + z->cfg.sync_limit_ticks + z->cfg.init_limit_ticks
+                         : kept.grace_until;
     p->phase = LP_INFO;
     p->nonce = m->nonce;
     p->accepted_epoch = m->epoch;
     p->last_heard = z->now;
     if (z->l.epoch_chosen && m->epoch > z->epoch) {
-        /* it promised a newer epoch to a leader that never got established: it can never join
-         * us, so give way to an election whose epoch will be above its promise (zab-sim 11791) */
-        election_start(z);
-        return;
+        newer_promise(z, p);
+        return ZAB_OK;
     }
+    p->promise_since = 0;
     if (z->l.epoch_chosen) {
         struct zab_msg li = {.type = ZAB_MSG_LEADERINFO};
         send_peer(z, idx, &li);
     } else {
-        maybe_choose_epoch(z);
+        (void)maybe_choose_epoch(z); /* a step-down is in the update */
     }
+    return ZAB_OK;
 }
 
 static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
 {
     struct lpeer *p = &z->l.peers[idx];
-    if (p->phase != LP_INFO || !z->l.epoch_chosen) {
-        return;
-    }
     p->cur_epoch = m->epoch2;
     p->last_zxid = m->zxid;
     if (!z->l.synced_started &&
@@ -242,12 +268,10 @@ static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
     }
 }
 
-static void on_acknl(struct zab *z, uint32_t idx, uint64_t zxid)
+static void on_acknl(struct zab *z, uint32_t idx)
 {
     struct lpeer *p = &z->l.peers[idx];
-    if (p->phase != LP_SYNCING || zxid < p->nl_zxid) {
-        return;
-    }
+    ZK_ASSERT(p->phase == LP_SYNCING); /* fits_session */
     p->phase = LP_SYNCED;
     p->acked = p->nl_zxid;
     if (z->established) {
@@ -262,16 +286,11 @@ static void on_ack(struct zab *z, uint32_t idx, uint64_t zxid)
 {
     struct lpeer *p = &z->l.peers[idx];
     if (p->phase == LP_SYNCING) {
-        on_acknl(z, idx, zxid); /* its ACKNL was lost; a later ack implies it */
+        on_acknl(z, idx); /* its ACKNL was lost; a later ack implies it */
         return;
     }
-    if (p->phase != LP_SYNCED) {
-        return;
-    }
-    uint64_t last = ring_last(&z->log);
-    uint64_t a = zxid < last ? zxid : last;
-    if (a > p->acked) {
-        p->acked = a;
+    if (zxid > p->acked) { /* zxid <= our last zxid: fits_session */
+        p->acked = zxid;
         recompute_commit(z);
     }
 }
@@ -286,28 +305,65 @@ static void on_ping(struct zab *z, uint32_t from, uint32_t idx, const struct zab
     }
 }
 
-void leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
+/* An acknowledgement of zxid fits a peer that is being synced (then it covers its NEWLEADER) or
+ * is synced, and never names more than we have. */
+static bool ack_fits(const struct zab *z, const struct lpeer *p, uint64_t zxid)
+{
+    if (zxid > ring_last(&z->log)) {
+        return false;
+    }
+    return p->phase == LP_SYNCED || (p->phase == LP_SYNCING && zxid >= p->nl_zxid);
+}
+
+/* Does m fit the peer's session state? Checked before anything changes. */
+static bool fits_session(const struct zab *z, const struct lpeer *p, const struct zab_msg *m)
+{
+    switch (m->type) {
+    case ZAB_MSG_ACKEPOCH: return p->phase == LP_INFO && z->l.epoch_chosen;
+    case ZAB_MSG_ACKNL:
+    case ZAB_MSG_ACK: return ack_fits(z, p, m->zxid);
+    case ZAB_MSG_PING:
+        /* a follower's ping: no leader flags, and an ack only with SYNCED */
+        if ((m->flags & ZAB_MSG_F_ESTABLISHED) || m->zxid2 != 0) {
+            return false;
+        }
+        return (m->flags & ZAB_MSG_F_SYNCED) ? ack_fits(z, p, m->zxid) : m->zxid == 0;
+    case ZAB_MSG_REQUEST:
+    case ZAB_MSG_APP: return p->phase == LP_SYNCED; /* a follower sends them in broadcast only */
+    default: return false; /* follower-bound types are not for us */
+    }
+}
+
+int leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     ZK_ASSERT(z->role == ZAB_LEADING);
     uint32_t idx = (uint32_t)voter_index(z, from);
     struct lpeer *p = &z->l.peers[idx];
     if (m->type == ZAB_MSG_FOLLOWERINFO) {
-        on_followerinfo(z, idx, m);
-        return;
+        return on_followerinfo(z, idx, m);
     }
-    if (p->phase == LP_NONE || m->nonce != p->nonce || m->epoch != z->epoch) {
-        return; /* stale session or another leader's follower */
+    if (p->phase == LP_NONE || m->nonce != p->nonce || m->epoch != z->epoch ||
+        !fits_session(z, p, m)) {
+        return ZAB_EINVAL; /* stale session, another leader's follower, or not for this phase */
     }
     p->last_heard = z->now;
     switch (m->type) {
     case ZAB_MSG_ACKEPOCH: on_ackepoch(z, idx, m); break;
-    case ZAB_MSG_ACKNL: on_acknl(z, idx, m->zxid); break;
+    case ZAB_MSG_ACKNL: on_ack(z, idx, m->zxid); break; /* fits_session: it covers NEWLEADER */
     case ZAB_MSG_ACK: on_ack(z, idx, m->zxid); break;
     case ZAB_MSG_PING: on_ping(z, from, idx, m); break;
     case ZAB_MSG_REQUEST: (void)leader_propose(z, m->data); break; /* errors: client retries */
     case ZAB_MSG_APP: out_app(z, from, m->tag, m->data); break;
-    default: break;
+    default: ZK_UNREACHABLE(); /* fits_session */
     }
+    return ZAB_OK;
+}
+
+/* Every zxid counter of our epoch is used: no proposal is possible until a new epoch. */
+static bool counter_exhausted(const struct zab *z)
+{
+    uint64_t last = ring_last(&z->log);
+    return zab_epoch_of(last) == z->epoch && zab_counter_of(last) >= z->cfg.counter_max;
 }
 
 void leader_tick(struct zab *z)
@@ -321,11 +377,15 @@ void leader_tick(struct zab *z)
         uint32_t alive = 1;
         for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
             const struct lpeer *p = &z->l.peers[i];
-            alive += i != z->my_index && p->phase == LP_SYNCED &&
-                     z->now - p->last_heard <= z->cfg.sync_limit_ticks;
+            bool heard = p->phase == LP_SYNCED && z->now - p->last_heard <= z->cfg.sync_limit_ticks;
+            alive += i != z->my_index && (heard || z->now < p->grace_until);
         }
         if (alive < z->quorum) {
             election_start(z); /* "not sufficient followers synced": step down */
+            return;
+        }
+        if (counter_exhausted(z)) {
+            election_start(z); /* ZOOKEEPER-1277: the next epoch resets the counter */
             return;
         }
     }
@@ -347,11 +407,12 @@ int leader_propose(struct zab *z, struct zab_buf payload)
         return ZAB_ENOLEADER;
     }
     uint64_t last = ring_last(&z->log);
-    ZK_ASSERT(zab_epoch_of(last) <= z->epoch);
+    ZK_ASSERT(zab_epoch_of(last) <= z->epoch); /* our log holds no epoch we have not accepted */
     uint32_t counter = zab_epoch_of(last) == z->epoch ? zab_counter_of(last) : 0;
     if (counter >= z->cfg.counter_max) {
-        election_start(z); /* ZOOKEEPER-1277: counter exhausted, a new epoch resets it */
-        return ZAB_ENOLEADER;
+        /* back-pressure until the next tick steps down (leader_tick): a SUBMIT's update is
+         * dropped by callers on error, so it must not carry the role change */
+        return ZAB_EBUSY;
     }
     uint32_t done = zab_epoch_of(z->committed) == z->epoch ? zab_counter_of(z->committed) : 0;
     if (counter - done >= z->cfg.max_outstanding || ring_full(&z->log)) {

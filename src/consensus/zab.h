@@ -12,13 +12,20 @@
 #define ZAB_PEERS_MAX 7                   /* voters in one ensemble (3 and 5 are the tested sizes) */
 #define ZAB_PAYLOAD_MAX (1024 * 1024)      /* one SUBMIT payload, like jute.maxbuffer */
 #define ZAB_COUNTER_MAX_DEFAULT 0xfffffffeu /* ZOOKEEPER-1277: counter 0xffffffff is never used */
+/* Ceilings on what a peer message may carry (docs/consensus.md, "Hostile messages"). A message
+ * above one of them is refused, so a forged message cannot push a member's epoch or election
+ * round to the end of its range, where it could no longer grow. */
+#define ZAB_EPOCH_MAX 0xffffff00u          /* highest epoch a message may name or a leader choose */
+#define ZAB_ROUND_MAX (UINT64_C(1) << 48)  /* highest election round; ours saturates there */
+#define ZAB_APP_DATA_MAX (16u * 1024 * 1024) /* PING session activity and APP payloads */
 
 /* Return codes of zab_step() and zab_new(). 0 is success; the negative values are operating
  * errors the caller handles (retry, reply an error); a bug is an assertion, never a code. */
 #define ZAB_OK 0
 #define ZAB_ENOLEADER (-1) /* SUBMIT/APP while no leader is established: retry later */
 #define ZAB_EBUSY (-2)     /* too many outstanding proposals: back-pressure */
-#define ZAB_EINVAL (-3)    /* malformed event (bad START state, payload too big, unknown peer) */
+#define ZAB_EINVAL (-3)    /* event refused, nothing changed (bad START state, payload too big,
+                            * a received message out of range or not for our current state) */
 #define ZAB_ENOMEM (-4)    /* allocation failed; the event had no effect */
 #define ZAB_ETOOBIG (-5)   /* codec: output buffer too small */
 #define ZAB_EMALFORMED (-6) /* codec: input bytes are not a valid message */
