@@ -97,7 +97,8 @@ struct lpeer {
     uint64_t last_heard;
     bool epoch_acked; /* counted in the ACKEPOCH quorum; survives a re-sync of the peer */
     /* These two survive a new session of the peer as well: */
-    uint64_t promise_since; /* tick+1 it first named an acceptedEpoch above ours (0: never) */
+    uint64_t promise_since; /* tick+1 it began naming an acceptedEpoch above ours (0: never) */
+    uint64_t promise_last;  /* tick+1 it last did */
     uint64_t grace_until;   /* tick until which it counts as alive after leaving LP_SYNCED */
 };
 

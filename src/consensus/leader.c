@@ -205,14 +205,16 @@ void leader_persisted(struct zab *z)
 
 /* A member promised a newer epoch to a leader that never got established: it can never join us,
  * so give way to an election whose epoch will be above its promise (zab-sim 11791). Established,
- * we give way only once the promise has lasted syncLimit ticks: a single forged FOLLOWERINFO
- * must not take down an ensemble that has a quorum. */
+ * we give way only once the member has kept repeating the promise (it retries every
+ * 2 * retry_ticks) for syncLimit ticks: a single forged FOLLOWERINFO, or a few far apart, must
+ * not take down an ensemble that has a quorum. */
 static void newer_promise(struct zab *z, struct lpeer *p)
 {
-    if (p->promise_since == 0) {
-        p->promise_since = z->now + 1;
+    if (p->promise_since == 0 || z->now + 1 - p->promise_last > z->cfg.init_limit_ticks) {
+        p->promise_since = z->now + 1; /* ticks + 1: 0 means none */
     }
-    if (!z->established || z->now + 1 - p->promise_since >= z->cfg.sync_limit_ticks) {
+    p->promise_last = z->now + 1;
+    if (!z->established || p->promise_last - p->promise_since >= z->cfg.sync_limit_ticks) {
         election_start(z);
     }
 }
@@ -224,6 +226,7 @@ static int on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
     memset(p, 0, sizeof(*p)); /* a new session: stop forwarding until it is synced again */
     p->epoch_acked = kept.epoch_acked;
     p->promise_since = kept.promise_since;
+    p->promise_last = kept.promise_last;
     /* its old session may still be ours (a forged FOLLOWERINFO cannot be told apart): count it
      * alive while it has the time to come back, so one message cannot cost us the quorum */
     p->grace_until = kept.phase == LP_SYNCED
