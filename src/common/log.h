@@ -8,6 +8,22 @@ void zk_log_set_level(enum zk_log_level level);
 void zk_log_set_prefix(const char *prefix); /* e.g. "zk1" so ensemble logs can be told apart */
 void zk_log(enum zk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Rate limiting for lines that input can trigger (a limit reached, a hostile peer): at most one
+ * line a second per call site; the next line that gets through says how many were dropped. */
+struct zk_ratelimit {
+    long long window_start_ms;
+    unsigned long suppressed;
+};
+void zk_log_limited(struct zk_ratelimit *rl, enum zk_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define ZK_LOG_LIMITED(level, ...)                                                               \
+    do {                                                                                         \
+        static struct zk_ratelimit zk_rl_;                                                       \
+        zk_log_limited(&zk_rl_, level, __VA_ARGS__);                                             \
+    } while (0)
+#define ZK_WARN_RL(...) ZK_LOG_LIMITED(ZK_LOG_WARN, __VA_ARGS__)
+#define ZK_ERROR_RL(...) ZK_LOG_LIMITED(ZK_LOG_ERROR, __VA_ARGS__)
+
 #define ZK_DEBUG(...) zk_log(ZK_LOG_DEBUG, __VA_ARGS__)
 #define ZK_INFO(...) zk_log(ZK_LOG_INFO, __VA_ARGS__)
 #define ZK_WARN(...) zk_log(ZK_LOG_WARN, __VA_ARGS__)

@@ -17,8 +17,6 @@ struct sess_tracker {
     int32_t tick_ms;
 };
 
-#define DELETED_KEY INT64_MIN /* i64map's tombstone */
-
 struct sess_tracker *sess_tracker_new(int32_t tick_ms)
 {
     ZK_ASSERT(tick_ms > 0);
@@ -34,15 +32,14 @@ struct sess_tracker *sess_tracker_new(int32_t tick_ms)
     return t;
 }
 
-static bool live_slot(const struct i64map_slot *s) { return s->key != 0 && s->key != DELETED_KEY; }
-
 void sess_tracker_free(struct sess_tracker *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->sessions.cap; i++)
-        if (live_slot(&t->sessions.slots[i]))
-            zk_free(t->sessions.slots[i].value);
+    int64_t id;
+    void *d;
+    for (size_t it = 0; i64map_next(&t->sessions, &it, &id, &d);)
+        zk_free(d);
     i64map_free(&t->sessions);
     zk_free(t);
 }
@@ -56,7 +53,8 @@ static int64_t deadline_for(const struct sess_tracker *t, int64_t now_ms, int32_
 
 int sess_tracker_touch(struct sess_tracker *t, int64_t id, int32_t timeout_ms, int64_t now_ms)
 {
-    ZK_ASSERT(timeout_ms > 0);
+    if (timeout_ms < 1)
+        timeout_ms = 1; /* the caller clamps to the configured range; never trust a stored 0 */
     struct deadline *d = i64map_get(&t->sessions, id);
     if (!d) {
         d = zk_malloc(sizeof *d);
@@ -89,17 +87,17 @@ int sess_tracker_contains(const struct sess_tracker *t, int64_t id)
     return i64map_get(&t->sessions, id) != NULL;
 }
 
-size_t sess_tracker_count(const struct sess_tracker *t) { return t->sessions.live; }
+size_t sess_tracker_count(const struct sess_tracker *t) { return i64map_count(&t->sessions); }
 
 void sess_tracker_expire(struct sess_tracker *t, int64_t now_ms,
                          void (*fn)(void *ctx, int64_t session_id), void *ctx)
 {
-    /* Deleting leaves a tombstone and never moves other slots, so the walk stays valid. */
-    for (size_t i = 0; i < t->sessions.cap; i++) {
-        struct i64map_slot *s = &t->sessions.slots[i];
-        if (!live_slot(s) || ((struct deadline *)s->value)->deadline_ms > now_ms)
+    /* Deleting the entry just returned keeps the walk valid (i64map_next). */
+    int64_t id;
+    void *value;
+    for (size_t it = 0; i64map_next(&t->sessions, &it, &id, &value);) {
+        if (((struct deadline *)value)->deadline_ms > now_ms)
             continue;
-        int64_t id = s->key;
         sess_tracker_remove(t, id);
         fn(ctx, id);
     }
@@ -107,11 +105,10 @@ void sess_tracker_expire(struct sess_tracker *t, int64_t now_ms,
 
 void sess_tracker_renew_all(struct sess_tracker *t, int64_t now_ms)
 {
-    for (size_t i = 0; i < t->sessions.cap; i++) {
-        struct i64map_slot *s = &t->sessions.slots[i];
-        if (live_slot(s)) {
-            struct deadline *d = s->value;
-            d->deadline_ms = deadline_for(t, now_ms, d->timeout_ms);
-        }
+    int64_t id;
+    void *value;
+    for (size_t it = 0; i64map_next(&t->sessions, &it, &id, &value);) {
+        struct deadline *d = value;
+        d->deadline_ms = deadline_for(t, now_ms, d->timeout_ms);
     }
 }
