@@ -23,8 +23,12 @@
 
 #define OUT_HIGH_BYTES (4u << 20)   /* stop reading a client whose replies pile up */
 #define OUT_LOW_BYTES (256u << 10)  /* ...and resume below this */
+#define OUT_HARD_BYTES (64u << 20)  /* a client that lets this much pile up is disconnected */
 #define PENDING_MAX 4096            /* requests queued per connection before we stop reading */
 #define AUTH_IDS_MAX 16
+#define HANDSHAKE_TIMEOUT_MS 10000  /* ZooKeeper's sessionlessCnxnTimeout */
+#define ACCEPT_BACKOFF_MIN_MS 10    /* accept failing (EMFILE...): pause the listener, doubling */
+#define ACCEPT_BACKOFF_MAX_MS 1000
 
 enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_ESTABLISHED };
 enum req_kind { REQ_WRITE, REQ_SYNC, REQ_LOCAL, REQ_ERROR };
@@ -50,10 +54,12 @@ struct conn {
     struct srv *srv;
     uint64_t id;
     struct bufferevent *bev;
+    struct event *handshake_ev; /* closes a connection that never completes its handshake */
     enum conn_state state;
     bool close_after_write;
     bool doomed;
     bool reading_paused;
+    bool throttled; /* stopped reading: the member's globalOutstandingLimit was reached */
     bool ro_byte;
     int64_t session_id;
     int32_t timeout_ms;
@@ -82,6 +88,8 @@ static void conn_doom(struct conn *c, const char *why)
                 (unsigned long long)c->session_id, why);
     c->doomed = true;
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->handshake_ev)
+        event_del(c->handshake_ev);
     i64map_del(&s->conn_by_id, (int64_t)c->id);
     if (c->session_id && i64map_get(&s->conn_by_session, c->session_id) == c)
         i64map_del(&s->conn_by_session, c->session_id);
@@ -90,13 +98,16 @@ static void conn_doom(struct conn *c, const char *why)
     s->doomed = c;
 }
 
-/* Every queued request leaves through here: the count of waiting syncs stays exact. */
+/* Every queued request leaves through here: the counts of waiting syncs and of outstanding
+ * requests stay exact. */
 static void free_req(struct srv *s, struct pending_req *r)
 {
     if (r->kind == REQ_SYNC) {
         ZK_ASSERT(s->syncs_waiting > 0);
         s->syncs_waiting--;
     }
+    ZK_ASSERT(s->outstanding > 0);
+    s->outstanding--;
     zk_free(r);
 }
 
@@ -114,6 +125,10 @@ static void conn_free(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     s->n_conns--;
+    if (c->throttled)
+        s->n_throttled--;
+    if (c->handshake_ev)
+        event_free(c->handshake_ev);
     bufferevent_free(c->bev);
     jw_free(&c->auth);
     zk_free(c);
@@ -174,6 +189,15 @@ static void send_frame(struct conn *c, const struct jute_writer *jw)
     }
     c->sent++;
     c->srv->stats.packets_sent++;
+    size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (queued > OUT_HARD_BYTES) {
+        /* A client that does not read what it asked for (or its notifications) must not make
+         * the member grow: ZooKeeper's clients reconnect and re-read. */
+        ZK_WARN_RL("%s:%d session 0x%llx: %zu bytes of replies unread; disconnecting", c->addr,
+                   c->port, (unsigned long long)c->session_id, queued);
+        conn_doom(c, NULL);
+        return;
+    }
     if (!c->dirty) {
         c->dirty = true;
         c->dirty_next = c->srv->dirty;
@@ -211,12 +235,15 @@ static void record_latency(struct srv *s, int64_t start_ms)
     st->latency_count++;
 }
 
-void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path)
+void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                   const struct acl_list *acl)
 {
     struct srv *s = ctx;
     struct conn *c = i64map_get(&s->conn_by_id, (int64_t)watcher);
     if (!c || c->doomed)
         return;
+    if (!store_acl_allows_read(acl, c->auth.data, (uint32_t)c->auth.len))
+        return; /* as ZooKeeper 3.8: no events about nodes the connection may not read */
     struct jute_writer *jw = &s->scratch;
     jw_reset(jw);
     size_t mark = jw_begin_frame(jw);
@@ -268,14 +295,17 @@ static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
     if (!jr_ok(&jr))
         return ZE_MARSHALLINGERROR;
     if (scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6) && auth.len > 0) {
+        /* As ZooKeeper's DigestAuthenticationProvider: the user is what precedes the first ':'
+         * (all of it when there is none) and the digest covers the whole credential. */
         const uint8_t *colon = memchr(auth.ptr, ':', (size_t)auth.len);
-        if (!colon || colon - auth.ptr > 255)
+        size_t user_len = colon ? (size_t)(colon - auth.ptr) : (size_t)auth.len;
+        if (user_len > 255)
             return ZE_AUTHFAILED;
         uint8_t digest[20];
         char b64[32], id[300];
         zk_sha1(auth.ptr, (size_t)auth.len, digest);
         zk_base64(digest, sizeof digest, b64);
-        snprintf(id, sizeof id, "%.*s:%s", (int)(colon - auth.ptr), (const char *)auth.ptr, b64);
+        snprintf(id, sizeof id, "%.*s:%s", (int)user_len, (const char *)auth.ptr, b64);
         if (!has_auth_id(c, "digest", id))
             add_auth_id(c, "digest", id);
         const char *super = c->srv->cfg.super_digest;
@@ -329,6 +359,9 @@ static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t 
     } else {
         err = store_read_as(s->store, type, body, len, c->session_id, c->id, c->auth.data,
                             (uint32_t)c->auth.len, out);
+        if (err == ZE_MARSHALLINGERROR)
+            ZK_WARN_RL("%s:%d: read (opcode %d) refused: malformed, or its reply would exceed "
+                       "jute.maxbuffer (%d)", c->addr, c->port, (int)type, s->cfg.max_buffer);
     }
     send_reply(c, xid, err, out);
 }
@@ -403,6 +436,7 @@ static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t x
         c->head = r;
     c->tail = r;
     c->n_pending++;
+    c->srv->outstanding++;
     if (kind == REQ_SYNC)
         c->srv->syncs_waiting++;
     return r;
@@ -425,16 +459,11 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
                          uint32_t len)
 {
     struct srv *s = c->srv;
-    int32_t err = type == ZOP_CLOSESESSION
-                      ? ZE_OK
-                      : store_validate_write(type, body, len, s->cfg.max_buffer);
-    if (err == ZE_OK) {
-        struct store_txn txn = {
-            .session_id = c->session_id, .cxid = xid, .type = type, .body = body,
-            .body_len = len, .auth = c->auth.data, .auth_len = (uint32_t)c->auth.len,
-        };
-        err = repl_submit(s, &txn);
-    }
+    struct store_txn txn = {
+        .session_id = c->session_id, .cxid = xid, .type = type, .body = body,
+        .body_len = len, .auth = c->auth.data, .auth_len = (uint32_t)c->auth.len,
+    };
+    int32_t err = repl_submit(s, &txn); /* validates it completely first */
     if (err == ZE_CONNECTIONLOSS) {
         conn_doom(c, "no leader to order the write"); /* the client retries elsewhere */
         return;
@@ -491,12 +520,18 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
         queue_error(c, xid, type, ZE_RECONFIGDISABLED);
         return;
     }
-    if (zk_op_is_write(type) && type != ZOP_DELETECONTAINER) {
+    if (type == ZOP_CREATESESSION) {
+        /* Sessions are created by the handshake only: a createSession sent as a request would
+         * re-create this session with a timeout no handshake negotiated. */
+        queue_error(c, xid, type, ZE_BADARGUMENTS);
+        return;
+    }
+    if (zk_op_is_write(type) && type != ZOP_CHECK) {
         submit_write(c, xid, type, body, len);
         return;
     }
-    /* As ZooKeeper: Unimplemented, then the connection is closed. */
-    ZK_WARN("%s:%d sent unknown opcode %d", c->addr, c->port, (int)type);
+    /* As ZooKeeper (Request.isValid): Unimplemented, then the connection is closed. */
+    ZK_WARN_RL("%s:%d sent unknown opcode %d", c->addr, c->port, (int)type);
     queue_error(c, xid, type, ZE_UNIMPLEMENTED);
     close_after_write(c);
 }
@@ -593,7 +628,7 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
     memcpy(c->passwd, stored, ZK_PASSWD_LEN);
     if (i64map_put(&s->conn_by_session, session_id, c) != 0 ||
         (repl_is_leader(s) &&
-         sess_tracker_touch(s->tracker, session_id, c->timeout_ms, srv_now_ms()) != 0)) {
+         srv_track_session(s, session_id, c->timeout_ms) != 0)) {
         conn_doom(c, "out of memory resuming a session");
         return;
     }
@@ -642,6 +677,8 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
 void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
                        const struct jute_writer *body)
 {
+    if (txn->session_id == 0)
+        return; /* an internal txn (container/TTL reaping): nobody to answer */
     struct conn *c = i64map_get(&s->conn_by_session, txn->session_id);
     if (!c || c->doomed)
         return;
@@ -672,6 +709,8 @@ void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
 
 void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err)
 {
+    if (txn->session_id == 0)
+        return;
     struct conn *c = i64map_get(&s->conn_by_session, txn->session_id);
     if (!c || c->doomed)
         return;
@@ -747,9 +786,48 @@ static void answer_fourlw(struct conn *c, const uint8_t word[4])
     close_after_write(c);
 }
 
+static bool output_high(const struct conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH_BYTES;
+}
+
+/* globalOutstandingLimit: while the member holds that many queued requests, connections stop
+ * being read (ZooKeeper's throttling); client_unthrottle resumes them. */
+static bool throttle_if_over_limit(struct conn *c)
+{
+    struct srv *s = c->srv;
+    if (c->state != CONN_ESTABLISHED || s->cfg.global_outstanding_limit <= 0 ||
+        s->outstanding < (size_t)s->cfg.global_outstanding_limit)
+        return false;
+    if (!c->throttled) {
+        c->throttled = true;
+        s->n_throttled++;
+        bufferevent_disable(c->bev, EV_READ);
+        ZK_WARN_RL("%zu requests outstanding (globalOutstandingLimit=%d): throttling clients",
+                   s->outstanding, s->cfg.global_outstanding_limit);
+    }
+    return true;
+}
+
+void client_unthrottle(struct srv *s)
+{
+    if (s->n_throttled == 0 || s->outstanding >= (size_t)s->cfg.global_outstanding_limit / 2 + 1)
+        return;
+    for (struct conn *c = s->conns; c; c = c->next) {
+        if (!c->throttled)
+            continue;
+        c->throttled = false;
+        s->n_throttled--;
+        if (!c->doomed && !c->reading_paused && !c->close_after_write)
+            bufferevent_enable(c->bev, EV_READ);
+        if (!c->doomed)
+            process_input(c); /* frames may already be buffered */
+    }
+}
+
 static void update_backpressure(struct conn *c)
 {
-    if (c->doomed || c->close_after_write)
+    if (c->doomed || c->close_after_write || c->throttled)
         return;
     size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
     bool overloaded = c->n_pending >= PENDING_MAX || out > OUT_HIGH_BYTES;
@@ -769,7 +847,7 @@ static void process_input(struct conn *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     uint32_t max = (uint32_t)c->srv->cfg.max_buffer;
     while (!c->doomed && !c->close_after_write && c->state != CONN_CONNECTING &&
-           c->n_pending < PENDING_MAX) {
+           c->n_pending < PENDING_MAX && !output_high(c) && !throttle_if_over_limit(c)) {
         size_t avail = evbuffer_get_length(in);
         uint8_t head[4];
         if (avail < 4 || evbuffer_copyout(in, head, 4) != 4)
@@ -794,8 +872,11 @@ static void process_input(struct conn *c)
         }
         c->received++;
         c->srv->stats.packets_received++;
-        if (c->state == CONN_NEW)
+        if (c->state == CONN_NEW) {
+            if (c->handshake_ev)
+                event_del(c->handshake_ev);
             handle_connect(c, frame + 4, len);
+        }
         else
             handle_request(c, frame + 4, len);
         evbuffer_drain(in, 4 + (size_t)len);
@@ -860,12 +941,32 @@ static void describe_peer(const struct sockaddr *sa, char *addr, size_t size, in
     }
 }
 
+static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct conn *c = arg;
+    if (c->state == CONN_NEW && !c->doomed) {
+        ZK_WARN_RL("%s:%d sent no ConnectRequest within %d ms; closing", c->addr, c->port,
+                   HANDSHAKE_TIMEOUT_MS);
+        conn_doom(c, NULL);
+    }
+}
+
+static int arm_handshake_timer(struct conn *c)
+{
+    struct timeval tv = {HANDSHAKE_TIMEOUT_MS / 1000, (HANDSHAKE_TIMEOUT_MS % 1000) * 1000};
+    c->handshake_ev = evtimer_new(c->srv->base, on_handshake_timeout, c);
+    return c->handshake_ev && evtimer_add(c->handshake_ev, &tv) == 0 ? 0 : -1;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
     (void)l;
     (void)socklen;
     struct srv *s = arg;
+    s->accept_backoff_ms = 0;
     char addr[INET6_ADDRSTRLEN];
     int port;
     describe_peer(sa, addr, sizeof addr, &port);
@@ -904,15 +1005,34 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_setwatermark(bev, EV_WRITE, OUT_LOW_BYTES, 0);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
+    if (arm_handshake_timer(c) != 0)
+        conn_doom(c, "out of memory arming the handshake timer");
 }
 
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct srv *s = arg;
+    if (s->listener && evconnlistener_enable(s->listener) != 0)
+        ZK_ERROR_RL("cannot re-enable the client listener");
+}
+
+/* EMFILE and friends: the pending connection stays in the backlog, so accepting again at once
+ * would fail again at once (a busy loop). Pause the listener with a doubling backoff instead and
+ * keep serving the connections we have. */
 static void on_listen_error(struct evconnlistener *l, void *arg)
 {
-    (void)l;
-    (void)arg;
+    struct srv *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    /* EMFILE and friends: log and keep serving the connections we have. */
-    ZK_ERROR("accept failed: %s", evutil_socket_error_to_string(err));
+    int ms = s->accept_backoff_ms ? s->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+    s->accept_backoff_ms = ms > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS : ms;
+    ZK_ERROR_RL("accept failed: %s; not accepting for %d ms (%zu connections open)",
+                evutil_socket_error_to_string(err), s->accept_backoff_ms, s->n_conns);
+    struct timeval tv = {0, s->accept_backoff_ms * 1000};
+    if (evconnlistener_disable(l) != 0 || !s->accept_retry_ev ||
+        evtimer_add(s->accept_retry_ev, &tv) != 0)
+        ZK_ERROR_RL("cannot pause the client listener");
 }
 
 int client_listen(struct srv *s)
@@ -951,5 +1071,6 @@ int client_listen(struct srv *s)
         return -1;
     }
     evconnlistener_set_error_cb(s->listener, on_listen_error);
-    return 0;
+    s->accept_retry_ev = evtimer_new(s->base, on_accept_retry, s);
+    return s->accept_retry_ev ? 0 : -1;
 }

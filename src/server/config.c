@@ -16,7 +16,7 @@ static const char *const ignored_keys[] = {
     "localSessionsEnabled", "localSessionsUpgradingEnabled", "forceSync", "preAllocSize",
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
     "leaderServes", "quorumListenOnAllIPs", "secureClientPort", "dynamicConfigFile",
-    "clientPortListenBacklog", "globalOutstandingLimit", "commitLogCount", "syncEnabled",
+    "clientPortListenBacklog", "commitLogCount", "syncEnabled",
     "skipACL", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
     "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification", "snapSizeLimitInKb",
     "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
@@ -31,6 +31,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->sync_limit = 5;
     cfg->client_port = 2181;
     cfg->max_client_cnxns = 60;
+    cfg->global_outstanding_limit = 1000; /* ZooKeeper's default */
     cfg->min_session_timeout_ms = -1;
     cfg->max_session_timeout_ms = -1;
     cfg->max_buffer = ZK_MAX_BUFFER_DEFAULT;
@@ -185,6 +186,8 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return snprintf(cfg->client_addr, sizeof cfg->client_addr, "%s", val) < 0 ? -1 : 0;
     if (!strcmp(key, "maxClientCnxns"))
         return parse_int(key, val, 0, 1000000, &cfg->max_client_cnxns, err, n);
+    if (!strcmp(key, "globalOutstandingLimit"))
+        return parse_int(key, val, 0, INT32_MAX, &cfg->global_outstanding_limit, err, n);
     if (!strcmp(key, "minSessionTimeout"))
         return parse_int(key, val, -1, INT32_MAX, &cfg->min_session_timeout_ms, err, n);
     if (!strcmp(key, "maxSessionTimeout"))

@@ -28,6 +28,7 @@ struct zk_config {
     int client_port;
     char client_addr[256];
     int max_client_cnxns; /* per client IP; 0 = unlimited */
+    int global_outstanding_limit; /* queued requests before clients are throttled; 0 = none */
     int min_session_timeout_ms;
     int max_session_timeout_ms;
     int max_buffer;       /* jute.maxbuffer: max frame and znode data size */

@@ -93,15 +93,24 @@ int64_t repl_last_proposed(const struct srv *s)
 
 /* ---- applying ---- */
 
+/* Nothing that reached the log may stop a member: an entry that does not decode (validation
+ * should have kept it out) is applied as a failed txn of no session, the same on every member,
+ * so the zxid still advances and every state stays equal. */
+static void decode_committed(uint64_t zxid, const uint8_t *payload, size_t len,
+                             struct store_txn *txn)
+{
+    if (txnrec_decode(payload, len, txn) == 0)
+        return;
+    ZK_ERROR_RL("committed txn 0x%llx (%zu bytes) is malformed; applied as a failed no-op",
+                (unsigned long long)zxid, len);
+    *txn = (struct store_txn){.type = ZOP_ERROR};
+}
+
 static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, size_t len,
                         bool reply)
 {
     struct store_txn txn;
-    if (txnrec_decode(payload, len, &txn) != 0) {
-        /* The leader checked it before proposing: a bad committed txn means corruption. */
-        ZK_ERROR("committed txn 0x%llx is malformed; exiting", (unsigned long long)zxid);
-        abort();
-    }
+    decode_committed(zxid, payload, len, &txn);
     txn.zxid = (int64_t)zxid;
     ZK_ASSERT(txn.zxid > store_last_zxid(s->store));
     int32_t err = ZE_OK;
@@ -536,7 +545,7 @@ static void handle_app(struct srv *s, const struct zab_app_in *a)
 static void track_all_sessions(void *ctx, int64_t session_id, int32_t timeout_ms)
 {
     struct srv *s = ctx;
-    if (sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms()) != 0)
+    if (srv_track_session(s, session_id, timeout_ms) != 0)
         ZK_ERROR("out of memory tracking session 0x%llx", (unsigned long long)session_id);
 }
 
@@ -607,17 +616,30 @@ static void step(struct srv *s, const struct zab_event *ev)
     if (rc == ZAB_OK || rc == ZAB_EINVAL)
         exec_update(s, &up); /* EINVAL: e.g. a message from an unknown peer, ignored */
     else
-        ZK_WARN("consensus step (event %d) failed: %s", (int)ev->type, zab_strerror(rc));
+        ZK_WARN_RL("consensus step (event %d) failed: %s", (int)ev->type, zab_strerror(rc));
 }
 
 /* ---- the write path ---- */
 
+/* Internal txns (no session: container/TTL reaping) are the leader's own; everything else
+ * came from a client and is checked completely before it can reach the log. */
+static int32_t validate_submission(struct srv *s, const struct store_txn *txn)
+{
+    if (txn->session_id == 0)
+        return txn->type == ZOP_DELETECONTAINER && repl_is_leader(s) ? ZE_OK : ZE_BADARGUMENTS;
+    struct store_txn_limits lim = {s->cfg.max_buffer, s->cfg.min_session_timeout_ms,
+                                   s->cfg.max_session_timeout_ms};
+    return store_validate_txn(txn, &lim);
+}
+
 int repl_submit(struct srv *s, struct store_txn *txn)
 {
     struct repl *r = s->repl;
-    ZK_ASSERT(txn->type != 0);
     if (!r->established)
         return ZE_CONNECTIONLOSS;
+    int32_t err = validate_submission(s, txn);
+    if (err != ZE_OK)
+        return err;
     txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
     txn->time_ms = srv_wall_ms();
     size_t len = txnrec_size(txn);
@@ -691,11 +713,11 @@ static void build_activity(struct srv *s)
 {
     struct repl *r = s->repl;
     jw_reset(&r->activity);
-    for (size_t i = 0; i < r->touched.cap; i++) {
-        int64_t id = r->touched.slots[i].key;
-        if (id != 0 && id != INT64_MIN)
+    int64_t id;
+    void *unused;
+    for (size_t it = 0; i64map_next(&r->touched, &it, &id, &unused);)
+        if (id != 0)
             jw_long(&r->activity, id);
-    }
     i64map_free(&r->touched);
 }
 
@@ -754,14 +776,30 @@ static void note_stale_epoch(struct srv *s, uint32_t from, const struct zab_msg 
             zab_msg_type_name(m->type), m->epoch, r->epoch);
 }
 
+/* The leader proposes a forwarded REQUEST as it is: check it as the follower did, so a forged
+ * or corrupted one never reaches the log. */
+static bool forwarded_request_ok(struct srv *s, uint32_t from, const struct zab_msg *m)
+{
+    struct store_txn txn;
+    int32_t err = txnrec_decode(m->data.data, m->data.len, &txn) != 0
+                      ? ZE_MARSHALLINGERROR : validate_submission(s, &txn);
+    if (err == ZE_OK)
+        return true;
+    ZK_WARN_RL("member %u forwarded an invalid request (%zu bytes, %s); dropped", from,
+               m->data.len, zk_err_name(err));
+    return false;
+}
+
 static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_t len)
 {
     struct srv *s = ctx;
     struct zab_msg m;
     if (zab_msg_decode(data, len, &m) != 0) {
-        ZK_WARN("member %u sent a malformed message (%zu bytes); ignored", from, len);
+        ZK_WARN_RL("member %u sent a malformed message (%zu bytes); ignored", from, len);
         return;
     }
+    if (m.type == ZAB_MSG_REQUEST && !forwarded_request_ok(s, from, &m))
+        return;
     note_stale_epoch(s, from, &m);
     struct zab_event ev = {.type = ZAB_RECEIVE};
     ev.receive.from = from;

@@ -35,18 +35,29 @@ int64_t srv_wall_ms(void)
 
 /* ---- writes ---- */
 
+int srv_track_session(struct srv *s, int64_t session_id, int32_t timeout_ms)
+{
+    /* The stored timeout came through the log: clamp it to this member's limits so no txn
+     * (or an old one from before a config change) can set an unbounded session lifetime. */
+    if (timeout_ms < s->cfg.min_session_timeout_ms)
+        timeout_ms = s->cfg.min_session_timeout_ms;
+    if (timeout_ms > s->cfg.max_session_timeout_ms)
+        timeout_ms = s->cfg.max_session_timeout_ms;
+    return sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms());
+}
+
 void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
 {
     if (txn->type == ZOP_CLOSESESSION) {
         sess_tracker_remove(s->tracker, txn->session_id);
         return;
     }
-    if (txn->type != ZOP_CREATESESSION || err != ZE_OK)
+    if (txn->type != ZOP_CREATESESSION || err != ZE_OK || txn->session_id == 0)
         return;
     int32_t timeout_ms;
     uint8_t passwd[ZK_PASSWD_LEN];
     if (store_session_get(s->store, txn->session_id, &timeout_ms, passwd) &&
-        sess_tracker_touch(s->tracker, txn->session_id, timeout_ms, srv_now_ms()) != 0)
+        srv_track_session(s, txn->session_id, timeout_ms) != 0)
         ZK_ERROR("out of memory tracking session");
 }
 
@@ -56,6 +67,7 @@ void srv_flush(struct srv *s)
 {
     repl_flush(s);
     client_drain_all(s);
+    client_unthrottle(s);
     maybe_snapshot(s);
     client_reap_doomed(s);
 }
@@ -231,6 +243,7 @@ static int open_storage(struct srv *s)
         .extended_types = s->cfg.extended_types,
         .notify = client_notify,
         .notify_ctx = s,
+        .max_reply_len = s->cfg.max_buffer,
     };
     s->store = store_new(&opts);
     s->tracker = sess_tracker_new(s->cfg.tick_ms);
@@ -307,6 +320,8 @@ void srv_destroy(struct srv *s)
     client_reap_doomed(s);
     if (s->listener)
         evconnlistener_free(s->listener);
+    if (s->accept_retry_ev)
+        event_free(s->accept_retry_ev);
     repl_stop(s);
     if (s->tick_ev)
         event_free(s->tick_ev);

@@ -59,6 +59,10 @@ struct srv {
     struct conn *doomed;            /* conns to free at the end of the loop turn */
     struct conn *dirty;             /* conns with replies not yet pushed to their sockets */
     size_t syncs_waiting;           /* queued sync requests, over all connections */
+    size_t outstanding;             /* queued requests, over all connections */
+    size_t n_throttled;             /* connections not read because of globalOutstandingLimit */
+    struct event *accept_retry_ev;  /* re-enables the listener after an accept failure */
+    int accept_backoff_ms;
 
     struct jute_writer scratch;     /* reply/notification assembly */
     struct jute_writer body_scratch;
@@ -75,6 +79,8 @@ int srv_init(struct srv *s, const struct zk_config *cfg);
 int srv_run(struct srv *s);
 void srv_destroy(struct srv *s);
 
+/* Leader: track (or renew) a session, its timeout clamped to min/maxSessionTimeout. */
+int srv_track_session(struct srv *s, int64_t session_id, int32_t timeout_ms);
 /* Leader: keep the expiry tracker in step with applied createSession/closeSession. */
 void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err);
 /* Commit what was logged this turn and apply it; called once per loop turn. */
@@ -88,7 +94,8 @@ void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
 /* A logged txn could not be made durable: fail its request. */
 void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err);
 /* Deliver a watch notification (store callback). */
-void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+void client_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                   const struct acl_list *acl);
 /* The leader answered a forwarded sync: the sync waits until zxid is applied here. */
 void client_sync_resolved(struct srv *s, uint64_t conn_id, int32_t xid, int64_t zxid);
 /* Replies that waited for later applies (sync) may now be ready. */
@@ -97,6 +104,8 @@ void client_close_all(struct srv *s);
 /* One `stat` line per connection: " /ip:port[interest](queued=..,recved=..,sent=..)". */
 void client_describe_all(struct srv *s, struct jute_writer *out);
 void client_reap_doomed(struct srv *s);
+/* Resume reading connections throttled by globalOutstandingLimit once below it. */
+void client_unthrottle(struct srv *s);
 /* Write this turn's replies to their sockets now (before an fsync would delay them). */
 void client_push_all(struct srv *s);
 

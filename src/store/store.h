@@ -45,13 +45,23 @@ struct store_txn {
 
 /* Delivery of one notification to one watcher (connection). Called during store_apply/store_read
  * (setWatches may fire events immediately). At most one call per (watcher, event, path) per txn. */
-typedef void (*store_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+struct acl_list; /* a node's ACL, interned in the store */
+/* acl is the ACL of the node the event is about (NULL when there is none): as ZooKeeper 3.8 (and
+ * its fix of CVE-2024-23944), a connection only receives events on nodes it may READ. */
+typedef void (*store_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                                const struct acl_list *acl);
+/* Does a caller with identities ids (jute vector<Id>) hold READ on acl? A NULL acl: yes. */
+bool store_acl_allows_read(const struct acl_list *acl, const uint8_t *ids, uint32_t ids_len);
 
 struct store_options {
     int32_t max_data_len;     /* data size limit (jute.maxbuffer), default ZK_MAX_BUFFER_DEFAULT */
     bool extended_types;      /* allow TTL nodes (ZooKeeper: extendedTypesEnabled) */
     store_notify_fn notify;   /* may be NULL */
     void *notify_ctx;
+    /* Largest read reply built (0: unbounded). A read whose reply would exceed it (a multiRead
+     * of many large nodes, a huge children list) gets ZE_MARSHALLINGERROR: no client reads
+     * more than jute.maxbuffer, and a 5 KB request must not make a member build 300 MB. */
+    int32_t max_reply_len;
 };
 
 /* A fresh tree holds /, /zookeeper, /zookeeper/quota, /zookeeper/config (as ZooKeeper 3.8). */
@@ -72,6 +82,20 @@ int store_apply(struct store *st, const struct store_txn *txn, struct jute_write
  * ZE_BADARGUMENTS. Garbage never reaches the log. */
 int32_t store_validate_write(int32_t type, const uint8_t *body, size_t body_len,
                              int32_t max_data_len);
+
+/* What a member accepts into the log from a client (or from a follower forwarding one). */
+struct store_txn_limits {
+    int32_t max_data_len;           /* jute.maxbuffer */
+    int32_t min_session_timeout_ms; /* a createSession must be within these */
+    int32_t max_session_timeout_ms;
+};
+
+/* Check a client-originated txn completely before it is proposed, on the member that received
+ * it and again on the leader for forwarded ones (so nothing in the log can crash a member):
+ * an opcode a client may cause, a live-session id (never 0: internal txns are the leader's
+ * own), a body that parses (store_validate_write), a session timeout within the limits and a
+ * well-formed identity vector. Returns ZE_OK or the error to reply with. */
+int32_t store_validate_txn(const struct store_txn *txn, const struct store_txn_limits *lim);
 
 /* Serve a read-only or watch-management request against the current tree:
  * exists, getData, getChildren, getChildren2, getACL, getAllChildrenNumber, getEphemerals

@@ -220,6 +220,11 @@ int32_t acl_check(const struct acl_list *acl, int32_t perm, const uint8_t *ids, 
     return ZE_NOAUTH;
 }
 
+bool store_acl_allows_read(const struct acl_list *acl, const uint8_t *ids, uint32_t ids_len)
+{
+    return acl_check(acl, ZPERM_READ, ids, ids_len) == 0;
+}
+
 void acl_write_masked(struct jute_writer *out, const struct acl_list *acl)
 {
     struct jute_reader jr;
@@ -290,24 +295,40 @@ static int32_t fixup_entry(struct jute_writer *jw, const struct acl_entry *e, co
     return 1;
 }
 
+static uint64_t entry_hash(const struct acl_entry *e)
+{
+    uint64_t h = store_hash_bytes(e->scheme.ptr, e->scheme.len > 0 ? (size_t)e->scheme.len : 0);
+    h ^= store_hash_bytes(e->id.ptr, e->id.len > 0 ? (size_t)e->id.len : 0) * 31;
+    return h ^ ((uint64_t)(uint32_t)e->perms * 0x9e3779b97f4a7c15ULL) ^ (e->scheme.len < 0);
+}
+
+static bool entry_same(const struct acl_entry *a, const struct acl_entry *b)
+{
+    return a->perms == b->perms && bytes_same(a->scheme, b->scheme) && bytes_same(a->id, b->id) &&
+           (a->scheme.len < 0) == (b->scheme.len < 0);
+}
+
+/* Parse the entries and drop duplicates (ZooKeeper's removeDuplicates keeps the first), in
+ * linear time through a hash set of entry indexes: this runs at apply time on every member. */
 static int32_t parse_entries(struct jute_bytes vec, struct acl_entry *entries, int32_t max,
-                             int32_t *count_out)
+                             int32_t *set, size_t set_cap, int32_t *count_out)
 {
     struct jute_reader jr;
     jr_init(&jr, vec.ptr, (size_t)vec.len);
     int32_t count = jr_vector_count(&jr, ACL_MIN_ENTRY_BYTES);
     int32_t kept = 0;
+    for (size_t i = 0; i < set_cap; i++)
+        set[i] = -1;
     for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
         struct acl_entry e = {jr_int(&jr), jr_bytes(&jr), jr_bytes(&jr)};
-        bool dup = false;
-        for (int32_t j = 0; j < kept && !dup; j++)
-            dup = entries[j].perms == e.perms && bytes_same(entries[j].scheme, e.scheme) &&
-                  bytes_same(entries[j].id, e.id) &&
-                  (entries[j].scheme.len < 0) == (e.scheme.len < 0);
-        if (!dup) {
-            ZK_ASSERT(kept < max);
-            entries[kept++] = e;
-        }
+        size_t slot = (size_t)entry_hash(&e) & (set_cap - 1);
+        while (set[slot] >= 0 && !entry_same(&entries[set[slot]], &e))
+            slot = (slot + 1) & (set_cap - 1);
+        if (set[slot] >= 0)
+            continue;
+        ZK_ASSERT(kept < max);
+        set[slot] = kept;
+        entries[kept++] = e;
     }
     *count_out = kept;
     return jr_ok(&jr) ? 0 : ZE_MARSHALLINGERROR;
@@ -321,21 +342,40 @@ static int32_t vector_count_of(struct jute_bytes vec)
     return jr_ok(&jr) ? count : -1;
 }
 
+int32_t acl_vector_check(struct jute_bytes acl_vec)
+{
+    int32_t total = acl_vec.len >= 4 ? vector_count_of(acl_vec) : -1;
+    if (total < 0)
+        return ZE_MARSHALLINGERROR;
+    return total == 0 || total > ACL_ENTRIES_MAX ? ZE_INVALIDACL : 0;
+}
+
 int acl_from_request(struct store *st, struct jute_bytes acl_vec, const uint8_t *auth,
                      uint32_t auth_len, struct acl_list **out)
 {
     *out = NULL;
-    int32_t total = acl_vec.len >= 4 ? vector_count_of(acl_vec) : -1;
-    if (total < 0)
-        return ZE_MARSHALLINGERROR;
-    if (total == 0)
-        return ZE_INVALIDACL;
+    int32_t rc = acl_vector_check(acl_vec);
+    if (rc)
+        return rc;
+    int32_t total = vector_count_of(acl_vec);
     struct acl_entry stack_entries[ACL_STACK_ENTRIES];
+    int32_t stack_set[ACL_STACK_ENTRIES * 2];
+    size_t set_cap = 2;
+    while (set_cap < (size_t)total * 2)
+        set_cap *= 2;
     struct acl_entry *entries = stack_entries;
-    if (total > ACL_STACK_ENTRIES && !(entries = zk_malloc((size_t)total * sizeof *entries)))
-        return STORE_ERR_NOMEM;
+    int32_t *set = stack_set;
+    if (total > ACL_STACK_ENTRIES) {
+        entries = zk_malloc((size_t)total * sizeof *entries);
+        set = zk_malloc(set_cap * sizeof *set);
+        if (!entries || !set) {
+            zk_free(entries);
+            zk_free(set);
+            return STORE_ERR_NOMEM;
+        }
+    }
     int32_t kept = 0;
-    int rc = parse_entries(acl_vec, entries, total, &kept);
+    rc = parse_entries(acl_vec, entries, total, set, set_cap, &kept);
     struct jute_writer *jw = &st->scratch;
     jw_reset(jw);
     jw_int(jw, 0);
@@ -347,8 +387,10 @@ int acl_from_request(struct store *st, struct jute_bytes acl_vec, const uint8_t 
         else
             written += n;
     }
-    if (entries != stack_entries)
+    if (entries != stack_entries) {
         zk_free(entries);
+        zk_free(set);
+    }
     if (rc != 0)
         return rc;
     if (jw->err)

@@ -263,3 +263,54 @@ int32_t store_validate_write(int32_t type, const uint8_t *body, size_t body_len,
         return 0;
     return parse_write_record(type, &jr, max_data_len);
 }
+
+static bool is_client_write_op(int32_t type)
+{
+    switch (type) {
+    case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
+    case ZOP_DELETE: case ZOP_DELETECONTAINER: case ZOP_SETDATA: case ZOP_SETACL:
+    case ZOP_MULTI: case ZOP_CREATESESSION: case ZOP_CLOSESESSION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool ids_well_formed(const uint8_t *ids, uint32_t len)
+{
+    if (!ids || len == 0)
+        return len == 0;
+    struct jute_reader jr;
+    jr_init(&jr, ids, len);
+    int32_t n = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
+        (void)jr_bytes(&jr);
+        (void)jr_bytes(&jr);
+    }
+    return jr_ok(&jr) && jr_remaining(&jr) == 0;
+}
+
+static int32_t validate_create_session(const struct store_txn *txn,
+                                       const struct store_txn_limits *lim)
+{
+    struct jute_reader jr;
+    jr_init(&jr, txn->body, txn->body_len);
+    int32_t timeout = jr_int(&jr);
+    struct jute_bytes pw = jr_bytes(&jr);
+    if (!jr_ok(&jr) || pw.len != ZK_PASSWD_LEN || jr_remaining(&jr) != 0)
+        return ZE_MARSHALLINGERROR;
+    if (timeout < lim->min_session_timeout_ms || timeout > lim->max_session_timeout_ms)
+        return ZE_BADARGUMENTS;
+    return 0;
+}
+
+int32_t store_validate_txn(const struct store_txn *txn, const struct store_txn_limits *lim)
+{
+    if (!is_client_write_op(txn->type) || txn->session_id == 0)
+        return ZE_BADARGUMENTS;
+    if (!ids_well_formed(txn->auth, txn->auth_len) || (!txn->body && txn->body_len > 0))
+        return ZE_MARSHALLINGERROR;
+    if (txn->type == ZOP_CREATESESSION)
+        return validate_create_session(txn, lim);
+    return store_validate_write(txn->type, txn->body, txn->body_len, lim->max_data_len);
+}

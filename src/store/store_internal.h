@@ -99,6 +99,7 @@ struct txn_event {
     bool duplicate;    /* same (type, path) as an earlier event of this txn */
     const char *path;  /* points into a node kept alive until the txn ends */
     uint32_t path_len;
+    const struct acl_list *acl; /* that node's ACL (READ is checked on delivery) */
     uint64_t hash;
 };
 
@@ -176,6 +177,11 @@ int acl_from_request(struct store *st, struct jute_bytes acl_vec, const uint8_t 
 /* Intern already-normalized bytes (fresh tree, snapshot load). NULL on out of memory. */
 struct acl_list *acl_intern(struct chain_table *t, const uint8_t *bytes, uint32_t len);
 void acl_release(struct chain_table *t, struct acl_list *acl);
+/* Entries one ACL may have: every member de-duplicates and checks them at apply time, so the
+ * count is bounded before a request is logged (ZooKeeper bounds it only by jute.maxbuffer). */
+#define ACL_ENTRIES_MAX 1024
+/* 0, ZE_MARSHALLINGERROR (not a vector<ACL>) or ZE_INVALIDACL (empty or over ACL_ENTRIES_MAX). */
+int32_t acl_vector_check(struct jute_bytes acl_vec);
 /* Parse a vector<ACL> from the reader, only checking the shape; returns the raw span. */
 struct jute_bytes acl_skip_vector(struct jute_reader *jr);
 /* 0 if ids (jute vector<Id> of the caller: ip, digest, super) grant perm on acl, else
@@ -201,7 +207,7 @@ void session_unlink(struct store *st, struct session *s);
 void txn_begin(struct store *st, int64_t zxid, int64_t time_ms);
 int txn_reserve(struct store *st, size_t undo_entries, size_t events);
 struct undo_entry *txn_push_undo(struct store *st, uint8_t kind);
-void txn_push_event(struct store *st, int32_t type, const char *path, uint32_t path_len);
+void txn_push_event(struct store *st, int32_t type, const struct znode *n);
 void txn_rollback(struct store *st);
 void txn_commit(struct store *st); /* fires events, frees deferred memory */
 void txn_ctx_free(struct txn_ctx *t);

@@ -27,8 +27,8 @@ int mutate_create(struct store *st, struct znode *parent, struct znode *n)
         if (n->kind == ZK_KIND_EPHEMERAL)
             st->ephemeral_count++;
     }
-    txn_push_event(st, ZEV_CREATED, n->path, n->path_len);
-    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent->path, parent->path_len);
+    txn_push_event(st, ZEV_CREATED, n);
+    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent);
     return 0;
 }
 
@@ -47,8 +47,8 @@ int mutate_delete(struct store *st, struct znode *n)
     if (st->txn.zxid > parent->pzxid)
         parent->pzxid = st->txn.zxid;
     store_digest_add_node(st, parent);
-    txn_push_event(st, ZEV_DELETED, n->path, n->path_len);
-    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent->path, parent->path_len);
+    txn_push_event(st, ZEV_DELETED, n);
+    txn_push_event(st, ZEV_CHILDREN_CHANGED, parent);
     return 0;
 }
 
@@ -74,7 +74,7 @@ int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t da
     n->mtime = st->txn.time_ms;
     st->data_size += data_len > 0 ? (uint64_t)data_len : 0;
     store_digest_add_node(st, n);
-    txn_push_event(st, ZEV_DATA_CHANGED, n->path, n->path_len);
+    txn_push_event(st, ZEV_DATA_CHANGED, n);
     return 0;
 }
 

@@ -16,6 +16,7 @@ struct read_ctx {
     int64_t session_id;
     uint64_t watcher;
     struct jute_writer *out;
+    size_t mark; /* where this reply starts in out */
     const uint8_t *ids; /* the caller's identities, or NULL for a trusted caller */
     uint32_t ids_len;
 };
@@ -28,8 +29,11 @@ static int32_t check_read(const struct read_ctx *rc, const struct znode *n, int3
 static size_t blen(struct jute_bytes b) { return b.len < 0 ? 0 : (size_t)b.len; }
 static const char *bstr(struct jute_bytes b) { return b.len <= 0 ? "" : (const char *)b.ptr; }
 
+/* ZooKeeper's DataTree keeps the root under "" as well as "/": reads of "" see the root. */
 static struct znode *lookup_bytes(const struct store *st, struct jute_bytes path)
 {
+    if (blen(path) == 0)
+        return st->root;
     return node_lookup(st, bstr(path), blen(path));
 }
 
@@ -77,7 +81,8 @@ static int32_t read_node(struct read_ctx *rc, int32_t type, struct jute_reader *
         }
         return ZE_NONODE;
     }
-    int32_t denied = check_read(rc, n, ZPERM_READ);
+    /* exists is not ACL-checked in ZooKeeper: a Stat is not the data. */
+    int32_t denied = type == ZOP_EXISTS ? 0 : check_read(rc, n, ZPERM_READ);
     if (denied)
         return denied;
     switch (type) {
@@ -224,6 +229,12 @@ static int32_t read_watch_check(struct read_ctx *rc, struct jute_reader *jr, boo
     return found ? 0 : ZE_NOWATCHER;
 }
 
+static bool reply_too_big(const struct read_ctx *rc)
+{
+    int32_t max = rc->st->opts.max_reply_len;
+    return max > 0 && rc->out->len - rc->mark > (size_t)max;
+}
+
 static int32_t store_read_multi(struct read_ctx *rc, struct jute_reader *jr);
 static int32_t store_read_set_watches(struct read_ctx *rc, struct jute_reader *jr, bool v2);
 
@@ -242,9 +253,10 @@ int32_t store_read_as(struct store *st, int32_t type, const uint8_t *body, size_
         return ZE_MARSHALLINGERROR;
     struct jute_writer local;
     jw_init(&local);
-    struct read_ctx rc = {st, session_id, watcher, reply_body ? reply_body : &local, ids,
+    struct read_ctx rc = {st, session_id, watcher, reply_body ? reply_body : &local, 0, ids,
                           ids_len};
     size_t mark = rc.out->len;
+    rc.mark = mark;
     struct jute_reader jr;
     jr_init(&jr, body, body_len);
     int32_t err;
@@ -265,6 +277,8 @@ int32_t store_read_as(struct store *st, int32_t type, const uint8_t *body, size_
     }
     if (err == 0 && rc.out->err)
         err = ZE_SYSTEMERROR;
+    if (err == 0 && reply_too_big(&rc))
+        err = ZE_MARSHALLINGERROR;
     if (err != 0 && rc.out->data)
         rc.out->len = mark;
     jw_free(&local);
@@ -320,6 +334,8 @@ static int32_t store_read_multi(struct read_ctx *rc, struct jute_reader *jr)
             write_children(rc->out, n);
         else
             write_data(rc->out, n);
+        if (reply_too_big(rc))
+            return ZE_MARSHALLINGERROR; /* stop before the next sub-read adds more */
     }
     jw_int(rc->out, -1);
     jw_bool(rc->out, true);
@@ -329,7 +345,8 @@ static int32_t store_read_multi(struct read_ctx *rc, struct jute_reader *jr)
 
 /* ---- setWatches / setWatches2 ---- */
 
-static void notify_now(struct read_ctx *rc, int32_t event, struct jute_bytes path)
+static void notify_now(struct read_ctx *rc, int32_t event, struct jute_bytes path,
+                       const struct znode *n)
 {
     if (!rc->st->opts.notify)
         return;
@@ -340,7 +357,7 @@ static void notify_now(struct read_ctx *rc, int32_t event, struct jute_bytes pat
         return; /* out of memory: the event is lost, as a dropped connection would lose it */
     memcpy(buf, bstr(path), len);
     buf[len] = '\0';
-    rc->st->opts.notify(rc->st->opts.notify_ctx, rc->watcher, event, buf);
+    rc->st->opts.notify(rc->st->opts.notify_ctx, rc->watcher, event, buf, n ? n->acl : NULL);
     if (buf != stack_buf)
         zk_free(buf);
 }
@@ -352,23 +369,23 @@ static int32_t restore_watch(struct read_ctx *rc, int kind, struct jute_bytes pa
     switch (kind) {
     case 0:
         if (!n)
-            notify_now(rc, ZEV_DELETED, path);
+            notify_now(rc, ZEV_DELETED, path, n);
         else if (n->mzxid > rel)
-            notify_now(rc, ZEV_DATA_CHANGED, path);
+            notify_now(rc, ZEV_DATA_CHANGED, path, n);
         else
             return add_watch(rc, path, WATCH_DATA, WATCH_STANDARD);
         return 0;
     case 1:
         if (n)
-            notify_now(rc, ZEV_CREATED, path);
+            notify_now(rc, ZEV_CREATED, path, n);
         else
             return add_watch(rc, path, WATCH_DATA, WATCH_STANDARD);
         return 0;
     case 2:
         if (!n)
-            notify_now(rc, ZEV_DELETED, path);
+            notify_now(rc, ZEV_DELETED, path, n);
         else if (n->pzxid > rel)
-            notify_now(rc, ZEV_CHILDREN_CHANGED, path);
+            notify_now(rc, ZEV_CHILDREN_CHANGED, path, n);
         else
             return add_watch(rc, path, WATCH_CHILD, WATCH_STANDARD);
         return 0;

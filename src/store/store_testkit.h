@@ -32,8 +32,10 @@ struct tk {
     int nevents;
 };
 
-static inline void tk_notify(void *ctx, uint64_t watcher, int32_t type, const char *path)
+static inline void tk_notify(void *ctx, uint64_t watcher, int32_t type, const char *path,
+                             const struct acl_list *acl)
 {
+    (void)acl;
     struct tk *t = ctx;
     ZK_ASSERT(t->nevents < TK_MAX_EVENTS);
     struct tk_event *e = &t->events[t->nevents++];
@@ -45,7 +47,8 @@ static inline void tk_notify(void *ctx, uint64_t watcher, int32_t type, const ch
 static inline void tk_init_opts(struct tk *t, bool extended)
 {
     memset(t, 0, sizeof *t);
-    struct store_options o = {ZK_MAX_BUFFER_DEFAULT, extended, tk_notify, t};
+    struct store_options o = {.max_data_len = ZK_MAX_BUFFER_DEFAULT, .extended_types = extended,
+                              .notify = tk_notify, .notify_ctx = t};
     t->st = store_new(&o);
     ZK_ASSERT(t->st != NULL);
     t->zxid = 0x100000000LL;

@@ -63,15 +63,16 @@ struct undo_entry *txn_push_undo(struct store *st, uint8_t kind)
     return e;
 }
 
-void txn_push_event(struct store *st, int32_t type, const char *path, uint32_t path_len)
+void txn_push_event(struct store *st, int32_t type, const struct znode *n)
 {
     struct txn_ctx *t = &st->txn;
     ZK_ASSERT(t->active && t->events_len < t->events_cap);
     struct txn_event *ev = &t->events[t->events_len++];
     ev->type = type;
     ev->duplicate = false;
-    ev->path = path;
-    ev->path_len = path_len;
+    ev->path = n->path;
+    ev->path_len = n->path_len;
+    ev->acl = n->acl;
     ev->hash = 0;
 }
 
@@ -197,17 +198,17 @@ static void fire_event(struct store *st, const struct txn_event *ev)
     switch (ev->type) {
     case ZEV_CREATED:
     case ZEV_DATA_CHANGED:
-        watch_trigger(wm, ev->path, ev->path_len, ev->type, WATCH_DATA, st->opts.notify,
+        watch_trigger(wm, ev->path, ev->path_len, ev->type, ev->acl, WATCH_DATA, st->opts.notify,
                       st->opts.notify_ctx);
         break;
     case ZEV_DELETED: /* the child-table round suppresses watchers already notified */
-        watch_trigger(wm, ev->path, ev->path_len, ev->type, WATCH_DATA, st->opts.notify,
+        watch_trigger(wm, ev->path, ev->path_len, ev->type, ev->acl, WATCH_DATA, st->opts.notify,
                       st->opts.notify_ctx);
-        watch_trigger(wm, ev->path, ev->path_len, ev->type, WATCH_CHILD, st->opts.notify,
+        watch_trigger(wm, ev->path, ev->path_len, ev->type, ev->acl, WATCH_CHILD, st->opts.notify,
                       st->opts.notify_ctx);
         break;
     case ZEV_CHILDREN_CHANGED:
-        watch_trigger(wm, ev->path, ev->path_len, ev->type, WATCH_CHILD, st->opts.notify,
+        watch_trigger(wm, ev->path, ev->path_len, ev->type, ev->acl, WATCH_CHILD, st->opts.notify,
                       st->opts.notify_ctx);
         break;
     default: ZK_UNREACHABLE();

@@ -298,15 +298,23 @@ int32_t op_delete_container(struct store *st, struct jute_reader *jr)
     return mutate_delete(st, n);
 }
 
+static int32_t vector_len(struct jute_bytes vec)
+{
+    struct jute_reader jr;
+    jr_init(&jr, vec.ptr, vec.len > 0 ? (size_t)vec.len : 0);
+    int32_t n = jr_int(&jr);
+    return jr_ok(&jr) ? n : 0;
+}
+
 /* Shape-only parse of a write record, shared by store_validate_write and multi validation. */
 int32_t parse_write_record(int32_t opcode, struct jute_reader *jr, int32_t max_data_len)
 {
-    struct jute_bytes data = {NULL, -1};
+    struct jute_bytes data = {NULL, -1}, acl = {NULL, 0};
     switch (opcode) {
     case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
         (void)jr_bytes(jr);
         data = jr_bytes(jr);
-        (void)acl_skip_vector(jr);
+        acl = acl_skip_vector(jr);
         (void)jr_int(jr);
         if (opcode == ZOP_CREATETTL)
             (void)jr_long(jr);
@@ -322,7 +330,7 @@ int32_t parse_write_record(int32_t opcode, struct jute_reader *jr, int32_t max_d
         break;
     case ZOP_SETACL:
         (void)jr_bytes(jr);
-        (void)acl_skip_vector(jr);
+        acl = acl_skip_vector(jr);
         (void)jr_int(jr);
         break;
     case ZOP_DELETECONTAINER:
@@ -333,5 +341,7 @@ int32_t parse_write_record(int32_t opcode, struct jute_reader *jr, int32_t max_d
     }
     if (!jr_ok(jr))
         return ZE_MARSHALLINGERROR;
+    if (acl.ptr && acl_vector_check(acl) == ZE_INVALIDACL && vector_len(acl) > 0)
+        return ZE_INVALIDACL; /* too many entries (an empty list fails later, in ZK's order) */
     return data.len > max_data_len ? ZE_BADARGUMENTS : 0;
 }

@@ -205,34 +205,41 @@ int watch_add(struct watch_manager *wm, const char *path, size_t len, uint64_t w
 
 void watch_begin_round(struct watch_manager *wm) { wm->serial++; }
 
-static void notify_once(struct watch_manager *wm, struct watch_owner *o, int32_t event_type,
-                        const char *path, watch_notify_fn notify, void *ctx)
+/* One trigger: the event and what is needed to deliver it. */
+struct trigger {
+    const char *path;
+    int32_t event_type;
+    const struct acl_list *acl;
+    watch_notify_fn notify;
+    void *ctx;
+};
+
+static void notify_once(struct watch_manager *wm, struct watch_owner *o, const struct trigger *t)
 {
     if (o->mark == wm->serial)
         return;
     o->mark = wm->serial;
-    if (notify)
-        notify(ctx, o->watcher, event_type, path);
+    if (t->notify)
+        t->notify(t->ctx, o->watcher, t->event_type, t->path, t->acl);
 }
 
 /* Visit the registrations on one path (the event path itself, or an ancestor). */
-static void trigger_at(struct watch_manager *wm, struct watch_path *wp, bool at_parent,
-                       const char *event_path, int32_t event_type, int table,
-                       watch_notify_fn notify, void *ctx)
+static void trigger_at(struct watch_manager *wm, struct watch_path *wp, bool at_parent, int table,
+                       const struct trigger *t)
 {
     struct watch_reg *r = wp->heads[table];
     while (r) {
         struct watch_reg *next = r->path_next;
         struct watch_owner *o = r->owner;
         if (r->mode == WATCH_RECURSIVE) {
-            if (event_type != ZEV_CHILDREN_CHANGED)
-                notify_once(wm, o, event_type, event_path, notify, ctx);
+            if (t->event_type != ZEV_CHILDREN_CHANGED)
+                notify_once(wm, o, t);
         } else if (!at_parent) {
             bool one_shot = r->mode == WATCH_STANDARD;
             bool last_of_path = (next == NULL && r->path_prev == NULL &&
                                  wp->heads[table ^ 1] == NULL);
             /* Notify before removing: removal may free the owner. */
-            notify_once(wm, o, event_type, event_path, notify, ctx);
+            notify_once(wm, o, t);
             if (one_shot) {
                 reg_remove(wm, r);
                 if (last_of_path)
@@ -244,15 +251,17 @@ static void trigger_at(struct watch_manager *wm, struct watch_path *wp, bool at_
 }
 
 void watch_trigger(struct watch_manager *wm, const char *path, size_t len, int32_t event_type,
-                   enum watch_table_id table, watch_notify_fn notify, void *ctx)
+                   const struct acl_list *acl, enum watch_table_id table, watch_notify_fn notify,
+                   void *ctx)
 {
+    const struct trigger t = {path, event_type, acl, notify, ctx};
     ZK_ASSERT(len > 0 && path[0] == '/');
     size_t cur = len;
     bool at_parent = false;
     for (;;) {
         struct watch_path *wp = path_find(wm, path, cur, store_hash_bytes(path, cur));
         if (wp && wp->heads[table])
-            trigger_at(wm, wp, at_parent, path, event_type, (int)table, notify, ctx);
+            trigger_at(wm, wp, at_parent, (int)table, &t);
         if (wm->recursive_count[table] == 0 || cur == 1)
             return;
         /* Next ancestor: strip the last component ("/a" -> "/"). */

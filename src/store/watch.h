@@ -20,7 +20,10 @@ enum watch_mode { WATCH_STANDARD = 0, WATCH_PERSISTENT = 1, WATCH_RECURSIVE = 2 
 struct watch_path;
 struct watch_owner;
 
-typedef void (*watch_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path);
+struct acl_list;
+/* acl: the ACL of the node the event is about (delivery checks READ against it), or NULL. */
+typedef void (*watch_notify_fn)(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                                const struct acl_list *acl);
 
 struct watch_manager {
     struct chain_table paths;  /* struct watch_path by path */
@@ -40,7 +43,8 @@ void watch_begin_round(struct watch_manager *wm);
 /* Fire `event_type` on `path` in `table` as WatchManager.triggerWatch does (ancestors are
  * visited for recursive watches). Standard watches that fire are removed. */
 void watch_trigger(struct watch_manager *wm, const char *path, size_t len, int32_t event_type,
-                   enum watch_table_id table, watch_notify_fn notify, void *ctx);
+                   const struct acl_list *acl, enum watch_table_id table, watch_notify_fn notify,
+                   void *ctx);
 bool watch_contains(const struct watch_manager *wm, const char *path, size_t len,
                     uint64_t watcher, enum watch_table_id table);
 bool watch_remove(struct watch_manager *wm, const char *path, size_t len, uint64_t watcher,

@@ -135,7 +135,7 @@ Test(store_ops, create_nul_in_path)
 
 Test(store_ops, data_too_long)
 {
-    struct store_options o = {10, false, NULL, NULL};
+    struct store_options o = {.max_data_len = 10};
     struct store *st = store_new(&o);
     cr_assert(st);
     struct jute_writer b;
