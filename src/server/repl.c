@@ -11,6 +11,7 @@
 #include "consensus/zab.h"
 #include "server/logwriter.h"
 #include "server/peer.h"
+#include "server/sdnotify.h"
 #include "server/server.h"
 #include "session/tracker.h"
 #include "store/txnlog.h"
@@ -566,6 +567,7 @@ static void on_established(struct srv *s)
     }
     ZK_INFO("serving as %s of epoch %u (zxid 0x%llx, %zu sessions)", repl_mode(s), r->epoch,
             (unsigned long long)store_last_zxid(s->store), store_session_count(s->store));
+    sdnotify_ready();
 }
 
 static void on_lost(struct srv *s)

@@ -16,6 +16,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "server/repl.h"
+#include "server/sdnotify.h"
 #include "session/tracker.h"
 #include "store/txnlog.h"
 
@@ -212,6 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     struct srv *s = arg;
     ZK_INFO("signal %d: shutting down", (int)sig);
+    sdnotify_stopping();
     s->stopping = true;
     event_base_loopbreak(s->base);
 }
