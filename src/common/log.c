@@ -2,6 +2,7 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -31,18 +32,35 @@ void zk_log(enum zk_log_level level, const char *fmt, ...)
     emit(level, msg);
 }
 
-#define RATELIMIT_WINDOW_MS 1000
+#define RATELIMIT_REFILL_MS 1000
 
-void zk_log_limited(struct zk_ratelimit *rl, enum zk_log_level level, const char *fmt, ...)
+/* Token bucket: ZK_LOG_BURST tokens, one more each RATELIMIT_REFILL_MS. */
+static bool take_token(struct zk_ratelimit *rl)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (rl->window_start_ms && now - rl->window_start_ms < RATELIMIT_WINDOW_MS) {
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+    if (rl->last_ms == 0) {
+        rl->tokens = ZK_LOG_BURST;
+        rl->last_ms = now;
+    }
+    long long refill = (now - rl->last_ms) / RATELIMIT_REFILL_MS;
+    if (refill > 0) {
+        rl->tokens = refill >= ZK_LOG_BURST - rl->tokens ? ZK_LOG_BURST : rl->tokens + (int)refill;
+        rl->last_ms += refill * RATELIMIT_REFILL_MS;
+    }
+    if (rl->tokens == 0)
+        return false;
+    rl->tokens--;
+    return true;
+}
+
+void zk_log_limited(struct zk_ratelimit *rl, enum zk_log_level level, const char *fmt, ...)
+{
+    if (!take_token(rl)) {
         rl->suppressed++;
         return;
     }
-    rl->window_start_ms = now ? now : 1;
     if (level < min_level)
         return;
     char msg[1024];

@@ -8,10 +8,13 @@ void zk_log_set_level(enum zk_log_level level);
 void zk_log_set_prefix(const char *prefix); /* e.g. "zk1" so ensemble logs can be told apart */
 void zk_log(enum zk_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Rate limiting for lines that input can trigger (a limit reached, a hostile peer): at most one
- * line a second per call site; the next line that gets through says how many were dropped. */
+/* Rate limiting for lines that input can trigger (a limit reached, a hostile peer): per call
+ * site a burst of ZK_LOG_BURST lines, then one a second; the next line that gets through says
+ * how many were dropped. */
+#define ZK_LOG_BURST 10
 struct zk_ratelimit {
-    long long window_start_ms;
+    long long last_ms;  /* when tokens were last refilled (0: never) */
+    int tokens;
     unsigned long suppressed;
 };
 void zk_log_limited(struct zk_ratelimit *rl, enum zk_log_level level, const char *fmt, ...)

@@ -23,8 +23,15 @@
 #define HELLO_LEN 16u
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
-#define INBOUND_MAX (ZK_SERVERS_MAX * 4)
 #define INBOUND_PER_MEMBER 3
+#define INBOUND_MAX (ZK_SERVERS_MAX * INBOUND_PER_MEMBER) /* identified connections */
+/* Connections that have not said who they are yet get a small budget of their own, the oldest
+ * giving way to a new one, and a deadline: idle or hostile connections can never take the slots
+ * of real members (whose hello follows their connect at once). */
+#define PREHELLO_MAX 8
+#define HELLO_TIMEOUT_MS 5000 /* ZooKeeper's cnxTimeout */
+#define ACCEPT_BACKOFF_MIN_MS 10
+#define ACCEPT_BACKOFF_MAX_MS 1000
 
 struct link { /* our outgoing connection to one member */
     struct peer_net *pn;
@@ -40,6 +47,7 @@ struct link { /* our outgoing connection to one member */
 struct inbound { /* a connection another member opened to us */
     struct peer_net *pn;
     struct bufferevent *bev;
+    struct event *hello_ev; /* closes it if no hello arrives in time */
     uint32_t id; /* 0 until the hello arrived */
     uint64_t seq; /* accept order */
 };
@@ -52,8 +60,11 @@ struct peer_net {
     struct evconnlistener *listener;
     struct link links[ZK_SERVERS_MAX];
     int n_links;
-    struct inbound *inbound[INBOUND_MAX];
+    struct inbound *inbound[INBOUND_MAX];  /* identified (hello accepted) */
+    struct inbound *prehello[PREHELLO_MAX]; /* not yet */
     uint64_t accepted;
+    struct event *accept_retry_ev;
+    int accept_backoff_ms;
 };
 
 /* A hash of the member list, so members of different ensembles never talk. */
@@ -201,14 +212,35 @@ int peer_net_is_up(const struct peer_net *pn, uint32_t id)
 
 /* ---- incoming connections ---- */
 
+/* Remove in from a pool of pointers; returns whether it was there. */
+static bool pool_remove(struct inbound **pool, int n, const struct inbound *in)
+{
+    for (int i = 0; i < n; i++) {
+        if (pool[i] == in) {
+            pool[i] = NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int pool_free_slot(struct inbound *const *pool, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!pool[i])
+            return i;
+    return -1;
+}
+
 static void inbound_close(struct inbound *in, const char *why)
 {
     struct peer_net *pn = in->pn;
     if (why)
-        ZK_WARN("peer connection from member %u closed: %s", in->id, why);
-    for (int i = 0; i < INBOUND_MAX; i++)
-        if (pn->inbound[i] == in)
-            pn->inbound[i] = NULL;
+        ZK_WARN_RL("peer connection from member %u closed: %s", in->id, why);
+    if (!pool_remove(pn->inbound, INBOUND_MAX, in))
+        pool_remove(pn->prehello, PREHELLO_MAX, in);
+    if (in->hello_ev)
+        event_free(in->hello_ev);
     bufferevent_free(in->bev);
     zk_free(in);
 }
@@ -229,16 +261,16 @@ static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
 {
     struct peer_net *pn = in->pn;
     if (len != HELLO_LEN || be32_load(p) != HELLO_MAGIC || be32_load(p + 4) != HELLO_VERSION) {
-        ZK_WARN("peer port: a connection that does not speak zabkeeper's peer protocol");
+        ZK_WARN_RL("peer port: a connection that does not speak zabkeeper's peer protocol");
         return -1;
     }
     uint32_t id = be32_load(p + 8);
     if (!known_member(pn, id)) {
-        ZK_WARN("peer port: member id %u is not in this ensemble's configuration; refused", id);
+        ZK_WARN_RL("peer port: member id %u is not in this ensemble's configuration; refused", id);
         return -1;
     }
     if (be32_load(p + 12) != pn->fingerprint) {
-        ZK_WARN("peer port: member %u has a different ensemble configuration; refused", id);
+        ZK_WARN_RL("peer port: member %u has a different ensemble configuration; refused", id);
         return -1;
     }
     struct inbound *oldest = NULL;
@@ -253,6 +285,13 @@ static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
     }
     if (same >= INBOUND_PER_MEMBER)
         inbound_close(oldest, "replaced by a newer connection from the same member");
+    /* Identified: from the pre-hello budget to the members' pool (room is certain: at most
+     * INBOUND_PER_MEMBER per configured member). */
+    int slot = pool_free_slot(pn->inbound, INBOUND_MAX);
+    ZK_ASSERT(slot >= 0);
+    pool_remove(pn->prehello, PREHELLO_MAX, in);
+    pn->inbound[slot] = in;
+    event_del(in->hello_ev);
     in->id = id;
     return 0;
 }
@@ -297,6 +336,27 @@ static void inbound_on_event(struct bufferevent *bev, short what, void *arg)
         inbound_close(arg, NULL);
 }
 
+static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    inbound_close(arg, "no hello within the connect timeout");
+}
+
+/* A free pre-hello slot, closing the oldest unidentified connection if there is none. */
+static int prehello_slot(struct peer_net *pn)
+{
+    int slot = pool_free_slot(pn->prehello, PREHELLO_MAX);
+    if (slot >= 0)
+        return slot;
+    int oldest = 0;
+    for (int i = 1; i < PREHELLO_MAX; i++)
+        if (pn->prehello[i]->seq < pn->prehello[oldest]->seq)
+            oldest = i;
+    inbound_close(pn->prehello[oldest], "too many connections without a hello");
+    return oldest;
+}
+
 static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                            int socklen, void *arg)
 {
@@ -304,25 +364,53 @@ static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
     (void)sa;
     (void)socklen;
     struct peer_net *pn = arg;
-    int slot = -1;
-    for (int i = 0; i < INBOUND_MAX && slot < 0; i++)
-        if (!pn->inbound[i])
-            slot = i;
-    struct inbound *in = slot >= 0 ? zk_calloc(1, sizeof *in) : NULL;
+    pn->accept_backoff_ms = 0;
+    int slot = prehello_slot(pn);
+    struct inbound *in = zk_calloc(1, sizeof *in);
     struct bufferevent *bev =
         in ? bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    if (!bev) {
-        ZK_WARN("peer port: refusing a connection (%s)", slot < 0 ? "too many" : "out of memory");
+    struct event *timer = bev ? evtimer_new(pn->base, on_hello_timeout, in) : NULL;
+    struct timeval tv = {HELLO_TIMEOUT_MS / 1000, (HELLO_TIMEOUT_MS % 1000) * 1000};
+    if (!timer || evtimer_add(timer, &tv) != 0) {
+        ZK_WARN_RL("peer port: refusing a connection (out of memory)");
+        if (timer)
+            event_free(timer);
+        if (bev)
+            bufferevent_free(bev);
+        else
+            evutil_closesocket(fd);
         zk_free(in);
-        evutil_closesocket(fd);
         return;
     }
     in->pn = pn;
     in->bev = bev;
+    in->hello_ev = timer;
     in->seq = ++pn->accepted;
-    pn->inbound[slot] = in;
+    pn->prehello[slot] = in;
     bufferevent_setcb(bev, inbound_on_read, NULL, inbound_on_event, in);
     bufferevent_enable(bev, EV_READ);
+}
+
+static void on_peer_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct peer_net *pn = arg;
+    if (evconnlistener_enable(pn->listener) != 0)
+        ZK_ERROR_RL("cannot re-enable the peer listener");
+}
+
+/* As on the client port: accept failing (EMFILE) pauses the listener with a backoff. */
+static void on_peer_listen_error(struct evconnlistener *l, void *arg)
+{
+    struct peer_net *pn = arg;
+    int ms = pn->accept_backoff_ms ? pn->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+    pn->accept_backoff_ms = ms > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS : ms;
+    ZK_ERROR_RL("peer port: accept failed: %s; not accepting for %d ms",
+                evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()), pn->accept_backoff_ms);
+    struct timeval tv = {0, pn->accept_backoff_ms * 1000};
+    if (evconnlistener_disable(l) != 0 || evtimer_add(pn->accept_retry_ev, &tv) != 0)
+        ZK_ERROR_RL("cannot pause the peer listener");
 }
 
 /* ---- setup ---- */
@@ -361,7 +449,11 @@ static int listen_peer_port(struct peer_net *pn, const struct zk_member *me)
             nanosleep(&pause, NULL);
         }
     }
-    return pn->listener ? 0 : -1;
+    if (!pn->listener)
+        return -1;
+    evconnlistener_set_error_cb(pn->listener, on_peer_listen_error);
+    pn->accept_retry_ev = evtimer_new(pn->base, on_peer_accept_retry, pn);
+    return pn->accept_retry_ev ? 0 : -1;
 }
 
 static int add_link(struct peer_net *pn, const struct zk_member *m)
@@ -411,6 +503,11 @@ void peer_net_free(struct peer_net *pn)
     for (int i = 0; i < INBOUND_MAX; i++)
         if (pn->inbound[i])
             inbound_close(pn->inbound[i], NULL);
+    for (int i = 0; i < PREHELLO_MAX; i++)
+        if (pn->prehello[i])
+            inbound_close(pn->prehello[i], NULL);
+    if (pn->accept_retry_ev)
+        event_free(pn->accept_retry_ev);
     for (int i = 0; i < pn->n_links; i++) {
         if (pn->links[i].bev)
             bufferevent_free(pn->links[i].bev);

@@ -54,7 +54,6 @@ struct repl {
     size_t backlog_len;
     struct app_out *apps_head, *apps_tail;
     uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
-    uint32_t stale_logged_epoch[ZK_SERVERS_MAX];
     int n_links_down;
     /* Every entry appended since the last durable commit, as [zxid:8][len:4][payload], so a
      * batch that could not be committed (disk full) is appended again and retried. */
@@ -762,20 +761,16 @@ bool repl_sync(struct srv *s, uint64_t conn_id, int32_t xid, int64_t *zxid)
 
 /* ---- peers ---- */
 
-/* The core ignores messages of an earlier epoch; say so in the log, once per member and epoch
- * (they are normal for a moment after an election, and a sign of trouble if they persist). */
+/* The core ignores messages of an earlier epoch; say so in the log (rate-limited: they are
+ * normal for a moment after an election, and a sign of trouble if they persist). */
 static void note_stale_epoch(struct srv *s, uint32_t from, const struct zab_msg *m)
 {
     struct repl *r = s->repl;
     if (m->type == ZAB_MSG_VOTE || m->type == ZAB_MSG_FOLLOWERINFO || r->epoch == 0 ||
-        m->epoch >= r->epoch || from >= ZK_SERVERS_MAX * 16)
+        m->epoch >= r->epoch)
         return;
-    uint32_t slot = from % ZK_SERVERS_MAX;
-    if (r->stale_logged_epoch[slot] == r->epoch)
-        return;
-    r->stale_logged_epoch[slot] = r->epoch;
-    ZK_WARN("member %u sent %s of old epoch %u (current epoch %u); ignored", from,
-            zab_msg_type_name(m->type), m->epoch, r->epoch);
+    ZK_WARN_RL("member %u sent %s of old epoch %u (current epoch %u); ignored", from,
+               zab_msg_type_name(m->type), m->epoch, r->epoch);
 }
 
 /* The leader proposes a forwarded REQUEST as it is: check it as the follower did, so a forged
