@@ -1,6 +1,6 @@
 /* The seeded Zab simulator: members with in-memory disks (crash keeps only durable writes), a lossy
  * reordering network (messages travel encoded), a client stream, and the invariant checkers. */
-#include "sim.h"
+#include "sim_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -11,33 +11,6 @@
 #include "common/assert.h"
 #include "consensus/zab.h"
 
-#define UNITS_PER_TICK 10
-#define SEQ_ENTRY 16 /* snapshot encoding: zxid + payload id, little endian */
-
-/* ---- PRNG (splitmix64): the only source of choices. ---- */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static uint64_t rng_below(uint64_t *s, uint64_t n) { return n == 0 ? 0 : rng_next(s) % n; }
-static bool rng_chance(uint64_t *s, uint32_t per_million)
-{
-    return rng_below(s, 1000000) < per_million;
-}
-
-/* ---- Small containers. ---- */
-struct seq_ent {
-    uint64_t zxid;
-    uint64_t id;
-};
-struct seq {
-    struct seq_ent *v;
-    size_t n, cap;
-};
-
 static void seq_push(struct seq *q, uint64_t zxid, uint64_t id)
 {
     if (q->n == q->cap) {
@@ -47,17 +20,6 @@ static void seq_push(struct seq *q, uint64_t zxid, uint64_t id)
     }
     q->v[q->n++] = (struct seq_ent){zxid, id};
 }
-
-/* zxid -> (payload id, proposing member, members that ever had it durable) */
-struct prop {
-    uint64_t zxid; /* 0 = empty slot */
-    uint64_t id;
-    uint32_t durable_mask;
-};
-struct prop_map {
-    struct prop *v;
-    size_t cap, n;
-};
 
 static struct prop *map_slot(struct prop_map *m, uint64_t zxid)
 {
@@ -92,73 +54,7 @@ static struct prop *map_get(struct prop_map *m, uint64_t zxid, bool create)
     return p;
 }
 
-/* ---- Members. ---- */
-struct disk_ent {
-    uint64_t zxid;
-    uint8_t *data;
-    size_t len;
-};
-
-struct member {
-    uint32_t id;
-    bool up;
-    struct zab *z;
-    struct zab_config cfg;
-    uint64_t incarnation;
-    uint64_t down_until;
-    /* persistent */
-    uint32_t accepted, current;
-    uint64_t snap_zxid;
-    struct disk_ent *log;
-    size_t n_log, cap_log, n_durable;
-    struct seq applied; /* the state machine; a prefix >= snap_len survives a crash */
-    size_t snap_len;
-    /* volatile */
-    bool disk_busy;
-    enum zab_role role;
-    uint32_t epoch;
-    bool established;
-};
-
-enum sev_kind { E_MSG, E_TICK, E_DISK, E_CHAOS };
-
-struct sev {
-    uint64_t time, seq;
-    enum sev_kind kind;
-    uint32_t to, from; /* member indexes */
-    uint64_t to_inc, from_inc;
-    uint8_t *buf;
-    size_t len;
-};
-
-struct sim {
-    struct sim_opts o;
-    struct sim_result *res;
-    uint64_t rng;
-    uint64_t now;
-    uint32_t n, quorum;
-    struct member m[ZAB_PEERS_MAX];
-    struct sev *heap;
-    size_t n_heap, cap_heap;
-    uint64_t ev_seq;
-    /* faults, swarmed per seed */
-    uint32_t p_loss, p_dup, p_reorder, p_crash, p_part, p_submit; /* per million */
-    uint64_t link_last[ZAB_PEERS_MAX][ZAB_PEERS_MAX]; /* links are FIFO (TCP) unless reordered */
-    uint32_t delay_max, disk_max, down_max;
-    bool cut[ZAB_PEERS_MAX][ZAB_PEERS_MAX];
-    uint64_t heal_at;
-    bool liveness;
-    uint32_t live_out; /* members left isolated in the liveness phase (a minority) */
-    uint64_t live_from_id;
-    /* checker state */
-    struct seq global;        /* the committed sequence everyone must agree on */
-    struct prop_map props;
-    uint32_t leader_of_epoch[1024];
-    uint64_t next_id;
-};
-
-static void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void trace(struct sim *s, const char *fmt, ...)
+void trace(struct sim *s, const char *fmt, ...)
 {
     if (s->o.trace == NULL) {
         return;
@@ -172,8 +68,7 @@ static void trace(struct sim *s, const char *fmt, ...)
     va_end(ap);
 }
 
-static void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void violation(struct sim *s, const char *fmt, ...)
+void violation(struct sim *s, const char *fmt, ...)
 {
     if (s->res->violation) {
         return; /* report the first one */
@@ -438,6 +333,7 @@ static void check_role(struct sim *s, struct member *mb, const struct zab_update
     }
     mb->role = up->role;
     mb->epoch = up->epoch;
+    mb->leader = up->leader;
     mb->established = (mb->established || (up->flags & ZAB_UPD_ESTABLISHED)) &&
                       !(up->flags & ZAB_UPD_LOST);
 }
@@ -489,6 +385,9 @@ static void send_one(struct sim *s, struct member *mb, const struct zab_out_msg 
     int to = index_of(s, om->to);
     uint32_t from = (uint32_t)(mb - s->m);
     ZK_ASSERT(to >= 0);
+    if (msg.type != ZAB_MSG_VOTE) {
+        s->link_nonce[from][to] = msg.nonce;
+    }
     trace(s, "m%u -> m%u %s e%u z%#" PRIx64 " z2%#" PRIx64 " n%" PRIx64 "%s", mb->id, om->to,
           zab_msg_type_name(msg.type), msg.epoch, msg.zxid, msg.zxid2, msg.nonce,
           s->cut[from][to] ? " (cut)" : "");
@@ -540,7 +439,7 @@ static void handle_update(struct sim *s, struct member *mb, const struct zab_upd
     check_role(s, mb, up);
 }
 
-static int step(struct sim *s, struct member *mb, const struct zab_event *ev)
+int sim_step(struct sim *s, struct member *mb, const struct zab_event *ev)
 {
     struct zab_update up;
     ZK_ASSERT(mb->up);
@@ -608,7 +507,7 @@ static void restart(struct sim *s, struct member *mb)
     ev.start.incarnation = mb->incarnation;
     trace(s, "m%u START accepted %u current %u applied %#" PRIx64 " logged %#" PRIx64 " tail %zu",
           mb->id, mb->accepted, mb->current, applied, ev.start.last_logged, ev.start.n_entries);
-    int rc = step(s, mb, &ev);
+    int rc = sim_step(s, mb, &ev);
     ZK_ASSERT(rc == 0);
     free(tail);
 }
@@ -627,7 +526,7 @@ static void on_msg(struct sim *s, struct sev *e)
         ev.receive.from = from->id;
         ev.receive.msg = &msg;
         trace(s, "m%u <- m%u %s", to->id, from->id, zab_msg_type_name(msg.type));
-        step(s, to, &ev);
+        sim_step(s, to, &ev);
         s->res->msgs++;
     }
     free(e->buf);
@@ -648,7 +547,7 @@ static void on_disk(struct sim *s, struct sev *e)
         struct zab_event ev = {.type = ZAB_PERSISTED};
         ev.persisted.zxid = mb->log[upto - 1].zxid;
         trace(s, "m%u PERSISTED %#" PRIx64, mb->id, ev.persisted.zxid);
-        step(s, mb, &ev);
+        sim_step(s, mb, &ev);
     }
     schedule_disk(s, mb);
 }
@@ -660,7 +559,7 @@ static void on_tick(struct sim *s, struct sev *e)
         uint8_t activity[8] = {(uint8_t)mb->id};
         struct zab_event ev = {.type = ZAB_TICK};
         ev.tick.session_activity = (struct zab_buf){activity, sizeof(activity)};
-        step(s, mb, &ev);
+        sim_step(s, mb, &ev);
     }
     struct sev next = {.time = s->now + UNITS_PER_TICK, .kind = E_TICK, .to = e->to};
     heap_push(s, next);
@@ -677,7 +576,7 @@ static void submit(struct sim *s)
     uint64_t id = ++s->next_id;
     struct zab_event ev = {.type = ZAB_SUBMIT};
     ev.submit.payload = (struct zab_buf){payload, make_payload(id, payload)};
-    int rc = step(s, mb, &ev);
+    int rc = sim_step(s, mb, &ev);
     trace(s, "m%u SUBMIT id %" PRIu64 " -> %s", mb->id, id, zab_strerror(rc));
 }
 
@@ -768,6 +667,9 @@ static void on_chaos(struct sim *s)
         } else if (s->heal_at == 0 && rng_chance(&s->rng, s->p_part)) {
             partition(s);
         }
+    }
+    if (s->o.hostile) {
+        hostile_inject(s);
     }
     if (rng_chance(&s->rng, s->p_submit) || (s->liveness && s->global.n == 0) ||
         (s->liveness && s->global.v[s->global.n - 1].id < s->live_from_id)) {

@@ -16,6 +16,7 @@ struct sim_opts {
     uint32_t liveness_ticks;   /* then healed: must converge within this (0: default 250) */
     enum zab_sabotage sabotage; /* break every member's core on purpose */
     FILE *trace;               /* readable trace of every step, or NULL */
+    bool hostile;              /* a forging peer injects messages at every chaos tick */
 };
 
 struct sim_result {
@@ -23,6 +24,8 @@ struct sim_result {
     uint64_t msgs;     /* messages delivered */
     uint64_t commits;  /* distinct committed transactions */
     uint64_t ticks;
+    uint64_t forged;   /* hostile messages injected */
+    uint64_t refused;  /* ... of which the core refused (ZAB_EINVAL) */
     bool violation;
     char what[512];    /* first violated invariant, readable */
 };

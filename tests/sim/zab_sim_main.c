@@ -12,7 +12,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: zab-sim --members 3|5 --seeds N [--first-seed S]\n"
                     "       zab-sim --members 3|5 --seed S [--trace]\n"
-                    "       options: --sabotage minority-commit|skip-trunc|early-ack\n");
+                    "       options: --sabotage minority-commit|skip-trunc|early-ack\n"
+                    "                --hostile (a forging peer injects messages)\n");
     exit(2);
 }
 
@@ -34,6 +35,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--trace") == 0) { o.trace = stdout; continue; }
+        if (strcmp(a, "--hostile") == 0) { o.hostile = true; continue; }
         if (v == NULL) usage();
         if (strcmp(a, "--members") == 0) o.members = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--seeds") == 0) seeds = strtoull(v, NULL, 10);
@@ -46,7 +48,7 @@ int main(int argc, char **argv)
     if (o.members < 1 || o.members > 7 || (o.trace && !one)) usage();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    uint64_t steps = 0, msgs = 0, commits = 0, max_steps = 0, done = 0;
+    uint64_t steps = 0, msgs = 0, commits = 0, max_steps = 0, done = 0, forged = 0, refused = 0;
     int rc = 0;
     for (uint64_t seed = first; seed < first + seeds; seed++) {
         struct sim_result r;
@@ -55,6 +57,8 @@ int main(int argc, char **argv)
         steps += r.steps;
         msgs += r.msgs;
         commits += r.commits;
+        forged += r.forged;
+        refused += r.refused;
         max_steps = r.steps > max_steps ? r.steps : max_steps;
         done++;
         if (rc != 0) {
@@ -69,5 +73,8 @@ int main(int argc, char **argv)
            " commits %" PRIu64 " violations %d time %.1fs (%.0f msgs/s, %.0f commits/s)\n",
            o.members, done, steps, max_steps, msgs, commits, rc != 0, secs,
            secs > 0 ? (double)msgs / secs : 0.0, secs > 0 ? (double)commits / secs : 0.0);
+    if (o.hostile) {
+        printf("forged %" PRIu64 " refused %" PRIu64 "\n", forged, refused);
+    }
     return rc != 0 ? 1 : 0;
 }

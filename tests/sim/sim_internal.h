@@ -1,0 +1,128 @@
+/* Internals of the Zab simulator shared by its modules (sim.c: members, network, checkers;
+ * sim_hostile.c: the forging peer). Not for the tests: they use sim.h. */
+#ifndef ZAB_SIM_INTERNAL_H
+#define ZAB_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/zab.h"
+#include "sim.h"
+
+#define UNITS_PER_TICK 10
+#define SEQ_ENTRY 16 /* snapshot encoding: zxid + payload id, little endian */
+
+/* ---- PRNG (splitmix64): the only source of choices. ---- */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t rng_below(uint64_t *s, uint64_t n) { return n == 0 ? 0 : rng_next(s) % n; }
+static inline bool rng_chance(uint64_t *s, uint32_t per_million)
+{
+    return rng_below(s, 1000000) < per_million;
+}
+
+/* ---- Small containers. ---- */
+struct seq_ent {
+    uint64_t zxid;
+    uint64_t id;
+};
+struct seq {
+    struct seq_ent *v;
+    size_t n, cap;
+};
+
+/* zxid -> (payload id, proposing member, members that ever had it durable) */
+struct prop {
+    uint64_t zxid; /* 0 = empty slot */
+    uint64_t id;
+    uint32_t durable_mask;
+};
+struct prop_map {
+    struct prop *v;
+    size_t cap, n;
+};
+
+/* ---- Members. ---- */
+struct disk_ent {
+    uint64_t zxid;
+    uint8_t *data;
+    size_t len;
+};
+
+struct member {
+    uint32_t id;
+    bool up;
+    struct zab *z;
+    struct zab_config cfg;
+    uint64_t incarnation;
+    uint64_t down_until;
+    /* persistent */
+    uint32_t accepted, current;
+    uint64_t snap_zxid;
+    struct disk_ent *log;
+    size_t n_log, cap_log, n_durable;
+    struct seq applied; /* the state machine; a prefix >= snap_len survives a crash */
+    size_t snap_len;
+    /* volatile */
+    bool disk_busy;
+    enum zab_role role;
+    uint32_t epoch;
+    uint32_t leader; /* id, 0 if none */
+    bool established;
+};
+
+enum sev_kind { E_MSG, E_TICK, E_DISK, E_CHAOS };
+
+struct sev {
+    uint64_t time, seq;
+    enum sev_kind kind;
+    uint32_t to, from; /* member indexes */
+    uint64_t to_inc, from_inc;
+    uint8_t *buf;
+    size_t len;
+};
+
+struct sim {
+    struct sim_opts o;
+    struct sim_result *res;
+    uint64_t rng;
+    uint64_t now;
+    uint32_t n, quorum;
+    struct member m[ZAB_PEERS_MAX];
+    struct sev *heap;
+    size_t n_heap, cap_heap;
+    uint64_t ev_seq;
+    /* faults, swarmed per seed */
+    uint32_t p_loss, p_dup, p_reorder, p_crash, p_part, p_submit; /* per million */
+    uint64_t link_last[ZAB_PEERS_MAX][ZAB_PEERS_MAX]; /* links are FIFO (TCP) unless reordered */
+    /* sync-session nonce of the last non-vote message sent on each link (for the forger) */
+    uint64_t link_nonce[ZAB_PEERS_MAX][ZAB_PEERS_MAX];
+    uint32_t delay_max, disk_max, down_max;
+    bool cut[ZAB_PEERS_MAX][ZAB_PEERS_MAX];
+    uint64_t heal_at;
+    bool liveness;
+    uint32_t live_out; /* members left isolated in the liveness phase (a minority) */
+    uint64_t live_from_id;
+    /* checker state */
+    struct seq global;        /* the committed sequence everyone must agree on */
+    struct prop_map props;
+    uint32_t leader_of_epoch[1024];
+    uint64_t next_id;
+    uint64_t hostile_promise_at; /* tick of the forger's last newer-epoch FOLLOWERINFO */
+};
+
+void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Feeds one event to a member's core and executes (and checks) the update. */
+int sim_step(struct sim *s, struct member *mb, const struct zab_event *ev);
+
+/* sim_hostile.c: forged messages injected at a chaos tick (sim_opts.hostile). */
+void hostile_inject(struct sim *s);
+
+#endif
