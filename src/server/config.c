@@ -36,6 +36,8 @@ static void set_defaults(struct zk_config *cfg)
     cfg->max_session_timeout_ms = -1;
     cfg->max_buffer = ZK_MAX_BUFFER_DEFAULT;
     cfg->snap_count = 100000;
+    cfg->container_check_ms = 60000; /* ZooKeeper's ContainerManager defaults */
+    cfg->container_max_per_minute = 10000;
     cfg->extended_types = true;
     snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "srvr"); /* ZooKeeper's */
     cfg->lmdb_map_bytes = 64ULL << 30;
@@ -196,6 +198,11 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_int(key, val, 1024, 64 << 20, &cfg->max_buffer, err, n);
     if (!strcmp(key, "snapCount"))
         return parse_long(key, val, 2, 100000000, &cfg->snap_count, err, n);
+    /* ZooKeeper reads these as JVM properties only; zoo.cfg takes them too. */
+    if (!strcmp(key, "znode.container.checkIntervalMs"))
+        return parse_int(key, val, 1, 86400000, &cfg->container_check_ms, err, n);
+    if (!strcmp(key, "znode.container.maxPerMinute"))
+        return parse_int(key, val, 1, INT32_MAX, &cfg->container_max_per_minute, err, n);
     if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
         return parse_bool(key, val, &cfg->extended_types, err, n);
     /* ZooKeeper turns unknown zoo.cfg keys into "zookeeper."-prefixed system properties, so

@@ -33,6 +33,8 @@ struct zk_config {
     int max_session_timeout_ms;
     int max_buffer;       /* jute.maxbuffer: max frame and znode data size */
     long snap_count;      /* txns between snapshots */
+    int container_check_ms;        /* znode.container.checkIntervalMs: container/TTL reaping */
+    int container_max_per_minute;  /* znode.container.maxPerMinute */
     bool extended_types;  /* TTL nodes */
     char fourlw_whitelist[512];
     char super_digest[256]; /* "super:<base64 sha1>": a digest auth with it is super */

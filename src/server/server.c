@@ -165,20 +165,34 @@ static void expire_session(void *ctx, int64_t session_id)
         ZK_ERROR("could not log the expiry of session 0x%llx", (unsigned long long)session_id);
 }
 
+struct reap_round {
+    struct srv *srv;
+    long budget; /* znode.container.maxPerMinute, spread over the check interval */
+};
+
 static void reap_node(void *ctx, const char *path)
 {
-    struct srv *s = ctx;
+    struct reap_round *round = ctx;
+    if (round->budget <= 0)
+        return;
+    round->budget--;
     struct jute_writer body;
     jw_init(&body);
     jw_string(&body, path);
     struct store_txn txn = {.type = ZOP_DELETECONTAINER, .body = body.data,
                             .body_len = (uint32_t)body.len};
-    if (body.err || repl_submit(s, &txn) != ZE_OK)
-        ZK_ERROR("could not log the deletion of %s", path);
+    if (body.err || repl_submit(round->srv, &txn) != ZE_OK)
+        ZK_ERROR_RL("could not log the deletion of %s", path);
     jw_free(&body);
 }
 
-#define CONTAINER_CHECK_MS 60000
+static void reap_containers(struct srv *s)
+{
+    long per_round = (long)((int64_t)s->cfg.container_max_per_minute * s->cfg.container_check_ms /
+                            60000);
+    struct reap_round round = {s, per_round > 0 ? per_round : 1};
+    store_reap_candidates(s->store, srv_wall_ms(), reap_node, &round);
+}
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -191,9 +205,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!repl_is_leader(s) || !repl_serving(s))
         return; /* the leader alone decides expiry and reaping */
     sess_tracker_expire(s->tracker, now, expire_session, s);
-    if (now - s->last_reap_ms >= CONTAINER_CHECK_MS) {
+    if (now - s->last_reap_ms >= s->cfg.container_check_ms) {
         s->last_reap_ms = now;
-        store_reap_candidates(s->store, srv_wall_ms(), reap_node, s);
+        reap_containers(s);
     }
 }
 
