@@ -307,8 +307,8 @@ static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
     [ZAB_MSG_UPTODATE] = {0, true, false, false, false, 0},
     [ZAB_MSG_ACK] = {0, true, false, false, false, 0},
     [ZAB_MSG_COMMIT] = {0, true, false, false, false, 0},
-    [ZAB_MSG_PING] = {ZAB_MSG_F_SYNCED | ZAB_MSG_F_ESTABLISHED, true, true, false, false,
-                      ZAB_APP_DATA_MAX},
+    [ZAB_MSG_PING] = {ZAB_MSG_F_SYNCED | ZAB_MSG_F_ESTABLISHED | ZAB_MSG_F_LEAVING, true, true,
+                      false, false, ZAB_APP_DATA_MAX},
     [ZAB_MSG_REQUEST] = {0, false, false, false, false, ZAB_PAYLOAD_MAX},
     [ZAB_MSG_APP] = {0, false, false, false, true, ZAB_APP_DATA_MAX},
 };

@@ -31,6 +31,9 @@ static void broadcast_vote(struct zab *z)
 void election_start(struct zab *z)
 {
     ZK_ASSERT(z->started);
+    if (z->role == ZAB_LEADING) {
+        leader_leave(z);
+    }
     set_role(z, ZAB_LOOKING, 0, 0);
     if (z->el.round < ZAB_ROUND_MAX) {
         z->el.round++; /* saturates: votes above ZAB_ROUND_MAX are refused, so all meet there */

@@ -151,6 +151,11 @@ static void on_uptodate(struct zab *z, const struct zab_msg *m)
 
 static void on_ping(struct zab *z, const struct zab_msg *m)
 {
+    if (m->flags & ZAB_MSG_F_LEAVING) {
+        learn_commit(z, m->zxid);
+        election_start(z); /* our leader stepped down: elect now rather than after syncLimit */
+        return;
+    }
     if (z->f.phase >= F_SYNCED && m->zxid2 > ring_last(&z->log)) {
         resync(z); /* links are FIFO: proposals sent before this ping were lost (zab-sim 16524) */
         return;

@@ -185,5 +185,6 @@ void leader_tick(struct zab *z);
 void leader_persisted(struct zab *z);
 int leader_propose(struct zab *z, struct zab_buf payload);
 int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data);
+void leader_leave(struct zab *z); /* stepping down: tell the followers of our sessions */
 
 #endif

@@ -327,7 +327,7 @@ static bool fits_session(const struct zab *z, const struct lpeer *p, const struc
     case ZAB_MSG_ACK: return ack_fits(z, p, m->zxid);
     case ZAB_MSG_PING:
         /* a follower's ping: no leader flags, and an ack only with SYNCED */
-        if ((m->flags & ZAB_MSG_F_ESTABLISHED) || m->zxid2 != 0) {
+        if ((m->flags & (ZAB_MSG_F_ESTABLISHED | ZAB_MSG_F_LEAVING)) || m->zxid2 != 0) {
             return false;
         }
         return (m->flags & ZAB_MSG_F_SYNCED) ? ack_fits(z, p, m->zxid) : m->zxid == 0;
@@ -435,6 +435,18 @@ int leader_propose(struct zab *z, struct zab_buf payload)
         }
     }
     return 0;
+}
+
+void leader_leave(struct zab *z)
+{
+    ZK_ASSERT(z->role == ZAB_LEADING);
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+            struct zab_msg m = {.type = ZAB_MSG_PING, .zxid = z->committed,
+                                .flags = ZAB_MSG_F_LEAVING};
+            send_peer(z, i, &m);
+        }
+    }
 }
 
 int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data)
