@@ -1,5 +1,6 @@
 """Helpers for the Python ensemble tests: drive deploy/localcluster, read four-letter words,
-poll conditions with bounded deadlines.
+poll conditions with bounded deadlines, check that acknowledged writes survive (Ledger), and
+craft peer-port input (hello frames, msgpack Zab messages, txn records).
 
 Environment (ctest sets all of them; defaults let the files run by hand):
   ZIT_LOCALCLUSTER       deploy/localcluster
@@ -8,10 +9,12 @@ Environment (ctest sets all of them; defaults let the files run by hand):
   ZABKEEPER_BASE_PORT    client = base+id, peer = base+10+id, election = base+20+id
   ZABKEEPER_TICK_TIME    500 here unless set
 """
+import contextlib
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import time
 
@@ -108,6 +111,30 @@ class Ensemble:
         self.lc("kill", i)  # waits until the killed process is reaped, so start really starts
         self.lc("start", i)
 
+    def pids(self):
+        return {i: self.pid(i) for i in range(1, self.n + 1)}
+
+    def restart_all(self):
+        """Power loss: SIGKILL every member, start them all again with their data, wait until
+        they serve and agree. Returns (zxid, digest) as converged() does."""
+        for i in range(1, self.n + 1):
+            if self.alive(i):
+                self.kill(i)
+        for i in range(1, self.n + 1):
+            self.start(i)
+        return self.converged()
+
+    def rss_kb(self, i, field="VmRSS"):
+        """VmRSS (or VmHWM, the peak) of member i in kB; None if it is not running."""
+        try:
+            with open("/proc/%d/status" % self.pid(i)) as f:
+                for line in f:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1])
+        except (OSError, TypeError):
+            return None
+        return None
+
     # ---- four-letter words
     def fourlw(self, i, word, timeout=1.0):
         try:
@@ -132,6 +159,24 @@ class Ensemble:
 
     def views(self):
         return {i: self.mntr(i) for i in range(1, self.n + 1)}
+
+    def client(self, ids=None, **kw):
+        """A started KazooClient on the given members (all by default); stop it with close()."""
+        from kazoo.client import KazooClient
+        kw.setdefault("timeout", 8.0)
+        kw.setdefault("connection_retry", dict(max_tries=-1, delay=0.05, max_delay=0.5))
+        c = KazooClient(hosts=self.hosts(ids), **kw)
+        c.start(timeout=15)
+        return c
+
+    @contextlib.contextmanager
+    def member_client(self, i, **kw):
+        c = self.client([i], **kw)
+        try:
+            yield c
+        finally:
+            c.stop()
+            c.close()
 
     def converged(self, timeout=30.0):
         """Polls until every member serves and all report the same zk_last_zxid and
@@ -165,3 +210,139 @@ def wait_for(cond, timeout, what, interval=0.02):
         if time.monotonic() > deadline:
             pytest.fail("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def zxid_epoch(zxid):
+    """The epoch of a zxid as mntr prints it ("0x300000004" -> 3)."""
+    return int(zxid, 16) >> 32
+
+
+class Ledger:
+    """Acknowledged writes under `root`, made through one client and checked on every member by
+    reading each member alone, so a write that only reached some members is caught."""
+
+    def __init__(self, ens, zk, root):
+        self.ens, self.zk, self.root = ens, zk, root
+        self.acked = {}
+        zk.ensure_path(root)
+
+    def write(self, tag):
+        wait_for(lambda: self.zk.connected, 30, "the ledger's client to reconnect")
+        data = ("ack %d %s" % (len(self.acked), tag)).encode()
+        path = self.zk.create("%s/%s-" % (self.root, tag), data, sequence=True)
+        self.acked[path] = data
+        return path
+
+    def missing_on(self, i):
+        """Acknowledged writes member i does not hold with their value (read from i alone)."""
+        with self.ens.member_client(i) as c:
+            gets = [(p, c.get_async(p)) for p in self.acked]
+            bad = []
+            for p, g in gets:
+                try:
+                    if g.get(timeout=15)[0] != self.acked[p]:
+                        bad.append(p)
+                except Exception as e:  # NoNodeError: lost
+                    bad.append("%s (%s)" % (p, type(e).__name__))
+            return bad
+
+    def check_all(self, what):
+        for i in range(1, self.ens.n + 1):
+            bad = self.missing_on(i)
+            assert not bad, "%s: member %d lacks acknowledged writes %s" % (what, i, bad[:5])
+
+
+def check_survival(ens, ledger, case, pids, restart=True):
+    """After hostile input: every member still runs with the same pid, a leader serves, a new
+    write is acknowledged, all members agree (zxid, digest) and hold every acknowledged write;
+    then the same after a restart of all members (restart=True). Returns (zxid, digest)."""
+    for i, p in pids.items():
+        assert ens.alive(i) and ens.pid(i) == p, \
+            "%s: member %d died or restarted (pid %s -> %s)" % (case, i, p, ens.pid(i))
+    ens.leader()
+    ledger.write(case + "-after")
+    ens.converged()
+    ledger.check_all(case)
+    if restart:
+        ens.restart_all()
+        ledger.write(case + "-restarted")
+        ledger.check_all(case + " after a restart of all members")
+    return ens.converged()
+
+
+# ---- peer wire: src/server/peer.c framing and hello, src/consensus/msg.c messages
+
+PEER_MAGIC, PEER_VERSION = 0x5A41424B, 1
+(MSG_VOTE, MSG_FOLLOWERINFO, MSG_LEADERINFO, MSG_ACKEPOCH, MSG_DIFF, MSG_TRUNC, MSG_SNAP,
+ MSG_PROPOSAL, MSG_NEWLEADER, MSG_ACKNL, MSG_UPTODATE, MSG_ACK, MSG_COMMIT, MSG_PING,
+ MSG_REQUEST, MSG_APP) = range(1, 17)
+ROLE_LOOKING, ROLE_FOLLOWING, ROLE_LEADING = 0, 1, 2
+PEER_FRAME_MAX_PROBE = 0x7FFFFFFF  # larger than any frame a member accepts: it closes at once
+
+
+def frame(body):
+    return struct.pack(">I", len(body)) + body
+
+
+def fingerprint(ens):
+    """FNV-1a over (id, peer_port, observer) of each member, one 32-bit value at a time."""
+    h = 2166136261
+    for i in range(1, ens.n + 1):
+        for v in (i, ens.peer_port(i), 0):
+            h ^= v
+            h = (h * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def hello(sender, fp):
+    return frame(struct.pack(">IIII", PEER_MAGIC, PEER_VERSION, sender, fp))
+
+
+def mp_uint(v):
+    if v < 0x80:
+        return bytes([v])
+    for tag, fmt, lim in ((0xCC, ">B", 0xFF), (0xCD, ">H", 0xFFFF), (0xCE, ">I", 0xFFFFFFFF)):
+        if v <= lim:
+            return bytes([tag]) + struct.pack(fmt, v)
+    return b"\xcf" + struct.pack(">Q", v)
+
+
+def mp_bin(data):
+    if len(data) < 256:
+        return b"\xc4" + bytes([len(data)]) + data
+    if len(data) < 65536:
+        return b"\xc5" + struct.pack(">H", len(data)) + data
+    return b"\xc6" + struct.pack(">I", len(data)) + data
+
+
+def zab_msg(type_, epoch=0, zxid=0, zxid2=0, nonce=0, leader=0, data=b"", flags=0, state=0,
+            tag=0, epoch2=0):
+    """A 12-element array [type, flags, state, tag, leader, epoch, epoch2, zxid, zxid2, nonce,
+    bin data, layout version 1]."""
+    fields = [type_, flags, state, tag, leader, epoch, epoch2, zxid, zxid2, nonce]
+    return b"\x9c" + b"".join(mp_uint(v) for v in fields) + mp_bin(data) + mp_uint(1)
+
+
+def txnrec(session_id, cxid, type_, body, auth=b"", zxid=0, time_ms=0):
+    """A log record as src/store/txnrec.c encodes it: [zxid, time_ms, session_id (int64), cxid,
+    type (int32), body, auth (bin32)] with fixed-width integers."""
+    return (b"\x97" + b"".join(b"\xd3" + struct.pack(">q", v) for v in (zxid, time_ms, session_id))
+            + b"".join(b"\xd2" + struct.pack(">i", v) for v in (cxid, type_))
+            + b"".join(b"\xc6" + struct.pack(">I", len(b)) + b for b in (body, auth)))
+
+
+def peer_send_and_wait_closed(ens, target, payload, timeout=5.0):
+    """Sends payload to the target's peer port; True if the member closes the connection within
+    timeout. Ending payload with a PEER_FRAME_MAX_PROBE header makes the member close it once it
+    has handled every frame before (frames are handled in order)."""
+    with socket.create_connection(("127.0.0.1", ens.peer_port(target)), 2) as s:
+        s.sendall(payload)
+        s.settimeout(timeout)
+        try:
+            while s.recv(4096):
+                pass
+            return True
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True

@@ -12,7 +12,6 @@ zxid2, nonce, bin data, layout version 1].
 import os
 import random
 import re
-import socket
 import struct
 import sys
 import time
@@ -20,13 +19,11 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ensemble import Ensemble, wait_for  # noqa: E402
+from ensemble import (Ensemble, wait_for, frame, fingerprint, hello, zab_msg,  # noqa: E402
+                      peer_send_and_wait_closed as send_and_wait_closed, PEER_FRAME_MAX_PROBE,
+                      MSG_PROPOSAL, MSG_COMMIT, MSG_ACK)
 
 kazoo_client = pytest.importorskip("kazoo.client")
-
-MAGIC, VERSION = 0x5A41424B, 1
-PEER_FRAME_MAX_PROBE = 0x7FFFFFFF  # larger than any frame the server accepts
-MSG_PROPOSAL, MSG_COMMIT, MSG_ACK = 8, 13, 12
 
 
 @pytest.fixture(scope="module")
@@ -46,58 +43,6 @@ def zk(ens):
     yield c
     c.stop()
     c.close()
-
-
-# ---- wire helpers
-
-def frame(body):
-    return struct.pack(">I", len(body)) + body
-
-
-def fingerprint(ens):
-    h = 2166136261
-    for i in range(1, ens.n + 1):
-        for v in (i, ens.peer_port(i), 0):
-            h ^= v
-            h = (h * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def hello(sender, fp):
-    return frame(struct.pack(">IIII", MAGIC, VERSION, sender, fp))
-
-
-def mp_uint(v):
-    if v < 0x80:
-        return bytes([v])
-    for tag, fmt, lim in ((0xCC, ">B", 0xFF), (0xCD, ">H", 0xFFFF), (0xCE, ">I", 0xFFFFFFFF)):
-        if v <= lim:
-            return bytes([tag]) + struct.pack(fmt, v)
-    return b"\xcf" + struct.pack(">Q", v)
-
-
-def zab_msg(type_, epoch=0, zxid=0, zxid2=0, nonce=0, leader=0, data=b"", flags=0):
-    fields = [type_, flags, 0, 0, leader, epoch, 0, zxid, zxid2, nonce]
-    body = b"\x9c" + b"".join(mp_uint(v) for v in fields)
-    body += b"\xc4" + bytes([len(data)]) + data if len(data) < 256 else \
-        b"\xc5" + struct.pack(">H", len(data)) + data
-    return body + mp_uint(1)
-
-
-def send_and_wait_closed(ens, target, payload, timeout=5.0):
-    """Sends payload to the target's peer port and waits until the member closes the
-    connection. Returns True if it closed it within timeout."""
-    with socket.create_connection(("127.0.0.1", ens.peer_port(target)), 2) as s:
-        s.sendall(payload)
-        s.settimeout(timeout)
-        try:
-            while s.recv(4096):
-                pass
-            return True
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
 
 
 # ---- checks shared by every case
