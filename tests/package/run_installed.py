@@ -110,11 +110,14 @@ def main():
     trace = os.path.join(work, "strace.out")
     log = open(os.path.join(work, "server.log"), "w")
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "NOTIFY_SOCKET": notify.path}
+    # Some containers forbid ptrace: then everything but the system-call check runs (said so).
+    traced = subprocess.run(["strace", "-qq", "-o", "/dev/null", "true"],
+                            capture_output=True).returncode == 0
     # strace exits with the traced command's status: that is zabkeeper's exit status.
     proc = subprocess.Popen(
-        ["strace", "-f", "-qq", "-o", trace, "setpriv", "--reuid=zabkeeper",
-         "--regid=zabkeeper", "--init-groups", "--no-new-privs", "--",
-         "/usr/bin/zabkeeper", "/etc/zabkeeper/zoo.cfg"],
+        (["strace", "-f", "-qq", "-o", trace] if traced else []) +
+        ["setpriv", "--reuid=zabkeeper", "--regid=zabkeeper", "--init-groups",
+         "--no-new-privs", "--", "/usr/bin/zabkeeper", "/etc/zabkeeper/zoo.cfg"],
         cwd="/", env=env, stdout=log, stderr=subprocess.STDOUT)
     server_pid = None
     try:
@@ -164,6 +167,10 @@ def main():
         notify.close()
         log.close()
 
+    if not traced:
+        print("SKIPPED CHECK: strace cannot trace here (ptrace not permitted): the server's "
+              "system calls were not checked against the unit's SystemCallFilter")
+        return
     used = traced_syscalls(trace, server_pid)
     blocked = sorted(used - allowed_syscalls())
     print(f"system calls made by the server: {len(used)}: {' '.join(sorted(used))}")
