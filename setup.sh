@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-dev libsystemd-dev
+packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-dev zlib1g-dev libsystemd-dev
           libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
           python3-pytest default-jre-headless iproute2 procps
           # the Debian package and its test (deploy/make-deb, tests/package)

@@ -18,7 +18,7 @@ static const char *const ignored_keys[] = {
     "leaderServes", "quorumListenOnAllIPs", "secureClientPort", "dynamicConfigFile",
     "clientPortListenBacklog", "commitLogCount", "syncEnabled",
     "skipACL", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
-    "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification", "snapSizeLimitInKb",
+    "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification",
     "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
     "connectToLearnerMasterLimit", "initLimit.ms", NULL,
 };
@@ -36,6 +36,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->max_session_timeout_ms = -1;
     cfg->max_buffer = ZK_MAX_BUFFER_DEFAULT;
     cfg->snap_count = 100000;
+    cfg->snap_size_limit_bytes = 512LL << 20; /* ZooKeeper: 4 GiB; see docs/operations.md */
     cfg->container_check_ms = 60000; /* ZooKeeper's ContainerManager defaults */
     cfg->container_max_per_minute = 10000;
     cfg->extended_types = true;
@@ -196,6 +197,13 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_int(key, val, -1, INT32_MAX, &cfg->max_session_timeout_ms, err, n);
     if (!strcmp(key, "jute.maxbuffer") || !strcmp(key, "juteMaxBuffer"))
         return parse_int(key, val, 1024, 64 << 20, &cfg->max_buffer, err, n);
+    if (!strcmp(key, "snapSizeLimitInKb")) {
+        long kb;
+        if (parse_long(key, val, -1, 1L << 40, &kb, err, n))
+            return -1;
+        cfg->snap_size_limit_bytes = kb <= 0 ? 0 : (int64_t)kb << 10;
+        return 0;
+    }
     if (!strcmp(key, "snapCount"))
         return parse_long(key, val, 2, 100000000, &cfg->snap_count, err, n);
     /* ZooKeeper reads these as JVM properties only; zoo.cfg takes them too. */

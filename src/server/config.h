@@ -33,6 +33,7 @@ struct zk_config {
     int max_session_timeout_ms;
     int max_buffer;       /* jute.maxbuffer: max frame and znode data size */
     long snap_count;      /* txns between snapshots */
+    int64_t snap_size_limit_bytes; /* snapSizeLimitInKb: log bytes between snapshots (0: none) */
     int container_check_ms;        /* znode.container.checkIntervalMs: container/TTL reaping */
     int container_max_per_minute;  /* znode.container.maxPerMinute */
     bool extended_types;  /* TTL nodes */

@@ -11,7 +11,7 @@
 #include "common/assert.h"
 #include "server/repl.h"
 #include "server/server.h"
-#include "store/txnlog.h"
+#include "server/storage.h"
 
 #define ZK_COMPAT_VERSION "3.8.0-zabkeeper-0.1"
 
@@ -109,9 +109,9 @@ static void write_mntr(struct srv *s, struct jute_writer *out)
     outf(out, "zk_global_sessions\t%zu\n", store_session_count(s->store));
     outf(out, "zk_local_sessions\t0\n");
     outf(out, "zk_last_zxid\t0x%llx\n", (unsigned long long)store_last_zxid(s->store));
-    outf(out, "zk_fsync_count\t%llu\n", (unsigned long long)st->fsyncs);
+    outf(out, "zk_fsync_count\t%llu\n", (unsigned long long)storage_fsyncs(s->storage));
     outf(out, "zk_txns_logged\t%llu\n", (unsigned long long)st->txns_logged);
-    outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
     outf(out, "zk_tree_digest\t%016llx\n", (unsigned long long)store_digest(s->store));
 }
 
@@ -121,9 +121,9 @@ static void write_conf(struct srv *s, struct jute_writer *out)
     outf(out, "clientPort=%d\n", c->client_port);
     outf(out, "secureClientPort=-1\n");
     outf(out, "dataDir=%s\n", c->data_dir);
-    outf(out, "dataDirSize=%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "dataDirSize=%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
     outf(out, "dataLogDir=%s\n", c->data_log_dir);
-    outf(out, "dataLogSize=%llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "dataLogSize=%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
     outf(out, "tickTime=%d\n", c->tick_ms);
     outf(out, "maxClientCnxns=%d\n", c->max_client_cnxns);
     outf(out, "minSessionTimeout=%d\n", c->min_session_timeout_ms);
@@ -158,8 +158,8 @@ static void write_envi(struct jute_writer *out)
 
 static void write_dirs(struct srv *s, struct jute_writer *out)
 {
-    outf(out, "datadir_size: %llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
-    outf(out, "logdir_size: %llu\n", (unsigned long long)txnlog_disk_bytes(s->log));
+    outf(out, "datadir_size: %llu\n", (unsigned long long)storage_disk_bytes(s->storage));
+    outf(out, "logdir_size: %llu\n", (unsigned long long)storage_disk_bytes(s->storage));
 }
 
 void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)

@@ -28,11 +28,16 @@ struct logwriter {
     /* guarded by mu */
     bool busy;
     bool stop;
-    struct jute_writer *batch;
-    int64_t batch_last_zxid;
-    int64_t committed_mark;
+    struct logwriter_job job;
     struct logwriter_result result;
 };
+
+void logwriter_batch_add(struct jute_writer *arena, int64_t zxid, const void *p, size_t len)
+{
+    jw_long(arena, zxid);
+    jw_int(arena, (int32_t)len);
+    jw_raw(arena, p, len);
+}
 
 int logwriter_each_record(const struct jute_writer *arena,
                           int (*fn)(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len),
@@ -56,12 +61,18 @@ static int append_record(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len
     return txnlog_append(ctx, zxid, p, len);
 }
 
-/* The thread's one job: append, stage the committed mark, commit (fsync). */
-static int write_batch(struct logwriter *w, const struct jute_writer *batch, int64_t mark)
+/* The thread's one job: purge a little, append, stage the committed mark, commit (fsync). */
+static int write_batch(struct logwriter *w, const struct logwriter_job *job,
+                       int64_t *purged_through)
 {
-    int rc = logwriter_each_record(batch, append_record, w->log);
+    int rc = TXNLOG_OK;
+    *purged_through = -1;
+    if (job->purge_through >= 0)
+        rc = txnlog_stage_purge(w->log, job->purge_through, LOGWRITER_PURGE_MAX, purged_through);
     if (rc == TXNLOG_OK)
-        rc = txnlog_stage_meta(w->log, META_COMMITTED, mark);
+        rc = logwriter_each_record(job->batch, append_record, w->log);
+    if (rc == TXNLOG_OK)
+        rc = txnlog_stage_meta(w->log, META_COMMITTED, job->committed_mark);
     if (rc == TXNLOG_OK)
         rc = txnlog_commit(w->log);
     else
@@ -78,12 +89,12 @@ static void *run(void *arg)
             ZK_ASSERT(pthread_cond_wait(&w->cond, &w->mu) == 0);
         if (w->stop)
             break;
-        const struct jute_writer *batch = w->batch;
-        int64_t mark = w->committed_mark, last = w->batch_last_zxid;
+        struct logwriter_job job = w->job;
         ZK_ASSERT(pthread_mutex_unlock(&w->mu) == 0);
-        int rc = write_batch(w, batch, mark); /* LMDB is ours while busy */
+        int64_t purged;
+        int rc = write_batch(w, &job, &purged); /* LMDB is ours while busy */
         ZK_ASSERT(pthread_mutex_lock(&w->mu) == 0);
-        w->result = (struct logwriter_result){true, rc, last};
+        w->result = (struct logwriter_result){true, rc, job.last_zxid, purged};
         w->busy = false;
         ZK_ASSERT(pthread_cond_broadcast(&w->cond) == 0);
         uint64_t one = 1;
@@ -159,15 +170,12 @@ bool logwriter_busy(const struct logwriter *w)
     return busy;
 }
 
-void logwriter_submit(struct logwriter *w, struct jute_writer *batch, int64_t last_zxid,
-                      int64_t committed_mark)
+void logwriter_submit(struct logwriter *w, const struct logwriter_job *job)
 {
-    ZK_ASSERT(batch->len > 0 && !batch->err);
+    ZK_ASSERT(!job->batch->err);
     ZK_ASSERT(pthread_mutex_lock(&w->mu) == 0);
     ZK_ASSERT(!w->busy && !w->result.done); /* one batch at a time, collected before the next */
-    w->batch = batch;
-    w->batch_last_zxid = last_zxid;
-    w->committed_mark = committed_mark;
+    w->job = *job;
     w->busy = true;
     ZK_ASSERT(pthread_cond_broadcast(&w->cond) == 0);
     ZK_ASSERT(pthread_mutex_unlock(&w->mu) == 0);

@@ -20,10 +20,21 @@ struct txnlog;
 struct logwriter;
 
 struct logwriter_result {
-    bool done;          /* a batch finished since the last collect */
-    int rc;             /* TXNLOG_OK or the failure */
-    int64_t last_zxid;  /* highest zxid of the finished batch */
+    bool done;              /* a batch finished since the last collect */
+    int rc;                 /* TXNLOG_OK or the failure */
+    int64_t last_zxid;      /* highest zxid of the finished batch */
+    int64_t purged_through; /* the log holds nothing at or below this (when rc is OK) */
 };
+
+/* One commit: the records of *batch, the committed mark, and a bounded purge of records up to
+ * purge_through (at most LOGWRITER_PURGE_MAX of them, so a purge never makes a batch slow). */
+struct logwriter_job {
+    struct jute_writer *batch;
+    int64_t last_zxid;
+    int64_t committed_mark;
+    int64_t purge_through; /* -1: none */
+};
+#define LOGWRITER_PURGE_MAX 4096
 
 /* on_done runs in the loop thread when a batch finished (collect the result there). */
 struct logwriter *logwriter_new(struct event_base *base, struct txnlog *log,
@@ -32,16 +43,16 @@ struct logwriter *logwriter_new(struct event_base *base, struct txnlog *log,
 void logwriter_free(struct logwriter *w);
 
 bool logwriter_busy(const struct logwriter *w);
-/* Hand the records in *batch (and the committed mark to store with them) to the thread.
- * Precondition: not busy, batch non-empty. The writer owns *batch's contents until collected:
- * the caller passes a writer it will not touch until then. */
-void logwriter_submit(struct logwriter *w, struct jute_writer *batch, int64_t last_zxid,
-                      int64_t committed_mark);
+/* Hand a job to the thread. Precondition: not busy. The writer owns *job->batch's contents
+ * until collected: the caller passes a writer it will not touch until then. */
+void logwriter_submit(struct logwriter *w, const struct logwriter_job *job);
 /* Take the result of the finished batch, if any (loop thread). */
 struct logwriter_result logwriter_collect(struct logwriter *w);
 /* Block until no batch is in flight (its result is then ready to collect). */
 void logwriter_wait_idle(struct logwriter *w);
 
+/* The batch format, written and read only here: [zxid:8 BE][len:4 BE][payload] records. */
+void logwriter_batch_add(struct jute_writer *arena, int64_t zxid, const void *p, size_t len);
 /* Walk an arena of records, calling fn for each; stops at the first non-zero return. */
 int logwriter_each_record(const struct jute_writer *arena,
                           int (*fn)(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len),

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "consensus/zab.h"
 #include "proto/jute.h"
 
 #define HELLO_MAGIC 0x5a41424bu /* "ZABK" */
@@ -54,6 +55,7 @@ struct inbound { /* a connection another member opened to us */
 
 struct peer_net {
     struct event_base *base;
+    uint32_t frame_max;
     struct peer_callbacks cbs;
     uint32_t my_id;
     uint32_t fingerprint;
@@ -136,6 +138,14 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
         link_reset(l, what & BEV_EVENT_EOF ? "closed by peer" : "connection error");
 }
 
+static void link_on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct link *l = arg;
+    if (l->up && l->pn->cbs.on_drained)
+        l->pn->cbs.on_drained(l->pn->cbs.ctx, l->id);
+}
+
 static void link_on_read(struct bufferevent *bev, void *arg)
 {
     (void)arg;
@@ -151,7 +161,8 @@ static void link_connect(struct link *l)
         link_schedule_retry(l);
         return;
     }
-    bufferevent_setcb(l->bev, link_on_read, NULL, link_on_event, l);
+    bufferevent_setcb(l->bev, link_on_read, link_on_write, link_on_event, l);
+    bufferevent_setwatermark(l->bev, EV_WRITE, PEER_DRAINED_BYTES, 0);
     bufferevent_enable(l->bev, EV_READ | EV_WRITE);
     if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&l->addr, l->addr_len) != 0)
         link_reset(l, "connect failed");
@@ -200,6 +211,34 @@ void peer_net_push(struct peer_net *pn)
                evbuffer_write(out, bufferevent_getfd(l->bev)) > 0) {
         }
     }
+}
+
+static struct link *find_link(const struct peer_net *pn, uint32_t id)
+{
+    for (int i = 0; i < pn->n_links; i++)
+        if (pn->links[i].id == id)
+            return (struct link *)&pn->links[i];
+    return NULL;
+}
+
+size_t peer_net_queued(const struct peer_net *pn, uint32_t id)
+{
+    const struct link *l = find_link(pn, id);
+    return l && l->up ? evbuffer_get_length(bufferevent_get_output(l->bev)) : 0;
+}
+
+void peer_net_reset(struct peer_net *pn, uint32_t id, const char *why)
+{
+    struct link *l = find_link(pn, id);
+    if (l && l->up)
+        link_reset(l, why);
+}
+
+uint32_t peer_frame_max(const struct zk_config *cfg)
+{
+    uint32_t payload = (uint32_t)cfg->max_buffer + PEER_FRAME_SLACK;
+    uint32_t app = ZAB_APP_DATA_MAX + PEER_FRAME_SLACK;
+    return payload > app ? payload : app;
 }
 
 int peer_net_is_up(const struct peer_net *pn, uint32_t id)
@@ -306,7 +345,7 @@ static void inbound_on_read(struct bufferevent *bev, void *arg)
         if (evbuffer_copyout(buf, head, 4) != 4)
             return;
         uint32_t len = be32_load(head);
-        if (len > PEER_FRAME_MAX || (!in->id && len != HELLO_LEN)) {
+        if (len > pn->frame_max || (!in->id && len != HELLO_LEN)) {
             inbound_close(in, "frame length out of range");
             return;
         }
@@ -482,6 +521,7 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
         return NULL;
     pn->base = base;
     pn->cbs = *cbs;
+    pn->frame_max = peer_frame_max(cfg);
     pn->my_id = (uint32_t)cfg->myid;
     pn->fingerprint = ensemble_fingerprint(cfg);
     int rc = 0;

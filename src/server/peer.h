@@ -19,18 +19,30 @@
 struct event_base;
 struct peer_net;
 
-#define PEER_FRAME_MAX (256u << 20) /* a SNAP of a large tree is the biggest message */
+/* Frames are bounded by what a real message can be: a proposal (jute.maxbuffer plus its
+ * record envelope), a PING's session activity or an app message (ZAB_APP_DATA_MAX), a snapshot
+ * chunk. Snapshots travel in chunks (repl.c), never whole. */
+#define PEER_FRAME_SLACK (64u << 10)
 #define PEER_QUEUE_MAX (64u << 20)  /* outgoing bytes queued for one peer before we cut it */
+#define PEER_DRAINED_BYTES (1u << 20) /* on_drained fires when a link's queue falls below this */
 
 struct peer_callbacks {
     void (*on_message)(void *ctx, uint32_t from, const uint8_t *data, size_t len);
     void (*on_up)(void *ctx, uint32_t id);   /* our outgoing link to id is connected; may be NULL */
     void (*on_down)(void *ctx, uint32_t id); /* ...and lost */
+    /* our outgoing link to id has less than PEER_DRAINED_BYTES queued again; may be NULL */
+    void (*on_drained)(void *ctx, uint32_t id);
     void *ctx;
 };
 
 struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *cfg,
                               const struct peer_callbacks *cbs);
+/* Largest frame accepted from a member (depends on jute.maxbuffer). */
+uint32_t peer_frame_max(const struct zk_config *cfg);
+/* Bytes queued on our outgoing link to id (0 when it is down). */
+size_t peer_net_queued(const struct peer_net *pn, uint32_t id);
+/* Drop the link to id now (it reconnects with backoff); used when a peer cannot keep up. */
+void peer_net_reset(struct peer_net *pn, uint32_t id, const char *why);
 void peer_net_free(struct peer_net *pn);
 /* Queue one message for `to`. Returns 0, or -1 if the link is down (the message is dropped:
  * the consensus core tolerates loss) or the queue limit was hit (the link is then reset). */

@@ -9,17 +9,14 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "consensus/zab.h"
-#include "server/logwriter.h"
 #include "server/peer.h"
 #include "server/sdnotify.h"
 #include "server/server.h"
+#include "server/storage.h"
 #include "session/tracker.h"
-#include "store/txnlog.h"
+#include "store/snapfile.h"
 #include "store/txnrec.h"
 
-#define META_ACCEPTED "acceptedEpoch"
-#define META_CURRENT "currentEpoch"
-#define META_COMMITTED "committedZxid" /* everything up to here is known committed */
 #define APP_SYNC_REQ 1                 /* follower -> leader: conn id, xid */
 #define APP_SYNC_RESP 2                /* leader -> follower: conn id, xid, zxid to wait for */
 #define WINDOW_ENTRIES 1000
@@ -55,15 +52,6 @@ struct repl {
     struct app_out *apps_head, *apps_tail;
     uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
     int n_links_down;
-    /* Every entry appended since the last durable commit, as [zxid:8][len:4][payload], so a
-     * batch that could not be committed (disk full) is appended again and retried. */
-    struct jute_writer unsynced; /* appended, not yet handed to the writer */
-    struct jute_writer inflight; /* the writer thread's batch */
-    int64_t unsynced_last_zxid;  /* highest zxid appended */
-    int64_t durable_zxid;        /* highest zxid known durable */
-    int64_t log_retry_at_ms;     /* after a failed batch, do not retry before this */
-    struct logwriter *writer;
-    bool log_failure_reported;   /* logged once per outage */
     struct i64map touched;     /* follower: sessions active since the last tick */
     uint8_t *msgbuf;
     size_t msgcap;
@@ -121,6 +109,7 @@ static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, si
     }
     ZK_ASSERT(store_last_zxid(s->store) == txn.zxid);
     s->txns_since_snapshot++;
+    s->bytes_since_snapshot += (int64_t)len;
     if (!reply)
         return;
     if (repl_is_leader(s))
@@ -133,14 +122,14 @@ static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, si
 struct tail {
     struct zab_entry *entries;
     size_t n, cap;
-    int64_t committed;
+    const struct storage_recovered *rec; /* its committed mark is set before records come */
     struct srv *srv;
 };
 
 static int load_record(void *ctx, int64_t zxid, const void *rec, size_t len)
 {
     struct tail *t = ctx;
-    if (zxid <= t->committed) { /* known committed: straight into the store */
+    if (zxid <= t->rec->committed) { /* known committed: straight into the store */
         apply_entry(t->srv, (uint64_t)zxid, rec, len, false);
         return 0;
     }
@@ -167,27 +156,6 @@ static void free_tail(struct tail *t)
     zk_free(t->entries);
 }
 
-static int load_snapshot(struct srv *s)
-{
-    int64_t snap_zxid;
-    void *data;
-    size_t len;
-    if (txnlog_snapshot_latest(s->log, &snap_zxid, &data, &len) != TXNLOG_OK) {
-        ZK_ERROR("reading snapshot: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    if (!data)
-        return 0;
-    int rc = store_snapshot_read(s->store, data, len);
-    zk_free(data);
-    if (rc != 0) {
-        ZK_ERROR("snapshot 0x%llx is corrupt; refusing to start", (unsigned long long)snap_zxid);
-        return -1;
-    }
-    ZK_INFO("loaded snapshot at zxid 0x%llx", (unsigned long long)snap_zxid);
-    return 0;
-}
-
 static void core_config(const struct srv *s, struct zab_config *zc)
 {
     uint32_t voters[ZAB_PEERS_MAX], n = 0;
@@ -208,7 +176,7 @@ static void core_config(const struct srv *s, struct zab_config *zc)
     zc->max_outstanding = MAX_OUTSTANDING;
 }
 
-static int start_core(struct srv *s, struct tail *t)
+static int start_core(struct srv *s, struct tail *t, const struct storage_recovered *rec)
 {
     struct repl *r = s->repl;
     struct zab_config zc;
@@ -225,18 +193,11 @@ static int start_core(struct srv *s, struct tail *t)
         return -1;
     }
     struct zab_event ev = {.type = ZAB_START};
-    ev.start.accepted_epoch = (uint32_t)txnlog_meta_get(s->log, META_ACCEPTED, 0);
-    ev.start.current_epoch = (uint32_t)txnlog_meta_get(s->log, META_CURRENT, 0);
+    ev.start.accepted_epoch = rec->accepted_epoch;
+    ev.start.current_epoch = rec->current_epoch;
     ev.start.last_applied = (uint64_t)store_last_zxid(s->store);
     ev.start.last_logged = t->n ? t->entries[t->n - 1].zxid : ev.start.last_applied;
-    /* A boot count kept in the log's metadata keeps sync-session nonces unique across
-     * restarts (durable before the core runs). */
-    int64_t boots = txnlog_meta_get(s->log, "boots", 0) + 1;
-    if (txnlog_meta_put(s->log, "boots", boots) != TXNLOG_OK) {
-        ZK_ERROR("cannot record the boot count: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    ev.start.incarnation = (uint64_t)boots;
+    ev.start.incarnation = rec->incarnation;
     ev.start.entries = t->entries;
     ev.start.n_entries = t->n;
     struct zab_update up;
@@ -246,163 +207,58 @@ static int start_core(struct srv *s, struct tail *t)
         return -1;
     }
     r->reported_persisted = (int64_t)ev.start.last_logged;
-    r->durable_zxid = (int64_t)ev.start.last_logged;
-    r->unsynced_last_zxid = (int64_t)ev.start.last_logged;
     exec_update(s, &up);
     return 0;
 }
 
 /* ---- executing the core's updates ---- */
 
-#define UNSYNCED_MAX_BYTES (512u << 20)
-#define LOG_RETRY_MS 100
-
-/* Log records flow: append_entries adds them to r->unsynced; repl_flush hands unsynced to the
- * writer thread (it becomes r->inflight) and, once that batch is durable, r->durable_zxid moves
- * and the core hears PERSISTED. A failed batch goes back in front of unsynced and is retried:
- * nothing is acknowledged meanwhile and nothing is lost. */
-
-static void note_log_failure(struct srv *s, int rc)
+/* The member cannot go on without these being durable: the core already acted on them. */
+static void storage_or_exit(int rc, const char *what)
 {
-    struct repl *r = s->repl;
-    if (!r->log_failure_reported)
-        ZK_ERROR("log commit failed (%d): %s; writes wait (nothing is acknowledged) and the "
-                 "batch is retried", rc, txnlog_errmsg(s->log));
-    r->log_failure_reported = true;
-    r->log_retry_at_ms = srv_now_ms() + LOG_RETRY_MS;
-}
-
-static void note_log_success(struct srv *s, int64_t last_zxid)
-{
-    struct repl *r = s->repl;
-    if (last_zxid > r->durable_zxid)
-        r->durable_zxid = last_zxid;
-    if (r->log_failure_reported)
-        ZK_INFO("the log accepts writes again");
-    r->log_failure_reported = false;
+    if (rc != 0) {
+        ZK_ERROR("cannot persist %s; exiting", what);
+        abort();
+    }
 }
 
 static void append_entries(struct srv *s, const struct zab_update *up)
 {
-    struct repl *r = s->repl;
-    struct jute_writer *u = &r->unsynced;
     for (size_t i = 0; i < up->n_entries; i++) {
         const struct zab_entry *e = &up->entries[i];
-        ZK_ASSERT((int64_t)e->zxid > r->unsynced_last_zxid);
-        jw_long(u, (int64_t)e->zxid);
-        jw_int(u, (int32_t)e->payload.len);
-        jw_raw(u, e->payload.data, e->payload.len);
-        if (u->err || u->len > UNSYNCED_MAX_BYTES) {
-            ZK_ERROR("cannot hold more unsynced log entries (disk still failing?); exiting");
-            abort();
-        }
-        r->unsynced_last_zxid = (int64_t)e->zxid;
+        storage_or_exit(storage_append(s->storage, (int64_t)e->zxid, e->payload.data,
+                                       e->payload.len), "log entries");
         s->stats.txns_logged++;
     }
 }
 
-/* Take the writer's result, if a batch finished. A failed batch is put back in front. */
-static void collect_batch(struct srv *s)
+void repl_quiesce(struct srv *s) { (void)s; }
+
+static int apply_installed(void *ctx, int64_t zxid, const void *rec, size_t len)
 {
-    struct repl *r = s->repl;
-    struct logwriter_result res = logwriter_collect(r->writer);
-    if (!res.done)
-        return;
-    if (res.rc == TXNLOG_OK) {
-        note_log_success(s, res.last_zxid);
-        jw_reset(&r->inflight);
-        return;
-    }
-    note_log_failure(s, res.rc);
-    jw_raw(&r->inflight, r->unsynced.data, r->unsynced.len); /* inflight + unsynced */
-    struct jute_writer tmp = r->unsynced;
-    r->unsynced = r->inflight;
-    r->inflight = tmp;
-    jw_reset(&r->inflight);
-    if (r->unsynced.err) {
-        ZK_ERROR("out of memory keeping unsynced log entries; exiting");
-        abort();
-    }
+    apply_entry(ctx, (uint64_t)zxid, rec, len, false);
+    return 0;
 }
 
-static void on_batch_done(void *ctx) { collect_batch(ctx); }
-
-/* Hand the unsynced records to the writer thread if it is free. */
-static void start_batch(struct srv *s)
-{
-    struct repl *r = s->repl;
-    collect_batch(s);
-    if (!r->unsynced.len || logwriter_busy(r->writer) || srv_now_ms() < r->log_retry_at_ms)
-        return;
-    struct jute_writer tmp = r->inflight; /* empty */
-    r->inflight = r->unsynced;
-    r->unsynced = tmp;
-    s->stats.fsyncs++;
-    logwriter_submit(r->writer, &r->inflight, r->unsynced_last_zxid,
-                     (int64_t)zab_committed(r->zab));
-}
-
-static int append_record(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len)
-{
-    return txnlog_append(ctx, zxid, p, len);
-}
-
-/* Make LMDB the loop's again: wait for the writer, then put every unsynced record in a batch
- * of the loop's own (callers stage more and call commit_sync_or_exit). */
-static void quiesce_writer(struct srv *s, const char *what)
-{
-    struct repl *r = s->repl;
-    logwriter_wait_idle(r->writer);
-    collect_batch(s);
-    if (logwriter_each_record(&r->unsynced, append_record, s->log) != TXNLOG_OK) {
-        ZK_ERROR("cannot persist %s: %s; exiting", what, txnlog_errmsg(s->log));
-        abort();
-    }
-}
-
-/* Commit the loop's batch now (epochs, truncation and snapshots must be durable before the
- * update goes on); the member cannot continue without it. */
-static void commit_sync_or_exit(struct srv *s, const char *what)
-{
-    struct repl *r = s->repl;
-    if (txnlog_stage_meta(s->log, META_COMMITTED, (int64_t)zab_committed(r->zab)) != TXNLOG_OK ||
-        txnlog_commit(s->log) != TXNLOG_OK) {
-        ZK_ERROR("cannot persist %s: %s; exiting", what, txnlog_errmsg(s->log));
-        abort();
-    }
-    s->stats.fsyncs++;
-    if (r->unsynced.len)
-        note_log_success(s, r->unsynced_last_zxid);
-    jw_reset(&r->unsynced);
-}
-
-static void commit_now_or_exit(struct srv *s, const char *what)
-{
-    quiesce_writer(s, what);
-    commit_sync_or_exit(s, what);
-}
-
-void repl_quiesce(struct srv *s)
-{
-    if (s->repl && s->repl->writer)
-        commit_now_or_exit(s, "the log");
-}
-
+/* The leader's state arrived whole in the SNAP message: keep it as a snapshot file, then
+ * install it (the same path as a streamed transfer). */
 static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
 {
-    if (store_snapshot_read(s->store, data.data, data.len) != 0) {
-        ZK_ERROR("the leader's snapshot at 0x%llx does not parse; exiting",
+    char err[SNAPFILE_ERRMSG_SIZE];
+    struct snapfile_writer *w;
+    if (snapfile_create(&w, storage_snapshot_dir(s->storage), (int64_t)zxid, err, sizeof err) ||
+        snapfile_write(w, data.data, data.len) != 0 ||
+        snapfile_commit(w, err, sizeof err) != 0) {
+        ZK_ERROR("cannot store the leader's snapshot: %s; exiting", err);
+        abort();
+    }
+    if (storage_install(s->storage, s->store, (int64_t)zxid, NULL, NULL, NULL, 0,
+                        apply_installed, s) != 0) {
+        ZK_ERROR("cannot install the leader's snapshot at 0x%llx; exiting",
                  (unsigned long long)zxid);
         abort(); /* the core believes it is installed: going on would diverge */
     }
-    /* Durable order: snapshot and committed mark first, then drop the old log. */
-    commit_now_or_exit(s, "the log before a snapshot install");
-    if (txnlog_snapshot_put(s->log, (int64_t)zxid, data.data, data.len) != TXNLOG_OK ||
-        txnlog_meta_put(s->log, META_COMMITTED, (int64_t)zxid) != TXNLOG_OK ||
-        txnlog_truncate_after(s->log, 0) != TXNLOG_OK) {
-        ZK_ERROR("cannot persist the leader's snapshot: %s; exiting", txnlog_errmsg(s->log));
-        abort();
-    }
+    s->repl->reported_persisted = (int64_t)zxid;
     s->txns_since_snapshot = 0;
     ZK_INFO("installed the leader's snapshot at zxid 0x%llx (%zu znodes)",
             (unsigned long long)zxid, store_node_count(s->store));
@@ -410,33 +266,25 @@ static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
 
 static void persist_epochs(struct srv *s, const struct zab_update *up)
 {
-    quiesce_writer(s, "the epoch");
-    int rc = TXNLOG_OK;
-    if (up->flags & ZAB_UPD_ACCEPTED_EPOCH)
-        rc = txnlog_stage_meta(s->log, META_ACCEPTED, up->accepted_epoch);
-    if (rc == TXNLOG_OK && (up->flags & ZAB_UPD_CURRENT_EPOCH))
-        rc = txnlog_stage_meta(s->log, META_CURRENT, up->current_epoch);
-    if (rc != TXNLOG_OK) {
-        ZK_ERROR("cannot stage the epoch: %s; exiting", txnlog_errmsg(s->log));
-        abort();
-    }
+    int64_t accepted = up->flags & ZAB_UPD_ACCEPTED_EPOCH ? (int64_t)up->accepted_epoch : -1;
+    int64_t current = up->flags & ZAB_UPD_CURRENT_EPOCH ? (int64_t)up->current_epoch : -1;
     /* Durable before any message of this update leaves (Zab: persist, then answer). */
-    commit_sync_or_exit(s, "the epoch");
+    storage_or_exit(storage_set_epochs(s->storage, accepted, current,
+                                       (int64_t)zab_committed(s->repl->zab)), "the epoch");
 }
 
 static void truncate_log(struct srv *s, uint64_t zxid)
 {
-    commit_now_or_exit(s, "the log before a truncation");
-    if (txnlog_truncate_after(s->log, (int64_t)zxid)) {
-        ZK_ERROR("cannot truncate the log: %s; exiting", txnlog_errmsg(s->log));
-        abort();
-    }
+    storage_or_exit(storage_truncate_after(s->storage, (int64_t)zxid,
+                                           (int64_t)zab_committed(s->repl->zab)),
+                    "a truncation");
     if (s->repl->reported_persisted > (int64_t)zxid)
         s->repl->reported_persisted = (int64_t)zxid;
-    if (s->repl->durable_zxid > (int64_t)zxid)
-        s->repl->durable_zxid = (int64_t)zxid;
-    s->repl->unsynced_last_zxid = (int64_t)zxid;
-    ZK_INFO("log truncated after zxid 0x%llx", (unsigned long long)zxid);
+}
+
+static int sink_sbuffer(void *ctx, const void *p, size_t len)
+{
+    return msgpack_sbuffer_write(ctx, p, len);
 }
 
 static int attach_snapshot(struct srv *s, struct zab_msg *m, msgpack_sbuffer *sbuf)
@@ -446,9 +294,7 @@ static int attach_snapshot(struct srv *s, struct zab_msg *m, msgpack_sbuffer *sb
                 (unsigned long long)m->zxid, (unsigned long long)store_last_zxid(s->store));
         return -1;
     }
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sbuf, msgpack_sbuffer_write);
-    if (store_snapshot_write(s->store, &pk) != 0)
+    if (store_snapshot_write(s->store, sink_sbuffer, sbuf) != 0)
         return -1;
     m->data.data = (const uint8_t *)sbuf->data;
     m->data.len = sbuf->size;
@@ -700,8 +546,8 @@ void repl_flush(struct srv *s)
     if (r->peers)
         peer_net_push(r->peers); /* overlap the other members' work with our fsync */
     client_push_all(s);          /* replies of commits applied this turn: do not make them wait */
-    start_batch(s);
-    int64_t durable = r->durable_zxid;
+    storage_flush(s->storage, (int64_t)zab_committed(r->zab));
+    int64_t durable = storage_durable_zxid(s->storage);
     if (durable > r->reported_persisted) {
         r->reported_persisted = durable;
         struct zab_event ev = {.type = ZAB_PERSISTED};
@@ -839,32 +685,22 @@ int repl_start(struct srv *s)
     s->repl = r;
     i64map_init(&r->touched);
     jw_init(&r->activity);
-    jw_init(&r->unsynced);
-    jw_init(&r->inflight);
-    if (load_snapshot(s) != 0)
-        return -1;
-    struct tail t = {.srv = s, .committed = txnlog_meta_get(s->log, META_COMMITTED, 0)};
-    int rc = txnlog_read_after(s->log, store_last_zxid(s->store), load_record, &t);
-    if (rc != 0) {
-        ZK_ERROR("reading the log failed (%d): %s", rc, txnlog_errmsg(s->log));
+    struct storage_recovered rec;
+    struct tail t = {.srv = s, .rec = &rec};
+    if (storage_recover(s->storage, s->store, &rec, load_record, &t) != 0) {
         free_tail(&t);
         return -1;
     }
     ZK_INFO("recovered: state at zxid 0x%llx (%zu znodes, %zu sessions), %zu logged entries "
             "awaiting the ensemble", (unsigned long long)store_last_zxid(s->store),
             store_node_count(s->store), store_session_count(s->store), t.n);
-    r->writer = logwriter_new(s->base, s->log, on_batch_done, s);
-    if (!r->writer) {
-        ZK_ERROR("cannot start the log writer thread");
-        free_tail(&t);
-        return -1;
-    }
-    rc = start_core(s, &t);
+    int rc = start_core(s, &t, &rec);
     free_tail(&t);
     if (rc != 0)
         return -1;
     if (s->cfg.n_members > 0) {
-        struct peer_callbacks cbs = {on_peer_message, NULL, on_peer_down, s};
+        struct peer_callbacks cbs = {.on_message = on_peer_message, .on_down = on_peer_down,
+                                     .ctx = s};
         r->peers = peer_net_new(s->base, &s->cfg, &cbs);
         if (!r->peers) {
             ZK_ERROR("cannot start the peer transport");
@@ -879,11 +715,6 @@ void repl_stop(struct srv *s)
     struct repl *r = s->repl;
     if (!r)
         return;
-    if (r->writer) {
-        logwriter_wait_idle(r->writer);
-        collect_batch(s);
-        logwriter_free(r->writer); /* unsynced records were never acknowledged: dropped */
-    }
     peer_net_free(r->peers);
     for (struct pending_write *p = r->backlog_head, *next; p; p = next) {
         next = p->next;
@@ -897,8 +728,6 @@ void repl_stop(struct srv *s)
         zab_free(r->zab);
     i64map_free(&r->touched);
     jw_free(&r->activity);
-    jw_free(&r->unsynced);
-    jw_free(&r->inflight);
     zk_free(r->msgbuf);
     zk_free(r);
     s->repl = NULL;

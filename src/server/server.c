@@ -18,7 +18,7 @@
 #include "server/repl.h"
 #include "server/sdnotify.h"
 #include "session/tracker.h"
-#include "store/txnlog.h"
+#include "server/storage.h"
 
 int64_t srv_now_ms(void)
 {
@@ -77,81 +77,37 @@ void srv_flush(struct srv *s)
 
 #define TRIM_INTERVAL_MS 10000
 
-/* Give back what the process no longer uses: LMDB's mapped pages (a purge walks the whole log)
- * and freed heap (glibc keeps it otherwise). */
+/* Give back the freed heap (glibc keeps it otherwise). */
 static void trim_memory(struct srv *s)
 {
-    txnlog_release_memory(s->log);
     malloc_trim(0);
     s->last_trim_ms = srv_now_ms();
 }
 
 /* ---- snapshots ---- */
 
-/* msgpack output that goes to LMDB in 1 MiB pieces: a snapshot never sits whole in memory. */
-struct snap_stream {
-    struct txnlog *log;
-    struct jute_writer buf;
-    size_t total;
-    int rc;
-};
-
-#define SNAP_PIECE_BYTES (1u << 20)
-
-static int snap_flush(struct snap_stream *ss)
+/* ZooKeeper's rule: a snapshot after snapCount/2 + a random part of snapCount/2 txns, so the
+ * members of an ensemble do not all write one at the same moment; or once snapSizeLimitInKb of
+ * log has been written since the last one. */
+static void pick_snapshot_threshold(struct srv *s)
 {
-    if (ss->rc == TXNLOG_OK && ss->buf.len)
-        ss->rc = txnlog_snapshot_write(ss->log, ss->buf.data, ss->buf.len);
-    ss->total += ss->buf.len;
-    jw_reset(&ss->buf);
-    return ss->rc;
-}
-
-static int snap_write(void *data, const char *bytes, size_t len)
-{
-    struct snap_stream *ss = data;
-    jw_raw(&ss->buf, bytes, len);
-    if (ss->buf.err)
-        ss->rc = TXNLOG_ENOMEM;
-    if (ss->rc == TXNLOG_OK && ss->buf.len >= SNAP_PIECE_BYTES)
-        snap_flush(ss);
-    return ss->rc == TXNLOG_OK ? 0 : -1;
-}
-
-static void take_snapshot(struct srv *s)
-{
-    int64_t zxid = store_last_zxid(s->store);
-    int64_t started = srv_now_ms();
-    struct snap_stream ss = {.log = s->log, .rc = txnlog_snapshot_begin(s->log, zxid)};
-    jw_init(&ss.buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &ss, snap_write);
-    int written = ss.rc == TXNLOG_OK ? store_snapshot_write(s->store, &pk) : -1;
-    if (written == 0 && snap_flush(&ss) == TXNLOG_OK)
-        ss.rc = txnlog_snapshot_finish(s->log);
-    jw_free(&ss.buf);
-    if (written != 0 || ss.rc != TXNLOG_OK) {
-        ZK_ERROR("snapshot at zxid 0x%llx failed: %s", (unsigned long long)zxid,
-                 ss.rc != TXNLOG_OK ? txnlog_errmsg(s->log) : "serialisation (out of memory?)");
-    } else if (txnlog_purge_through(s->log, zxid) != TXNLOG_OK) {
-        ZK_ERROR("log purge failed: %s", txnlog_errmsg(s->log));
-    } else {
-        trim_memory(s);
-        ZK_INFO("snapshot at zxid 0x%llx: %zu bytes, %zu znodes, %lld ms",
-                (unsigned long long)zxid, ss.total, store_node_count(s->store),
-                (long long)(srv_now_ms() - started));
-        s->txns_since_snapshot = 0;
-    }
+    long half = s->cfg.snap_count / 2;
+    s->snap_threshold = half + (half > 0 ? (long)((uint64_t)rand() % (uint64_t)(half + 1)) : 1);
 }
 
 static void maybe_snapshot(struct srv *s)
 {
-    /* The snapshot holds exactly the applied state; LMDB must be the loop's (no batch in the
-     * writer thread) while the snapshot is written. */
-    if (s->txns_since_snapshot < s->cfg.snap_count)
+    bool due = s->txns_since_snapshot >= s->snap_threshold ||
+               (s->cfg.snap_size_limit_bytes > 0 &&
+                s->bytes_since_snapshot >= s->cfg.snap_size_limit_bytes);
+    if (!due || storage_snapshot_start(s->storage, s->store) != 0)
         return;
-    repl_quiesce(s);
-    take_snapshot(s);
+    ZK_INFO("snapshot at zxid 0x%llx started (%ld txns, %lld bytes since the last one)",
+            (unsigned long long)store_last_zxid(s->store), s->txns_since_snapshot,
+            (long long)s->bytes_since_snapshot);
+    s->txns_since_snapshot = 0;
+    s->bytes_since_snapshot = 0;
+    pick_snapshot_threshold(s);
 }
 
 /* ---- ticks: session expiry and container reaping (this member orders writes) ---- */
@@ -217,9 +173,7 @@ static void on_core_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct srv *s = arg;
     repl_tick(s);
-    /* LMDB's copy-on-write reads every commit's fresh pages through its map (~5 pages a
-     * commit, ~12 MB/s at 20k writes/s): release them each tick so they never pile up. */
-    txnlog_release_memory(s->log);
+    storage_poll(s->storage);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -234,26 +188,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 /* ---- lifecycle ---- */
 
-static int make_dirs(const struct zk_config *cfg)
-{
-    const char *dirs[] = {cfg->data_dir, cfg->data_log_dir};
-    for (int i = 0; i < 2; i++) {
-        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
-            ZK_ERROR("cannot create %s: %s", dirs[i], strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int open_storage(struct srv *s)
 {
-    char dir[ZK_PATH_MAX + 32], err[TXNLOG_ERRMSG_SIZE];
-    snprintf(dir, sizeof dir, "%s/zabkeeper-log", s->cfg.data_log_dir);
-    if (txnlog_open(&s->log, dir, (size_t)s->cfg.lmdb_map_bytes, err, sizeof err) != TXNLOG_OK) {
-        ZK_ERROR("cannot open the transaction log in %s: %s", dir, err);
+    struct storage_config sc = {s->cfg.data_dir, s->cfg.data_log_dir, s->cfg.lmdb_map_bytes};
+    if (storage_open(&s->storage, s->base, &sc) != 0)
         return -1;
-    }
     struct store_options opts = {
         .max_data_len = s->cfg.max_buffer,
         .extended_types = s->cfg.extended_types,
@@ -308,7 +247,9 @@ int srv_init(struct srv *s, const struct zk_config *cfg)
         s->next_session_id = 1;
     signal(SIGPIPE, SIG_IGN);
     s->base = event_base_new();
-    if (!s->base || make_dirs(cfg) || open_storage(s) || start_events(s))
+    srand((unsigned)(srv_wall_ms() ^ cfg->myid)); /* only spreads the members' snapshots */
+    pick_snapshot_threshold(s);
+    if (!s->base || open_storage(s) || start_events(s))
         return -1;
     return 0;
 }
@@ -330,7 +271,7 @@ int srv_run(struct srv *s)
 
 void srv_destroy(struct srv *s)
 {
-    if (s->log && s->repl)
+    if (s->storage && s->repl)
         srv_flush(s); /* writes already accepted get their fsync and reply before we go */
     client_close_all(s);
     client_reap_doomed(s);
@@ -348,7 +289,7 @@ void srv_destroy(struct srv *s)
             event_free(s->sig_ev[i]);
     if (s->base)
         event_base_free(s->base);
-    txnlog_close(s->log);
+    storage_close(s->storage);
     store_free(s->store);
     sess_tracker_free(s->tracker);
     i64map_free(&s->conn_by_id);

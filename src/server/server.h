@@ -19,7 +19,7 @@
 struct event_base;
 struct event;
 struct evconnlistener;
-struct txnlog;
+struct storage;
 struct sess_tracker;
 struct conn;
 
@@ -30,7 +30,6 @@ struct srv_stats {
     uint64_t latency_count;
     int64_t latency_min_ms;
     int64_t latency_max_ms;
-    uint64_t fsyncs;
     uint64_t txns_logged;
 };
 
@@ -42,11 +41,13 @@ struct srv {
     struct event *core_tick_ev;     /* the consensus core's tick */
     struct event *sig_ev[2];
     struct store *store;
-    struct txnlog *log;
+    struct storage *storage;        /* the log and the snapshots (storage.c) */
     struct sess_tracker *tracker;
 
     struct repl *repl;              /* the consensus pipeline (repl.c) */
     int64_t txns_since_snapshot;
+    int64_t bytes_since_snapshot;   /* log bytes applied since the last snapshot started */
+    long snap_threshold;            /* txns before the next snapshot (randomized) */
     int64_t next_session_id;
     int64_t last_reap_ms;
     int64_t last_trim_ms;

@@ -20,7 +20,6 @@
 #include "proto/zkproto.h"
 
 struct store;
-struct msgpack_packer;
 
 /* A command to apply. body/auth point into caller memory that lives during the call. */
 struct store_txn {
@@ -144,10 +143,26 @@ uint64_t store_approximate_data_size(const struct store *st);
  * equal on members that applied the same txns. */
 uint64_t store_digest(const struct store *st);
 
-/* ---- snapshots (msgpack; format in docs/storage.md) ---- */
-/* Serialize the tree and the session table (not watches). */
-int store_snapshot_write(const struct store *st, struct msgpack_packer *pk);
-/* Replace st's state with a snapshot. Returns 0, or -1 on malformed input (st unchanged). */
+/* ---- snapshots (length-prefixed msgpack records; format in docs/storage-tree.md) ---- */
+/* Receives snapshot bytes in order; returns 0, or non-zero to stop the write. */
+typedef int (*store_sink_fn)(void *ctx, const void *p, size_t len);
+/* Largest record a snapshot may hold: a node with a path and data of up to 64 MiB each. */
+#define STORE_SNAP_RECORD_MAX ((132u << 20))
+/* Serialize the tree and the session table (not watches) to sink, in pieces of about 256 KiB.
+ * Returns 0, -1 if memory ran out, or the sink's non-zero return. */
+int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx);
+
+/* Incremental reading: feed the bytes in any pieces, then finish, which checks that the input
+ * was whole (every record announced, the digest it announced) and only then replaces st's state.
+ * Any malformed input makes feed or finish fail with st unchanged. */
+struct store_loader;
+struct store_loader *store_loader_new(void);
+int store_loader_feed(struct store_loader *l, const void *data, size_t len);
+int store_loader_finish(struct store_loader *l, struct store *st);
+/* The zxid the snapshot's header announced (valid once the header was fed). */
+int64_t store_loader_zxid(const struct store_loader *l);
+void store_loader_free(struct store_loader *l);
+/* The same in one call, for a snapshot held whole in memory. */
 int store_snapshot_read(struct store *st, const void *data, size_t len);
 
 #endif

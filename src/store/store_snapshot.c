@@ -1,6 +1,9 @@
-/* Snapshots: the tree and the session table as one msgpack value (format in
- * docs/storage-tree.md). Reading builds the new state aside and swaps it in only when the whole
- * input validated, so malformed input leaves the store unchanged. */
+/* Snapshots: the tree and the session table as a stream of length-prefixed msgpack records
+ * (format in docs/storage-tree.md): a header, then every ACL, session and node. Writing streams
+ * to a sink (a file, from a forked child); reading is incremental (store_loader), one record at
+ * a time, so neither side ever holds a whole snapshot in memory. The loader builds the new state
+ * aside and swaps it in only when the whole input validated, so malformed input leaves the store
+ * unchanged. */
 #include <msgpack.h>
 #include <string.h>
 
@@ -9,7 +12,9 @@
 #include "store/store_internal.h"
 
 #define SNAPSHOT_MAGIC "zabkeeper-store"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
+#define SNAP_HEADER_FIELDS 7
+#define SINK_BATCH_BYTES (256u << 10)
 #define SNAP_NODE_FIELDS 13
 #define SNAP_SESSION_FIELDS 3
 
@@ -25,36 +30,72 @@ static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
     return msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, p, len);
 }
 
-static int pack_acls(const struct store *st, msgpack_packer *pk)
+/* Records are [length: 4 bytes BE][one msgpack object], gathered in a buffer that goes to the
+ * sink every SINK_BATCH_BYTES. */
+struct rec_out {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t rec_start;
+    store_sink_fn sink;
+    void *ctx;
+    int rc;
+};
+
+static void rec_begin(struct rec_out *o)
 {
-    if (msgpack_pack_array(pk, st->acls.count))
-        return -1;
+    static const char placeholder[4];
+    o->rec_start = o->sb.size;
+    if (msgpack_sbuffer_write(&o->sb, placeholder, 4) != 0)
+        o->rc = -1;
+}
+
+static void rec_end(struct rec_out *o, int pack_rc)
+{
+    if (pack_rc != 0 || o->rc != 0) {
+        o->rc = -1;
+        return;
+    }
+    be32_store((uint8_t *)o->sb.data + o->rec_start, (uint32_t)(o->sb.size - o->rec_start - 4));
+    if (o->sb.size >= SINK_BATCH_BYTES) {
+        o->rc = o->sink(o->ctx, o->sb.data, o->sb.size);
+        o->sb.size = 0;
+    }
+}
+
+static int rec_flush(struct rec_out *o)
+{
+    if (o->rc == 0 && o->sb.size)
+        o->rc = o->sink(o->ctx, o->sb.data, o->sb.size);
+    o->sb.size = 0;
+    return o->rc;
+}
+
+static void pack_acls(const struct store *st, struct rec_out *o)
+{
     uint32_t index = 0;
     size_t b = 0;
     struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &st->acls) {
         struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
         a->snap_index = index++;
-        if (pack_bin(pk, a->bytes, a->len))
-            return -1;
+        rec_begin(o);
+        rec_end(o, pack_bin(&o->pk, a->bytes, a->len));
     }
     ZK_ASSERT(index == st->acls.count);
-    return 0;
 }
 
-static int pack_sessions(const struct store *st, msgpack_packer *pk)
+static void pack_sessions(const struct store *st, struct rec_out *o)
 {
-    if (msgpack_pack_array(pk, st->sessions.count))
-        return -1;
     size_t b = 0;
     const struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &st->sessions) {
         const struct session *s = CHAIN_ITEM(l, const struct session, link);
-        if (msgpack_pack_array(pk, SNAP_SESSION_FIELDS) || msgpack_pack_int64(pk, s->id) ||
-            msgpack_pack_int32(pk, s->timeout_ms) || pack_bin(pk, s->passwd, ZK_PASSWD_LEN))
-            return -1;
+        rec_begin(o);
+        rec_end(o, msgpack_pack_array(&o->pk, SNAP_SESSION_FIELDS) ||
+                       msgpack_pack_int64(&o->pk, s->id) ||
+                       msgpack_pack_int32(&o->pk, s->timeout_ms) ||
+                       pack_bin(&o->pk, s->passwd, ZK_PASSWD_LEN));
     }
-    return 0;
 }
 
 static int pack_node(const struct znode *n, msgpack_packer *pk)
@@ -74,15 +115,13 @@ static int pack_node(const struct znode *n, msgpack_packer *pk)
 }
 
 /* Pre-order walk (parents before children) without a stack. */
-static int pack_nodes(const struct store *st, msgpack_packer *pk)
+static void pack_nodes(const struct store *st, struct rec_out *o)
 {
-    if (msgpack_pack_array(pk, st->nodes.count))
-        return -1;
     size_t packed = 0;
     const struct znode *n = st->root;
-    while (n) {
-        if (pack_node(n, pk))
-            return -1;
+    while (n && o->rc == 0) {
+        rec_begin(o);
+        rec_end(o, pack_node(n, &o->pk));
         packed++;
         if (n->first_child) {
             n = n->first_child;
@@ -92,19 +131,30 @@ static int pack_nodes(const struct store *st, msgpack_packer *pk)
             n = n->parent;
         n = n ? n->next_sibling : NULL;
     }
-    ZK_ASSERT(packed == st->nodes.count);
-    return 0;
+    ZK_ASSERT(o->rc != 0 || packed == st->nodes.count);
 }
 
-int store_snapshot_write(const struct store *st, struct msgpack_packer *pk)
+int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx)
 {
-    ZK_ASSERT(st && pk && !st->txn.active);
-    if (msgpack_pack_array(pk, 6) || pack_str(pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
-        msgpack_pack_int32(pk, SNAPSHOT_VERSION) || msgpack_pack_int64(pk, st->last_zxid))
-        return -1;
-    if (pack_acls(st, pk) || pack_sessions(st, pk) || pack_nodes(st, pk))
-        return -1;
-    return 0;
+    ZK_ASSERT(st && sink && !st->txn.active);
+    struct rec_out o = {.sink = sink, .ctx = ctx};
+    msgpack_sbuffer_init(&o.sb);
+    msgpack_packer_init(&o.pk, &o.sb, msgpack_sbuffer_write);
+    rec_begin(&o);
+    rec_end(&o, msgpack_pack_array(&o.pk, SNAP_HEADER_FIELDS) ||
+                    pack_str(&o.pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
+                    msgpack_pack_int32(&o.pk, SNAPSHOT_VERSION) ||
+                    msgpack_pack_int64(&o.pk, st->last_zxid) ||
+                    msgpack_pack_uint64(&o.pk, st->acls.count) ||
+                    msgpack_pack_uint64(&o.pk, st->sessions.count) ||
+                    msgpack_pack_uint64(&o.pk, st->nodes.count) ||
+                    msgpack_pack_uint64(&o.pk, st->digest));
+    pack_acls(st, &o);
+    pack_sessions(st, &o);
+    pack_nodes(st, &o);
+    int rc = rec_flush(&o);
+    msgpack_sbuffer_destroy(&o.sb);
+    return rc;
 }
 
 /* ---- reading ---- */
@@ -217,7 +267,7 @@ static bool msgpack_shape_ok(const uint8_t *p, size_t len)
 struct snap_load {
     struct store tmp;          /* only tree/ACL/session fields are used */
     struct acl_list **acls;    /* by snapshot index */
-    uint32_t acl_count;
+    uint32_t acl_count, acl_cap;
 };
 
 static bool acl_bytes_valid(const uint8_t *p, size_t len)
@@ -228,48 +278,44 @@ static bool acl_bytes_valid(const uint8_t *p, size_t len)
     return span.len >= 0 && jr_remaining(&jr) == 0 && len >= 4 && be32_load(p) > 0;
 }
 
-static int load_acls(struct snap_load *ld, const msgpack_object *arr)
+static int load_acl(struct snap_load *ld, const msgpack_object *o)
 {
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
+    if (o->type != MSGPACK_OBJECT_BIN ||
+        !acl_bytes_valid((const uint8_t *)o->via.bin.ptr, o->via.bin.size))
         return -1;
-    uint32_t n = arr->via.array.size;
-    ld->acls = zk_calloc(n ? n : 1, sizeof *ld->acls);
-    if (!ld->acls)
-        return -1;
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *o = &arr->via.array.ptr[i];
-        if (o->type != MSGPACK_OBJECT_BIN ||
-            !acl_bytes_valid((const uint8_t *)o->via.bin.ptr, o->via.bin.size))
+    if (ld->acl_count == ld->acl_cap) {
+        uint32_t cap = ld->acl_cap ? ld->acl_cap * 2 : 64;
+        struct acl_list **a = zk_realloc(ld->acls, cap * sizeof *a);
+        if (!a)
             return -1;
-        ld->acls[i] = acl_intern(&ld->tmp.acls, (const uint8_t *)o->via.bin.ptr, o->via.bin.size);
-        if (!ld->acls[i])
-            return -1;
-        ld->acl_count = i + 1;
+        ld->acls = a;
+        ld->acl_cap = cap;
     }
+    struct acl_list *acl = acl_intern(&ld->tmp.acls, (const uint8_t *)o->via.bin.ptr,
+                                      o->via.bin.size);
+    if (!acl || acl->refcount != 1) /* a list appears once in a snapshot */
+        return -1;
+    ld->acls[ld->acl_count++] = acl;
     return 0;
 }
 
-static int load_sessions(struct snap_load *ld, const msgpack_object *arr)
+static int load_session(struct snap_load *ld, const msgpack_object *o)
 {
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
+    const msgpack_object *f = as_array(o, SNAP_SESSION_FIELDS);
+    int64_t id;
+    int32_t timeout;
+    if (!f || !get_i64(&f[0], &id) || !get_i32(&f[1], &timeout) ||
+        f[2].type != MSGPACK_OBJECT_BIN || f[2].via.bin.size != ZK_PASSWD_LEN ||
+        session_find(&ld->tmp, id))
         return -1;
-    for (uint32_t i = 0; i < arr->via.array.size; i++) {
-        const msgpack_object *f = as_array(&arr->via.array.ptr[i], SNAP_SESSION_FIELDS);
-        int64_t id;
-        int32_t timeout;
-        if (!f || !get_i64(&f[0], &id) || !get_i32(&f[1], &timeout) ||
-            f[2].type != MSGPACK_OBJECT_BIN || f[2].via.bin.size != ZK_PASSWD_LEN ||
-            session_find(&ld->tmp, id))
-            return -1;
-        struct session *s = zk_calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        s->id = id;
-        s->timeout_ms = timeout;
-        memcpy(s->passwd, f[2].via.bin.ptr, ZK_PASSWD_LEN);
-        session_link(&ld->tmp, s);
-        chain_maybe_grow(&ld->tmp.sessions);
-    }
+    struct session *s = zk_calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    s->id = id;
+    s->timeout_ms = timeout;
+    memcpy(s->passwd, f[2].via.bin.ptr, ZK_PASSWD_LEN);
+    session_link(&ld->tmp, s);
+    chain_maybe_grow(&ld->tmp.sessions);
     return 0;
 }
 
@@ -348,36 +394,6 @@ static int load_node(struct snap_load *ld, const msgpack_object *o)
     return 0;
 }
 
-static int load_nodes(struct snap_load *ld, const msgpack_object *arr)
-{
-    if (arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size == 0)
-        return -1;
-    for (uint32_t i = 0; i < arr->via.array.size; i++)
-        if (load_node(ld, &arr->via.array.ptr[i]))
-            return -1;
-    return ld->tmp.root ? 0 : -1;
-}
-
-static int load_all(struct snap_load *ld, const msgpack_object *top, int64_t *last_zxid)
-{
-    const msgpack_object *f = as_array(top, 6);
-    int32_t version;
-    if (!f || f[0].type != MSGPACK_OBJECT_STR || f[0].via.str.size != strlen(SNAPSHOT_MAGIC) ||
-        memcmp(f[0].via.str.ptr, SNAPSHOT_MAGIC, f[0].via.str.size) != 0 ||
-        !get_i32(&f[1], &version) || version != SNAPSHOT_VERSION || !get_i64(&f[2], last_zxid))
-        return -1;
-    if (chain_init(&ld->tmp.nodes, 1024) || chain_init(&ld->tmp.acls, 64) ||
-        chain_init(&ld->tmp.sessions, 64))
-        return -1;
-    if (load_acls(ld, &f[3]) || load_sessions(ld, &f[4]) || load_nodes(ld, &f[5]))
-        return -1;
-    /* Every ACL listed must be used (refcount > 1: the load's own + a node's). */
-    for (uint32_t i = 0; i < ld->acl_count; i++)
-        if (ld->acls[i]->refcount < 2)
-            return -1;
-    return 0;
-}
-
 /* Drop the references the loader held on the snapshot's ACL list. */
 static void release_loader_acls(struct snap_load *ld)
 {
@@ -399,28 +415,178 @@ static void swap_state(struct store *st, struct store *tmp)
     store_release_tree(&old);
 }
 
-int store_snapshot_read(struct store *st, const void *data, size_t len)
+/* ---- the incremental loader ---- */
+
+enum load_phase { PH_HEADER, PH_ACLS, PH_SESSIONS, PH_NODES, PH_DONE };
+
+struct store_loader {
+    struct snap_load ld;
+    enum load_phase phase;
+    uint64_t want[3];   /* ACLs, sessions, nodes announced by the header */
+    uint64_t got;       /* records of the current phase */
+    int64_t last_zxid;
+    uint64_t digest;
+    uint8_t len_bytes[4];
+    size_t len_have;    /* bytes of the current record's length prefix */
+    uint8_t *rec;       /* the current record, when it spans fed pieces */
+    size_t rec_need, rec_have, rec_cap;
+    msgpack_unpacked unp;
+    bool failed;
+};
+
+struct store_loader *store_loader_new(void)
+{
+    struct store_loader *l = zk_calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    if (chain_init(&l->ld.tmp.nodes, 1024) || chain_init(&l->ld.tmp.acls, 64) ||
+        chain_init(&l->ld.tmp.sessions, 64)) {
+        store_release_tree(&l->ld.tmp);
+        zk_free(l);
+        return NULL;
+    }
+    msgpack_unpacked_init(&l->unp);
+    return l;
+}
+
+void store_loader_free(struct store_loader *l)
+{
+    if (!l)
+        return;
+    release_loader_acls(&l->ld);
+    store_release_tree(&l->ld.tmp);
+    msgpack_unpacked_destroy(&l->unp);
+    zk_free(l->rec);
+    zk_free(l);
+}
+
+static int load_header(struct store_loader *l, const msgpack_object *o)
+{
+    const msgpack_object *f = as_array(o, SNAP_HEADER_FIELDS);
+    int32_t version;
+    if (!f || f[0].type != MSGPACK_OBJECT_STR || f[0].via.str.size != strlen(SNAPSHOT_MAGIC) ||
+        memcmp(f[0].via.str.ptr, SNAPSHOT_MAGIC, f[0].via.str.size) != 0 ||
+        !get_i32(&f[1], &version) || version != SNAPSHOT_VERSION ||
+        !get_i64(&f[2], &l->last_zxid))
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (f[3 + i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return -1;
+    l->want[0] = f[3].via.u64, l->want[1] = f[4].via.u64, l->want[2] = f[5].via.u64;
+    l->digest = f[6].via.u64;
+    return l->want[2] == 0 ? -1 : 0; /* there is always a root */
+}
+
+/* Move past phases whose records are all in. */
+static void advance_phase(struct store_loader *l)
+{
+    while (l->phase != PH_DONE && (l->phase == PH_HEADER ? l->got == 1
+                                                         : l->got == l->want[l->phase - 1])) {
+        l->phase++;
+        l->got = 0;
+    }
+}
+
+static int load_record(struct store_loader *l, const uint8_t *p, size_t len)
+{
+    size_t off = 0;
+    if (l->phase == PH_DONE || !msgpack_shape_ok(p, len) ||
+        msgpack_unpack_next(&l->unp, (const char *)p, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len)
+        return -1;
+    const msgpack_object *o = &l->unp.data;
+    int rc;
+    switch (l->phase) {
+    case PH_HEADER: rc = load_header(l, o); break;
+    case PH_ACLS: rc = load_acl(&l->ld, o); break;
+    case PH_SESSIONS: rc = load_session(&l->ld, o); break;
+    default: rc = load_node(&l->ld, o); break;
+    }
+    if (rc)
+        return -1;
+    l->got++;
+    advance_phase(l);
+    return 0;
+}
+
+/* Take the next record's length prefix from the input; 0 when it is not complete yet. */
+static size_t take_length(struct store_loader *l, const uint8_t *p, size_t len)
+{
+    size_t n = 4 - l->len_have < len ? 4 - l->len_have : len;
+    memcpy(l->len_bytes + l->len_have, p, n);
+    l->len_have += n;
+    if (l->len_have == 4) {
+        l->rec_need = be32_load(l->len_bytes);
+        l->rec_have = 0;
+    }
+    return n;
+}
+
+int store_loader_feed(struct store_loader *l, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0 && !l->failed) {
+        if (l->len_have < 4) {
+            size_t n = take_length(l, p, len);
+            p += n, len -= n;
+            if (l->len_have == 4 && (l->rec_need == 0 || l->rec_need > STORE_SNAP_RECORD_MAX))
+                l->failed = true;
+            continue;
+        }
+        if (l->rec_have == 0 && len >= l->rec_need) { /* whole record in this piece */
+            l->failed = load_record(l, p, l->rec_need) != 0;
+            p += l->rec_need, len -= l->rec_need;
+            l->len_have = 0;
+            continue;
+        }
+        if (l->rec_cap < l->rec_need) {
+            uint8_t *rec = zk_realloc(l->rec, l->rec_need);
+            if (!rec) {
+                l->failed = true;
+                break;
+            }
+            l->rec = rec;
+            l->rec_cap = l->rec_need;
+        }
+        size_t n = l->rec_need - l->rec_have < len ? l->rec_need - l->rec_have : len;
+        memcpy(l->rec + l->rec_have, p, n);
+        l->rec_have += n, p += n, len -= n;
+        if (l->rec_have == l->rec_need) {
+            l->failed = load_record(l, l->rec, l->rec_need) != 0;
+            l->len_have = 0;
+            l->rec_have = 0;
+        }
+    }
+    return l->failed ? -1 : 0;
+}
+
+int store_loader_finish(struct store_loader *l, struct store *st)
 {
     ZK_ASSERT(st && !st->txn.active);
-    if (!data || len == 0)
+    if (l->failed || l->phase != PH_DONE || l->len_have != 0 || !l->ld.tmp.root ||
+        l->ld.tmp.digest != l->digest)
         return -1;
-    msgpack_unpacked unp;
-    msgpack_unpacked_init(&unp);
-    size_t off = 0;
-    struct snap_load ld;
-    memset(&ld, 0, sizeof ld);
-    int64_t last_zxid = 0;
-    int rc = -1;
-    if (msgpack_shape_ok(data, len) &&
-        msgpack_unpack_next(&unp, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len)
-        rc = load_all(&ld, &unp.data, &last_zxid);
-    release_loader_acls(&ld);
-    if (rc == 0) {
-        swap_state(st, &ld.tmp);
-        st->last_zxid = last_zxid;
-    } else {
-        store_release_tree(&ld.tmp);
-    }
-    msgpack_unpacked_destroy(&unp);
+    /* Every ACL listed must be used (refcount > 1: the load's own + a node's). */
+    for (uint32_t i = 0; i < l->ld.acl_count; i++)
+        if (l->ld.acls[i]->refcount < 2)
+            return -1;
+    release_loader_acls(&l->ld);
+    swap_state(st, &l->ld.tmp);
+    memset(&l->ld.tmp, 0, sizeof l->ld.tmp);
+    st->last_zxid = l->last_zxid;
+    return 0;
+}
+
+int64_t store_loader_zxid(const struct store_loader *l) { return l->last_zxid; }
+
+int store_snapshot_read(struct store *st, const void *data, size_t len)
+{
+    struct store_loader *l = store_loader_new();
+    if (!l)
+        return -1;
+    int rc = data && len ? store_loader_feed(l, data, len) : -1;
+    if (rc == 0)
+        rc = store_loader_finish(l, st);
+    store_loader_free(l);
     return rc;
 }

@@ -75,7 +75,8 @@ static int open_tables(struct txnlog *log)
     return rc ? fail(log, rc, "commit tables") : TXNLOG_OK;
 }
 
-static int load_last_zxid(struct txnlog *log)
+/* The zxid of the first (op MDB_FIRST) or last (MDB_LAST) durable record, 0 if none. */
+static int edge_zxid(struct txnlog *log, MDB_cursor_op op, int64_t *out)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -88,13 +89,23 @@ static int load_last_zxid(struct txnlog *log)
         return fail(log, rc, "cursor");
     }
     MDB_val key, val;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-    log->last_zxid = rc == 0 ? key_zxid(&key) : 0;
+    rc = mdb_cursor_get(cur, &key, &val, op);
+    *out = rc == 0 ? key_zxid(&key) : 0;
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     if (rc && rc != MDB_NOTFOUND)
-        return fail(log, rc, "read last");
+        return fail(log, rc, "read first/last");
     return TXNLOG_OK;
+}
+
+static int load_last_zxid(struct txnlog *log)
+{
+    return edge_zxid(log, MDB_LAST, &log->last_zxid);
+}
+
+int txnlog_first_zxid(struct txnlog *log, int64_t *zxid)
+{
+    return edge_zxid(log, MDB_FIRST, zxid);
 }
 
 int txnlog_open(struct txnlog **out, const char *dir, size_t map_size_bytes, char *errmsg,
@@ -257,6 +268,40 @@ int txnlog_truncate_after(struct txnlog *log, int64_t zxid)
         log->batch_last_zxid = log->last_zxid;
     }
     return rc;
+}
+
+int txnlog_stage_purge(struct txnlog *log, int64_t zxid, size_t max, int64_t *purged_through)
+{
+    int rc = open_batch(log);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(log->batch, log->log_dbi, &cur))) {
+        txnlog_abort(log);
+        return fail(log, rc, "cursor purge");
+    }
+    MDB_val key, val;
+    size_t deleted = 0;
+    *purged_through = zxid; /* unless a record <= zxid is left below */
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0 && key_zxid(&key) <= zxid) {
+        if (deleted == max) {
+            *purged_through = key_zxid(&key) - 1;
+            break;
+        }
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        deleted++;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+        if (rc == EINVAL)
+            rc = MDB_NOTFOUND;
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND) {
+        txnlog_abort(log);
+        return fail(log, rc, "purge");
+    }
+    return TXNLOG_OK;
 }
 
 int txnlog_purge_through(struct txnlog *log, int64_t zxid)

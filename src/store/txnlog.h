@@ -4,7 +4,8 @@
  * gathered in one LMDB write transaction and made durable together by txnlog_commit: one fsync
  * for the whole batch (group commit). Snapshots are stored in chunks keyed by (zxid, chunk) so a
  * large tree never needs one huge value. Small metadata (acceptedEpoch, currentEpoch) lives in
- * its own table. Single-threaded: the owner calls everything from its event loop. */
+ * its own table. One thread writes at a time (the log writer thread while it holds a batch, else
+ * the loop); reads (txnlog_read_after) may run in another thread meanwhile (LMDB's MVCC). */
 #ifndef ZK_TXNLOG_H
 #define ZK_TXNLOG_H
 
@@ -38,6 +39,8 @@ int txnlog_commit(struct txnlog *log);
 void txnlog_abort(struct txnlog *log);
 int txnlog_has_pending(const struct txnlog *log);
 
+/* Lowest durable zxid in *zxid (0 if the log is empty). TXNLOG_OK or an error. */
+int txnlog_first_zxid(struct txnlog *log, int64_t *zxid);
 /* Highest durable zxid in the log, or 0 if the log is empty. */
 int64_t txnlog_last_zxid(struct txnlog *log);
 /* Remove every durable record with zxid > zxid (a TRUNC from a new leader). */
@@ -45,6 +48,10 @@ int txnlog_truncate_after(struct txnlog *log, int64_t zxid);
 /* Remove every durable record with zxid <= zxid (behind a snapshot). */
 int txnlog_purge_through(struct txnlog *log, int64_t zxid);
 
+/* Inside the pending batch (opening one if needed): delete at most max records with
+ * zxid <= zxid, oldest first; *purged_through gets how far the log is now empty. Durable with
+ * the batch. Used to purge behind a snapshot without a commit of its own. */
+int txnlog_stage_purge(struct txnlog *log, int64_t zxid, size_t max, int64_t *purged_through);
 /* Visit durable records with zxid > after_zxid in order. The callback's data pointer is valid
  * only during the call; a non-zero return stops the walk and is returned. */
 typedef int (*txnlog_visit_fn)(void *ctx, int64_t zxid, const void *rec, size_t len);

@@ -63,12 +63,15 @@ Test(store_state, digest_back_after_delete)
     cr_expect_neq(store_digest(t.st), d0); /* root pzxid/cversion changed */
 }
 
+static int sink_sbuffer(void *ctx, const void *p, size_t len)
+{
+    return msgpack_sbuffer_write(ctx, p, len);
+}
+
 static void snapshot_bytes(struct store *st, msgpack_sbuffer *sb)
 {
     msgpack_sbuffer_init(sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    cr_assert_eq(store_snapshot_write(st, &pk), 0);
+    cr_assert_eq(store_snapshot_write(st, sink_sbuffer, sb), 0);
 }
 
 Test(store_state, snapshot_round_trip)
@@ -99,6 +102,50 @@ Test(store_state, snapshot_round_trip)
     cr_assert_eq(tk_apply(&r, SID, ZOP_CLOSESESSION, NULL), 0);
     cr_expect_eq(store_ephemeral_count(r.st), 0);
     cr_expect_eq(tk_read(&r, ZOP_EXISTS, "/app/eph", 0, 0), ZE_NONODE);
+    tk_fini(&r);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The loader takes the bytes in pieces of any size (a file read, chunks of a transfer). */
+Test(store_state, snapshot_loads_from_pieces_of_any_size)
+{
+    build_sample(&t);
+    msgpack_sbuffer sb;
+    snapshot_bytes(t.st, &sb);
+    const size_t pieces[] = {1, 2, 3, 5, 7, 64, 4096};
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+        struct tk r;
+        tk_init(&r);
+        struct store_loader *l = store_loader_new();
+        cr_assert_not_null(l);
+        for (size_t off = 0; off < sb.size; off += pieces[k]) {
+            size_t n = sb.size - off < pieces[k] ? sb.size - off : pieces[k];
+            cr_assert_eq(store_loader_feed(l, sb.data + off, n), 0, "piece %zu at %zu", n, off);
+        }
+        cr_assert_eq(store_loader_zxid(l), store_last_zxid(t.st));
+        cr_assert_eq(store_loader_finish(l, r.st), 0, "pieces of %zu", pieces[k]);
+        store_loader_free(l);
+        cr_expect_eq(store_digest(r.st), store_digest(t.st));
+        cr_expect_eq(store_node_count(r.st), store_node_count(t.st));
+        tk_fini(&r);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A loader that has not seen the whole snapshot never replaces the state. */
+Test(store_state, snapshot_loader_needs_the_whole_input)
+{
+    build_sample(&t);
+    msgpack_sbuffer sb;
+    snapshot_bytes(t.st, &sb);
+    struct tk r;
+    tk_init(&r);
+    uint64_t before = store_digest(r.st);
+    struct store_loader *l = store_loader_new();
+    cr_assert_eq(store_loader_feed(l, sb.data, sb.size - 1), 0);
+    cr_expect_eq(store_loader_finish(l, r.st), -1);
+    store_loader_free(l);
+    cr_expect_eq(store_digest(r.st), before);
     tk_fini(&r);
     msgpack_sbuffer_destroy(&sb);
 }
