@@ -11,6 +11,7 @@ Environment (ctest sets all of them; defaults let the files run by hand):
 """
 import contextlib
 import os
+import selectors
 import shutil
 import signal
 import socket
@@ -33,9 +34,9 @@ class Ensemble:
         self.n = 0
 
     # ---- localcluster
-    def lc(self, *args, check=True):
+    def lc(self, *args, check=True, env=None):
         p = subprocess.run([LOCALCLUSTER] + [str(a) for a in args], capture_output=True,
-                           text=True, timeout=120)
+                           text=True, timeout=120, env=dict(os.environ, **(env or {})))
         if check and p.returncode != 0:
             pytest.fail("localcluster %s failed (%d): %s%s" % (" ".join(map(str, args)),
                                                                p.returncode, p.stdout, p.stderr))
@@ -107,9 +108,10 @@ class Ensemble:
         wait_for(lambda: not self.alive(i), 5, "member %d to die" % i)
         return t
 
-    def start(self, i):
+    def start(self, i, nofile=None):
+        """(Re)start member i with its data; nofile: its descriptor limit (ulimit -n)."""
         self.lc("kill", i)  # waits until the killed process is reaped, so start really starts
-        self.lc("start", i)
+        self.lc("start", i, env={"ZABKEEPER_NOFILE": str(nofile)} if nofile else None)
 
     def pids(self):
         return {i: self.pid(i) for i in range(1, self.n + 1)}
@@ -212,6 +214,30 @@ def wait_for(cond, timeout, what, interval=0.02):
         time.sleep(interval)
 
 
+def close_times(socks, timeout):
+    """Seconds until each socket is closed by its peer (EOF or RST), None for those still open
+    after timeout; whatever the peer sends meanwhile is discarded."""
+    t0 = time.monotonic()
+    sel = selectors.DefaultSelector()
+    for k, s in enumerate(socks):
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, k)
+    out = [None] * len(socks)
+    while None in out and time.monotonic() - t0 < timeout:
+        for key, _ in sel.select(0.2):
+            try:
+                closed = key.fileobj.recv(65536) == b""
+            except BlockingIOError:
+                closed = False
+            except OSError:
+                closed = True
+            if closed:
+                out[key.data] = time.monotonic() - t0
+                sel.unregister(key.fileobj)
+    sel.close()
+    return out
+
+
 def zxid_epoch(zxid):
     """The epoch of a zxid as mntr prints it ("0x300000004" -> 3)."""
     return int(zxid, 16) >> 32
@@ -226,10 +252,21 @@ class Ledger:
         self.acked = {}
         zk.ensure_path(root)
 
-    def write(self, tag):
-        wait_for(lambda: self.zk.connected, 30, "the ledger's client to reconnect")
+    def write(self, tag, timeout=30.0):
+        """One acknowledged write. A write cut by a disconnect is not acknowledged: it is made
+        again (a new sequential node) until one is, within timeout."""
+        from kazoo.exceptions import ConnectionLoss, SessionMovedError
         data = ("ack %d %s" % (len(self.acked), tag)).encode()
-        path = self.zk.create("%s/%s-" % (self.root, tag), data, sequence=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            wait_for(lambda: self.zk.connected, timeout, "the ledger's client to reconnect")
+            try:
+                path = self.zk.create("%s/%s-" % (self.root, tag), data, sequence=True)
+                break
+            except (ConnectionLoss, SessionMovedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self.acked[path] = data
         return path
 

@@ -13,7 +13,6 @@ Run by ctest (integ_robustness_client) or by hand:
 /usr/bin/python3 -m pytest tests/integration/test_robustness_client.py
 """
 import os
-import selectors
 import shutil
 import socket
 import struct
@@ -28,7 +27,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "compat"))
-from ensemble import Ensemble, Ledger, check_survival, wait_for, zxid_epoch  # noqa: E402
+from ensemble import (Ensemble, Ledger, check_survival, close_times, wait_for,  # noqa: E402
+                      zxid_epoch)
 import zkwire  # noqa: E402
 from zkwire import Conn, ustring  # noqa: E402
 
@@ -365,27 +365,6 @@ def test_recursive_watch_skips_unreadable_nodes(ens, zk, ledger):
 
 
 # ---- 11. connections that never complete their handshake
-
-def close_times(socks, timeout):
-    """Seconds until each socket sees EOF/RST (None if still open after timeout)."""
-    t0 = time.monotonic()
-    sel = selectors.DefaultSelector()
-    for k, s in enumerate(socks):
-        s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, k)
-    out = [None] * len(socks)
-    while None in out and time.monotonic() - t0 < timeout:
-        for key, _ in sel.select(0.2):
-            try:
-                d = key.fileobj.recv(4096)
-            except (ConnectionResetError, BlockingIOError) as e:
-                d = b"" if isinstance(e, ConnectionResetError) else None
-            if d == b"":
-                out[key.data] = time.monotonic() - t0
-                sel.unregister(key.fileobj)
-    sel.close()
-    return out
-
 
 def test_sessionless_connections_are_closed(ens, zk, ledger):
     pids = ens.pids()
