@@ -430,6 +430,14 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
         }
         return 0;
     case ZAB_APP: return on_app(z, ev);
+    case ZAB_SYNC_PROGRESS:
+        /* A large snapshot takes longer than the retry interval to arrive: without this the
+         * follower would restart the sync it is in the middle of. */
+        if (z->role == ZAB_FOLLOWING && ev->peer.id == z->leader && z->f.phase <= F_SYNC) {
+            z->f.progress = z->now;
+            z->f.last_heard = z->now;
+        }
+        return 0;
     default: return ZAB_EINVAL;
     }
 }

@@ -61,6 +61,8 @@ enum zab_event_type {
     ZAB_PEER_UP,    /* transport hint: connection to peer established */
     ZAB_PEER_DOWN,  /* transport hint: connection to peer lost */
     ZAB_APP,        /* send an opaque app message to the leader (follower) or to a member (leader) */
+    ZAB_SYNC_PROGRESS, /* transport hint: the sync stream from peer.id (a snapshot streamed
+                        * beside the core's messages) made progress: the sync is alive */
 };
 
 struct zab_event {

@@ -42,6 +42,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->extended_types = true;
     snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "srvr"); /* ZooKeeper's */
     cfg->lmdb_map_bytes = 64ULL << 30;
+    cfg->peer_queue_max_bytes = 64u << 20;
 }
 
 static char *trim(char *s)
@@ -220,6 +221,13 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return snprintf(cfg->super_digest, sizeof cfg->super_digest, "%s", val) < 0;
     if (!strcmp(key, "4lw.commands.whitelist"))
         return snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "%s", val) < 0;
+    if (!strcmp(key, "peerQueueMaxKB")) {
+        long kb;
+        if (parse_long(key, val, 64, 16L << 20, &kb, err, n))
+            return -1;
+        cfg->peer_queue_max_bytes = (size_t)kb << 10;
+        return 0;
+    }
     if (!strcmp(key, "lmdbMapSizeMB")) {
         long mb;
         if (parse_long(key, val, 16, 16L << 20, &mb, err, n))
@@ -276,6 +284,11 @@ static int validate(struct zk_config *cfg, char *err, size_t n)
     if (cfg->min_session_timeout_ms > cfg->max_session_timeout_ms) {
         snprintf(err, n, "minSessionTimeout (%d) is above maxSessionTimeout (%d)",
                  cfg->min_session_timeout_ms, cfg->max_session_timeout_ms);
+        return -1;
+    }
+    if (cfg->peer_queue_max_bytes < (size_t)cfg->max_buffer + (64u << 10)) {
+        snprintf(err, n, "peerQueueMaxKB (%zu) must hold a proposal of jute.maxbuffer (%d) "
+                 "bytes plus 64 KiB", cfg->peer_queue_max_bytes >> 10, cfg->max_buffer);
         return -1;
     }
     if (cfg->n_members > 0)

@@ -40,6 +40,8 @@ struct zk_config {
     char fourlw_whitelist[512];
     char super_digest[256]; /* "super:<base64 sha1>": a digest auth with it is super */
     uint64_t lmdb_map_bytes;
+    size_t peer_queue_max_bytes; /* peerQueueMaxKB: bytes queued for one member before the link
+                                  * is reset; streams (catch-up) pace themselves below it */
     int myid;             /* from dataDir/myid in ensemble mode; 0 standalone */
     int n_members;
     struct zk_member members[ZK_SERVERS_MAX];

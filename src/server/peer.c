@@ -56,6 +56,7 @@ struct inbound { /* a connection another member opened to us */
 struct peer_net {
     struct event_base *base;
     uint32_t frame_max;
+    size_t queue_max;
     struct peer_callbacks cbs;
     uint32_t my_id;
     uint32_t fingerprint;
@@ -184,7 +185,7 @@ int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t 
         if (!l->up)
             return -1;
         struct evbuffer *out = bufferevent_get_output(l->bev);
-        if (evbuffer_get_length(out) + len > PEER_QUEUE_MAX) {
+        if (evbuffer_get_length(out) + len > pn->queue_max) {
             link_reset(l, "send queue full (peer not reading)");
             return -1;
         }
@@ -220,6 +221,8 @@ static struct link *find_link(const struct peer_net *pn, uint32_t id)
             return (struct link *)&pn->links[i];
     return NULL;
 }
+
+size_t peer_net_queue_max(const struct peer_net *pn) { return pn->queue_max; }
 
 size_t peer_net_queued(const struct peer_net *pn, uint32_t id)
 {
@@ -522,6 +525,7 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
     pn->base = base;
     pn->cbs = *cbs;
     pn->frame_max = peer_frame_max(cfg);
+    pn->queue_max = cfg->peer_queue_max_bytes;
     pn->my_id = (uint32_t)cfg->myid;
     pn->fingerprint = ensemble_fingerprint(cfg);
     int rc = 0;

@@ -23,7 +23,8 @@ struct peer_net;
  * record envelope), a PING's session activity or an app message (ZAB_APP_DATA_MAX), a snapshot
  * chunk. Snapshots travel in chunks (repl.c), never whole. */
 #define PEER_FRAME_SLACK (64u << 10)
-#define PEER_QUEUE_MAX (64u << 20)  /* outgoing bytes queued for one peer before we cut it */
+#define PEER_QUEUE_MAX_DEFAULT (64u << 20) /* outgoing bytes queued for one peer before we cut it
+                                             * (peerQueueMaxKB) */
 #define PEER_DRAINED_BYTES (1u << 20) /* on_drained fires when a link's queue falls below this */
 
 struct peer_callbacks {
@@ -39,6 +40,8 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
                               const struct peer_callbacks *cbs);
 /* Largest frame accepted from a member (depends on jute.maxbuffer). */
 uint32_t peer_frame_max(const struct zk_config *cfg);
+/* The queue bound of this transport (peerQueueMaxKB). */
+size_t peer_net_queue_max(const struct peer_net *pn);
 /* Bytes queued on our outgoing link to id (0 when it is down). */
 size_t peer_net_queued(const struct peer_net *pn, uint32_t id);
 /* Drop the link to id now (it reconnects with backoff); used when a peer cannot keep up. */

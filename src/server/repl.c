@@ -9,6 +9,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "consensus/zab.h"
+#include "server/catchup.h"
 #include "server/peer.h"
 #include "server/sdnotify.h"
 #include "server/server.h"
@@ -41,6 +42,7 @@ struct app_out {
 struct repl {
     struct zab *zab;
     struct peer_net *peers;
+    struct catchup *catchup; /* streamed snapshots to and from other members */
     bool standalone;
     enum zab_role role;
     uint32_t leader;
@@ -240,27 +242,21 @@ static int apply_installed(void *ctx, int64_t zxid, const void *rec, size_t len)
     return 0;
 }
 
-/* The leader's state arrived whole in the SNAP message: keep it as a snapshot file, then
- * install it (the same path as a streamed transfer). */
-static void install_snapshot(struct srv *s, uint64_t zxid, struct zab_buf data)
+/* The core installs what the leader's SNAP announced: the stream that came before it (the SNAP
+ * reached the core only if that stream is complete, see on_peer_message). */
+static void install_snapshot(struct srv *s, uint64_t zxid)
 {
-    char err[SNAPFILE_ERRMSG_SIZE];
-    struct snapfile_writer *w;
-    if (snapfile_create(&w, storage_snapshot_dir(s->storage), (int64_t)zxid, err, sizeof err) ||
-        snapfile_write(w, data.data, data.len) != 0 ||
-        snapfile_commit(w, err, sizeof err) != 0) {
-        ZK_ERROR("cannot store the leader's snapshot: %s; exiting", err);
-        abort();
-    }
-    if (storage_install(s->storage, s->store, (int64_t)zxid, NULL, NULL, NULL, 0,
-                        apply_installed, s) != 0) {
+    struct repl *r = s->repl;
+    if (!r->catchup || !catchup_ready(r->catchup, r->leader, (int64_t)zxid) ||
+        catchup_install(r->catchup, s->store, apply_installed, s) != 0) {
         ZK_ERROR("cannot install the leader's snapshot at 0x%llx; exiting",
                  (unsigned long long)zxid);
         abort(); /* the core believes it is installed: going on would diverge */
     }
-    s->repl->reported_persisted = (int64_t)zxid;
+    r->reported_persisted = (int64_t)zxid;
     s->txns_since_snapshot = 0;
-    ZK_INFO("installed the leader's snapshot at zxid 0x%llx (%zu znodes)",
+    s->bytes_since_snapshot = 0;
+    ZK_INFO("installed the leader's snapshot: state at zxid 0x%llx (%zu znodes)",
             (unsigned long long)zxid, store_node_count(s->store));
 }
 
@@ -282,25 +278,6 @@ static void truncate_log(struct srv *s, uint64_t zxid)
         s->repl->reported_persisted = (int64_t)zxid;
 }
 
-static int sink_sbuffer(void *ctx, const void *p, size_t len)
-{
-    return msgpack_sbuffer_write(ctx, p, len);
-}
-
-static int attach_snapshot(struct srv *s, struct zab_msg *m, msgpack_sbuffer *sbuf)
-{
-    if ((uint64_t)store_last_zxid(s->store) != m->zxid) {
-        ZK_WARN("SNAP at 0x%llx requested but state is at 0x%llx; skipped",
-                (unsigned long long)m->zxid, (unsigned long long)store_last_zxid(s->store));
-        return -1;
-    }
-    if (store_snapshot_write(s->store, sink_sbuffer, sbuf) != 0)
-        return -1;
-    m->data.data = (const uint8_t *)sbuf->data;
-    m->data.len = sbuf->size;
-    return 0;
-}
-
 static void send_msg(struct srv *s, uint32_t to, const struct zab_msg *m)
 {
     struct repl *r = s->repl;
@@ -312,23 +289,26 @@ static void send_msg(struct srv *s, uint32_t to, const struct zab_msg *m)
         r->msgbuf = buf;
         r->msgcap = need;
     }
-    if (zab_msg_encode(m, r->msgbuf, r->msgcap, &len) == 0 && r->peers)
+    if (zab_msg_encode(m, r->msgbuf, r->msgcap, &len) != 0 || !r->peers)
+        return;
+    if (catchup_streaming(r->catchup, to))
+        catchup_hold(r->catchup, to, r->msgbuf, len); /* after the snapshot, in order */
+    else
         peer_net_send(r->peers, to, r->msgbuf, len);
 }
 
+/* A SNAP is the start of a streamed catch-up (catchup.c); the message itself carries no data
+ * and follows the stream. If the stream cannot start, the SNAP is not sent: the member's core
+ * times out and re-syncs. */
 static void send_msgs(struct srv *s, const struct zab_update *up)
 {
+    struct repl *r = s->repl;
     for (size_t i = 0; i < up->n_msgs; i++) {
-        struct zab_msg m = up->msgs[i].msg;
-        if (m.type != ZAB_MSG_SNAP) {
-            send_msg(s, up->msgs[i].to, &m);
+        const struct zab_out_msg *o = &up->msgs[i];
+        if (o->msg.type == ZAB_MSG_SNAP &&
+            (!r->catchup || catchup_start(r->catchup, o->to, (int64_t)o->msg.zxid) != 0))
             continue;
-        }
-        msgpack_sbuffer sbuf;
-        msgpack_sbuffer_init(&sbuf);
-        if (attach_snapshot(s, &m, &sbuf) == 0)
-            send_msg(s, up->msgs[i].to, &m);
-        msgpack_sbuffer_destroy(&sbuf);
+        send_msg(s, o->to, &o->msg);
     }
 }
 
@@ -440,7 +420,7 @@ static void exec_update(struct srv *s, const struct zab_update *up)
         on_lost(s);
     note_role(s, up);
     if (up->flags & ZAB_UPD_INSTALL)
-        install_snapshot(s, up->install_zxid, up->install_data);
+        install_snapshot(s, up->install_zxid);
     if (up->flags & ZAB_UPD_TRUNCATE)
         truncate_log(s, up->truncate_to);
     if (up->flags & (ZAB_UPD_ACCEPTED_EPOCH | ZAB_UPD_CURRENT_EPOCH))
@@ -543,6 +523,8 @@ void repl_flush(struct srv *s)
     report_links_down(s);
     flush_apps(s);
     submit_backlog(s);
+    if (r->catchup)
+        catchup_pump(r->catchup);
     if (r->peers)
         peer_net_push(r->peers); /* overlap the other members' work with our fsync */
     client_push_all(s);          /* replies of commits applied this turn: do not make them wait */
@@ -636,6 +618,15 @@ static bool forwarded_request_ok(struct srv *s, uint32_t from, const struct zab_
 static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_t len)
 {
     struct srv *s = ctx;
+    struct repl *r = s->repl;
+    if (len > 0 && data[0] == CATCHUP_TAG) {
+        if (r->catchup)
+            catchup_receive(r->catchup, from, data, len);
+        struct zab_event ev = {.type = ZAB_SYNC_PROGRESS};
+        ev.peer.id = from;
+        step(s, &ev);
+        return;
+    }
     struct zab_msg m;
     if (zab_msg_decode(data, len, &m) != 0) {
         ZK_WARN_RL("member %u sent a malformed message (%zu bytes); ignored", from, len);
@@ -643,6 +634,14 @@ static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_
     }
     if (m.type == ZAB_MSG_REQUEST && !forwarded_request_ok(s, from, &m))
         return;
+    if (m.type == ZAB_MSG_SNAP &&
+        (!r->catchup || !catchup_ready(r->catchup, from, (int64_t)m.zxid))) {
+        /* Only a SNAP whose snapshot stream arrived whole may reach the core (which would
+         * otherwise demand an install we cannot do). */
+        ZK_WARN_RL("member %u sent SNAP 0x%llx without its snapshot stream; ignored", from,
+                   (unsigned long long)m.zxid);
+        return;
+    }
     note_stale_epoch(s, from, &m);
     struct zab_event ev = {.type = ZAB_RECEIVE};
     ev.receive.from = from;
@@ -663,12 +662,23 @@ static void on_peer_down(void *ctx, uint32_t id)
         r->links_down[r->n_links_down++] = id;
 }
 
+/* A link has room again: a catch-up stream waiting for it may go on. */
+static void on_peer_drained(void *ctx, uint32_t id)
+{
+    (void)id;
+    struct srv *s = ctx;
+    if (s->repl->catchup)
+        catchup_pump(s->repl->catchup);
+}
+
 static void report_links_down(struct srv *s)
 {
     struct repl *r = s->repl;
     int n = r->n_links_down;
     r->n_links_down = 0;
     for (int i = 0; i < n; i++) {
+        if (r->catchup)
+            catchup_peer_down(r->catchup, r->links_down[i]);
         struct zab_event ev = {.type = ZAB_PEER_DOWN};
         ev.peer.id = r->links_down[i];
         step(s, &ev);
@@ -700,9 +710,10 @@ int repl_start(struct srv *s)
         return -1;
     if (s->cfg.n_members > 0) {
         struct peer_callbacks cbs = {.on_message = on_peer_message, .on_down = on_peer_down,
-                                     .ctx = s};
+                                     .on_drained = on_peer_drained, .ctx = s};
         r->peers = peer_net_new(s->base, &s->cfg, &cbs);
-        if (!r->peers) {
+        r->catchup = r->peers ? catchup_new(s->storage, r->peers) : NULL;
+        if (!r->catchup) {
             ZK_ERROR("cannot start the peer transport");
             return -1;
         }
@@ -715,6 +726,7 @@ void repl_stop(struct srv *s)
     struct repl *r = s->repl;
     if (!r)
         return;
+    catchup_free(r->catchup);
     peer_net_free(r->peers);
     for (struct pending_write *p = r->backlog_head, *next; p; p = next) {
         next = p->next;

@@ -204,10 +204,36 @@ static int load_newest_snapshot(struct storage *s, struct store *st)
     return -1;
 }
 
+/* Write st as a snapshot file now, from the caller's thread (only for small states: the first
+ * start, or a state migrated from an earlier layout). */
+static int write_snapshot_now(struct storage *s, const struct store *st)
+{
+    char err[SNAPFILE_ERRMSG_SIZE];
+    struct snapfile_writer *w;
+    int64_t zxid = store_last_zxid(st);
+    if (snapfile_create(&w, s->snap_dir, zxid, err, sizeof err) != 0)
+        goto fail;
+    if (store_snapshot_write(st, snapfile_write, w) != 0) {
+        snapfile_abort(w);
+        snprintf(err, sizeof err, "write failed");
+        goto fail;
+    }
+    if (snapfile_commit(w, err, sizeof err) != 0)
+        goto fail;
+    s->snap_latest = zxid;
+    return 0;
+fail:
+    ZK_ERROR("cannot write the first snapshot in %s: %s", s->snap_dir, err);
+    return -1;
+}
+
 int storage_recover(struct storage *s, struct store *st, struct storage_recovered *out,
                     int (*fn)(void *ctx, int64_t zxid, const void *rec, size_t len), void *ctx)
 {
     if (load_newest_snapshot(s, st) != 0)
+        return -1;
+    /* There is always a snapshot the log starts after, so a leader can always stream one. */
+    if (s->snap_latest < 0 && write_snapshot_now(s, st) != 0)
         return -1;
     out->accepted_epoch = (uint32_t)txnlog_meta_get(s->log, META_ACCEPTED, 0);
     out->current_epoch = (uint32_t)txnlog_meta_get(s->log, META_CURRENT, 0);
