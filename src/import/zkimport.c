@@ -3,8 +3,11 @@
  *      that already holds zabkeeper data;
  *   2. load ZooKeeper's newest valid snapshot and replay the logs after it, as a ZooKeeper
  *      member does when it starts (zksnap.c, zklog.c, zkreplay.c);
- *   3. compare the tree with the digest ZooKeeper logged for the last txn, then delete the
- *      ephemerals of sessions that are gone (ZooKeeperServer.loadData);
+ *   3. compare the tree with the digest ZooKeeper logged for the last txn, then do what a
+ *      member does after loading: delete the ephemerals of sessions that are gone
+ *      (ZooKeeperServer.loadData), recompute the quota stats nodes (DataTree.setupQuota) and
+ *      replace /zookeeper/config, which each member rewrites from its own zoo.cfg, with a
+ *      fresh zabkeeper member's (so the members' replicated states are equal);
  *   4. write the state at max(last zxid, currentEpoch << 32) with epochs at least ZooKeeper's,
  *      so new zxids are higher and no client has seen a later zxid (zkwrite.c). */
 #include "import/zkimport.h"
@@ -98,7 +101,10 @@ static int read_zookeeper(struct zkimp *im, const char **digest)
         zkimp_warn("%zu nodes are left outside the tree by the replay; they are dropped, as "
                    "ZooKeeper's next snapshot drops them", orphans);
     im->dead_sessions = zt_kill_dead_sessions(&im->tree, im->last_zxid);
-    return im->dead_sessions < 0 ? zkimp_fail(im, "out of memory") : 0;
+    if (im->dead_sessions < 0 || zt_setup_quota(&im->tree) < 0)
+        return zkimp_fail(im, "out of memory");
+    zt_reset_config(&im->tree);
+    return 0;
 }
 
 /* Step 4's zxid and epochs. */
@@ -130,7 +136,6 @@ static void print_summary(const struct zkimp *im, const struct zkwrite_plan *p,
     printf("  zookeeper digest: %s\n", digest);
     printf("  verified: read back %zu nodes, digest 0x%016llx, every node's data, Stat and ACL "
            "equal\n", r->nodes, (unsigned long long)r->digest);
-    printf("  snapshot bytes: %zu\n", r->snapshot_bytes);
     printf("  seconds: %.2f\n", seconds);
 }
 

@@ -128,14 +128,15 @@ struct zkwrite_result {
     size_t nodes;
     size_t sessions;
     uint64_t digest;          /* zabkeeper's store digest of the written state */
-    size_t snapshot_bytes;
 };
-/* Refuse a target whose dataDir or dataLogDir already holds zabkeeper data. 0 or -1. */
+/* Refuse a target whose dataDir or dataLogDir already holds zabkeeper data (a log or snapshot
+ * files). 0 or -1. */
 int zkwrite_check_target(struct zkimp *im, const struct zkwrite_plan *plan);
-/* Refuse a target that holds zabkeeper data; turn the model into a zabkeeper snapshot and check
- * that zabkeeper's loader takes it; write it with the epochs into a directory next to the target
- * and read it back (count, digest, and every node's data, Stat and ACL as zabkeeper serves them);
- * then rename it into place. 0, or -1 with im->err; on failure nothing is left behind. */
+/* Refuse a target that holds zabkeeper data; turn the model into a zabkeeper store through
+ * zabkeeper's own snapshot loader; write its snapshot (zabkeeper's writer) with the epochs into
+ * an LMDB environment next to the target and read it back (count, digest, and every node's data,
+ * Stat and ACL as zabkeeper serves them); then rename it to dataLogDir/zabkeeper-log. 0, or -1
+ * with im->err; on failure nothing is left behind. */
 int zkwrite_target(struct zkimp *im, const struct zkwrite_plan *plan, struct zkwrite_result *res);
 
 /* ---- zkverify.c ---- */

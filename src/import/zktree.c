@@ -10,6 +10,7 @@
 
 #define ZK_SUBTREE "/zookeeper/" /* ZooDefs.ZOOKEEPER_NODE_SUBTREE: outside the digest */
 #define EXTENDED_MASK 0xFF00000000000000ULL
+#define ZKIMP_QUOTA_PATH_MAX 8192
 
 /* ---- hashing ---- */
 
@@ -390,6 +391,12 @@ struct zt_acl *zt_acl_of(const struct zt *t, int64_t id)
     return id == ZT_OPEN_ACL_ID ? t->open_acl : acl_by_id(t, id);
 }
 
+struct zt_acl *zt_acl_canonical(const struct zt *t, struct zt_acl *a)
+{
+    struct zt_acl *c = acl_by_bytes(t, a->bytes, a->len);
+    return c ? c : a; /* only the open list may be outside the table */
+}
+
 /* ---- building from a snapshot ---- */
 
 int zt_load_node(struct zt *t, const char *path, size_t len, const struct zt_node *proto,
@@ -638,6 +645,95 @@ long zt_kill_dead_sessions(struct zt *t, int64_t zxid)
         rc = zt_kill_session(t, dead[i], zxid, NULL, 0);
     zk_free(dead);
     return rc == ZT_OK ? (long)n : -1;
+}
+
+/* ---- member-local nodes ---- */
+
+#define QUOTA_ROOT "/zookeeper/quota" /* Quotas.quotaZookeeper */
+#define QUOTA_LIMITS "/zookeeper_limits"
+#define QUOTA_STATS "/zookeeper_stats"
+
+/* DataTree.getCounts: the node itself and every descendant, and their data bytes. */
+static void subtree_counts(const struct zt_node *top, int64_t *count, int64_t *bytes)
+{
+    *count = 0, *bytes = 0;
+    for (const struct zt_node *n = top; n;) {
+        *count += 1;
+        *bytes += n->data_len > 0 ? n->data_len : 0;
+        if (n->first_child) {
+            n = n->first_child;
+            continue;
+        }
+        while (n != top && !n->next_sibling)
+            n = n->parent;
+        n = n == top ? NULL : n->next_sibling;
+    }
+}
+
+/* DataTree.updateQuotaForPath for the limits leaf at `limits`. */
+static int update_quota(struct zt *t, const struct zt_node *limits)
+{
+    const char *real = limits->path + strlen(QUOTA_ROOT);
+    const char *end = strstr(limits->path, QUOTA_LIMITS); /* path.indexOf(endString) */
+    if (!end || end < real)
+        return ZT_OK;
+    size_t real_len = (size_t)(end - real);
+    const struct zt_node *node = zt_lookup(t, real, real_len);
+    char stats[ZKIMP_QUOTA_PATH_MAX];
+    int n = snprintf(stats, sizeof stats, "%s%.*s%s", QUOTA_ROOT, (int)real_len, real, QUOTA_STATS);
+    if (!node || n < 0 || (size_t)n >= sizeof stats)
+        return ZT_OK; /* ZooKeeper: "Missing quota stat node" (or a path too long to name it) */
+    int64_t count, bytes;
+    subtree_counts(node, &count, &bytes);
+    char value[64];
+    int len = snprintf(value, sizeof value, "count=%lld,bytes=%lld", (long long)count,
+                       (long long)bytes);
+    struct zt_node *stat_node = zt_lookup(t, stats, (size_t)n);
+    if (!stat_node)
+        return ZT_OK;
+    uint8_t *copy = zk_malloc((size_t)len);
+    if (!copy)
+        return ZT_NOMEM;
+    memcpy(copy, value, (size_t)len);
+    zk_free(stat_node->data);
+    stat_node->data = copy; /* the data only: ZooKeeper does not touch the Stat */
+    stat_node->data_len = len;
+    return ZT_OK;
+}
+
+long zt_setup_quota(struct zt *t)
+{
+    struct zt_node *top = zt_lookup(t, QUOTA_ROOT, strlen(QUOTA_ROOT));
+    long quotas = 0;
+    for (const struct zt_node *n = top; n;) { /* DataTree.traverseNode: the leaves */
+        size_t ll = strlen(QUOTA_LIMITS);
+        if (!n->first_child && n->path_len >= ll &&
+            memcmp(n->path + n->path_len - ll, QUOTA_LIMITS, ll) == 0) {
+            if (update_quota(t, n) != ZT_OK)
+                return -1;
+            quotas++;
+        }
+        if (n->first_child) {
+            n = n->first_child;
+            continue;
+        }
+        while (n != top && !n->next_sibling)
+            n = n->parent;
+        n = n == top ? NULL : n->next_sibling;
+    }
+    return quotas;
+}
+
+void zt_reset_config(struct zt *t)
+{
+    struct zt_node *n = zt_lookup(t, "/zookeeper/config", strlen("/zookeeper/config"));
+    if (!n)
+        return;
+    zk_free(n->data);
+    n->data = NULL;
+    n->data_len = 0;
+    n->czxid = n->mzxid = n->ctime = n->mtime = n->pzxid = 0;
+    n->version = n->cversion = n->aversion = 0;
 }
 
 /* ---- digest and walks ---- */

@@ -132,9 +132,20 @@ struct zt_session *zt_session_find(const struct zt *t, int64_t id);
  * at zxid. Returns the number of owners cleaned, or -1 when memory ran out. */
 long zt_kill_dead_sessions(struct zt *t, int64_t zxid);
 
+/* Member-local nodes, which ZooKeeper does not replicate (and leaves out of its digest):
+ * DataTree.setupQuota: every quota's zookeeper_stats node gets "count=N,bytes=M" of its subtree
+ * in this tree. Returns the number of quotas, or -1 when memory ran out. */
+long zt_setup_quota(struct zt *t);
+/* /zookeeper/config, which every ZooKeeper member rewrites from its own zoo.cfg at start, becomes
+ * a fresh zabkeeper member's: empty data, zero Stat (its ACL stays). */
+void zt_reset_config(struct zt *t);
+
 /* ACL bytes of a cache id (OPEN_ACL_UNSAFE for -1), or NULL if the cache does not hold it
  * (the entry's scratch fields are the caller's). */
 struct zt_acl *zt_acl_of(const struct zt *t, int64_t id);
+/* One entry for every list with a's bytes (ZooKeeper may hold the same list under two ids, e.g.
+ * -1 and an id for an explicit world:anyone ALL). */
+struct zt_acl *zt_acl_canonical(const struct zt *t, struct zt_acl *a);
 
 /* ZooKeeper's tree digest (DigestCalculator version 2 summed as NodeHashMapImpl does) over every
  * node of the map, orphans included; nodes under /zookeeper/ do not count. */

@@ -1,8 +1,10 @@
-/* The imported state as a zabkeeper member's storage: the model becomes a zabkeeper snapshot
- * (format: docs/storage-tree.md; ZooKeeper's StatPersisted, data, ACL lists, TTL/container owner
- * encoding and sessions all map onto it field for field), zabkeeper's own loader must accept it,
- * and it is written with the epochs into `zabkeeper-log.import.XXXXXX` next to the target, read
- * back from disk, compared, and only then renamed to `zabkeeper-log`. */
+/* The imported state as a zabkeeper member's storage. The model is packed as zabkeeper snapshot
+ * records (format: docs/storage-tree.md; ZooKeeper's StatPersisted, data, ACL lists, TTL and
+ * container owner encoding and sessions map onto it field for field) and loaded by zabkeeper's
+ * own loader, with all its checks; the store it gives is written by zabkeeper's own snapshot
+ * writer into a new LMDB environment (`zabkeeper-log.import.XXXXXX` next to the target; a member
+ * without snapshot files loads the snapshot kept there, see storage.c) together with the epochs,
+ * read back from disk, compared, and only then renamed to `zabkeeper-log`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <msgpack.h>
@@ -19,9 +21,11 @@
 #include "store/txnlog.h"
 
 #define SNAPSHOT_MAGIC "zabkeeper-store"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
+#define SNAP_HEADER_FIELDS 7
 #define SNAP_NODE_FIELDS 13
-#define LOG_DIR_NAME "zabkeeper-log"
+#define LOG_DIR_NAME "zabkeeper-log"   /* in dataLogDir (storage.c) */
+#define SNAP_DIR_NAME "zabkeeper-snap" /* in dataDir: snapshot files (storage.c) */
 /* The metadata names repl.c keeps (docs/storage.md). */
 #define META_ACCEPTED "acceptedEpoch"
 #define META_CURRENT "currentEpoch"
@@ -72,6 +76,7 @@ static int acl_index(struct zkimp *im, struct acl_out *out, const struct zt_node
     if (!a) /* ZooKeeper itself fails on it: "Failed to fetch acls" */
         return zkimp_fail(im, "node %s: ACL id %lld is not in ZooKeeper's ACL cache", path,
                           (long long)n->acl);
+    a = zt_acl_canonical(&im->tree, a); /* zabkeeper's snapshot holds each list once */
     if (a->len < 4 || (int32_t)be32_load(a->bytes) <= 0)
         return zkimp_fail(im, "node %s: an empty ACL list cannot be stored by zabkeeper", path);
     if (!a->used) {
@@ -105,20 +110,44 @@ static int prepare(struct zkimp *im, struct acl_out *acls, size_t *nodes)
     return 0;
 }
 
-/* ---- packing (docs/storage-tree.md, "Snapshot format") ---- */
+/* ---- packing (docs/storage-tree.md, "Snapshot format"): length-prefixed msgpack records ---- */
+
+struct rec_out {
+    msgpack_sbuffer rec;  /* the record being packed */
+    msgpack_packer pk;    /* packs into rec */
+    msgpack_sbuffer *out; /* where finished records go, each after its 4-byte length */
+};
+
+static void rec_init(struct rec_out *o, msgpack_sbuffer *out)
+{
+    msgpack_sbuffer_init(&o->rec);
+    msgpack_packer_init(&o->pk, &o->rec, msgpack_sbuffer_write);
+    o->out = out;
+}
+
+static int rec_end(struct zkimp *im, struct rec_out *o, int pack_rc)
+{
+    uint8_t len[4];
+    be32_store(len, (uint32_t)o->rec.size);
+    int rc = pack_rc || msgpack_sbuffer_write(o->out, (const char *)len, sizeof len) ||
+             msgpack_sbuffer_write(o->out, o->rec.data, o->rec.size);
+    o->rec.size = 0;
+    return rc ? zkimp_fail(im, "out of memory") : 0;
+}
 
 static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
 {
     return msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, p, len);
 }
 
-static int pack_node(struct zkimp *im, msgpack_packer *pk, struct acl_out *acls,
+static int pack_node(struct zkimp *im, struct rec_out *o, struct acl_out *acls,
                      const struct zt_node *n)
 {
     uint8_t kind;
     uint32_t acl;
     if (node_kind(im, n, &kind) || acl_index(im, acls, n, &acl))
         return -1;
+    msgpack_packer *pk = &o->pk;
     const char *path = n->path_len ? n->path : "/";
     size_t plen = n->path_len ? n->path_len : 1;
     int rc = msgpack_pack_array(pk, SNAP_NODE_FIELDS) || msgpack_pack_str(pk, plen) ||
@@ -130,55 +159,123 @@ static int pack_node(struct zkimp *im, msgpack_packer *pk, struct acl_out *acls,
          msgpack_pack_int32(pk, n->aversion) || msgpack_pack_int64(pk, n->owner) ||
          msgpack_pack_int64(pk, n->pzxid) || msgpack_pack_uint8(pk, kind) ||
          msgpack_pack_uint32(pk, acl);
-    return rc ? zkimp_fail(im, "out of memory") : 0;
+    return rec_end(im, o, rc);
 }
 
-static int pack_sessions(struct zkimp *im, msgpack_packer *pk)
+static int pack_sessions(struct zkimp *im, struct rec_out *o)
 {
-    if (msgpack_pack_array(pk, im->tree.sessions.count))
-        return zkimp_fail(im, "out of memory");
     size_t b = 0;
     const struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &im->tree.sessions) {
         const struct zt_session *s = CHAIN_ITEM(l, const struct zt_session, link);
         uint8_t pw[ZKF_PASSWD_LEN];
         zkf_session_passwd(s->id, pw); /* what ZooKeeper checks a reconnecting client against */
-        if (msgpack_pack_array(pk, 3) || msgpack_pack_int64(pk, s->id) ||
-            msgpack_pack_int32(pk, s->timeout) || pack_bin(pk, pw, sizeof pw))
-            return zkimp_fail(im, "out of memory");
+        if (rec_end(im, o, msgpack_pack_array(&o->pk, 3) || msgpack_pack_int64(&o->pk, s->id) ||
+                               msgpack_pack_int32(&o->pk, s->timeout) ||
+                               pack_bin(&o->pk, pw, sizeof pw)))
+            return -1;
     }
     return 0;
 }
 
-static int pack_snapshot(struct zkimp *im, int64_t zxid, msgpack_sbuffer *sb, size_t *nodes)
+/* Every record after the header: the ACLs in use, the sessions, the nodes in pre-order. */
+static int pack_body(struct zkimp *im, msgpack_sbuffer *body, size_t *nodes, size_t *n_acls)
 {
     struct acl_out acls = {NULL, 0, 0};
+    struct rec_out o;
+    rec_init(&o, body);
     int rc = prepare(im, &acls, nodes);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    if (rc == 0 && (msgpack_pack_array(&pk, 6) || msgpack_pack_str(&pk, strlen(SNAPSHOT_MAGIC)) ||
-                    msgpack_pack_str_body(&pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
-                    msgpack_pack_int32(&pk, SNAPSHOT_VERSION) || msgpack_pack_int64(&pk, zxid) ||
-                    msgpack_pack_array(&pk, acls.n)))
-        rc = zkimp_fail(im, "out of memory");
     for (size_t i = 0; rc == 0 && i < acls.n; i++)
-        if (pack_bin(&pk, acls.v[i]->bytes, acls.v[i]->len))
-            rc = zkimp_fail(im, "out of memory");
-    rc = rc ? rc : pack_sessions(im, &pk);
-    if (rc == 0 && msgpack_pack_array(&pk, *nodes))
-        rc = zkimp_fail(im, "out of memory");
+        rc = rec_end(im, &o, pack_bin(&o.pk, acls.v[i]->bytes, acls.v[i]->len));
+    rc = rc ? rc : pack_sessions(im, &o);
     for (const struct zt_node *n = im->tree.root; n && rc == 0; n = zt_next_preorder(n))
-        rc = pack_node(im, &pk, &acls, n);
+        rc = pack_node(im, &o, &acls, n);
+    *n_acls = acls.n;
     zk_free(acls.v);
+    msgpack_sbuffer_destroy(&o.rec);
     return rc;
+}
+
+static int pack_header(struct zkimp *im, msgpack_sbuffer *head, int64_t zxid, size_t acls,
+                       size_t sessions, size_t nodes, uint64_t digest)
+{
+    struct rec_out o;
+    rec_init(&o, head);
+    int rc = rec_end(im, &o, msgpack_pack_array(&o.pk, SNAP_HEADER_FIELDS) ||
+                                 msgpack_pack_str(&o.pk, strlen(SNAPSHOT_MAGIC)) ||
+                                 msgpack_pack_str_body(&o.pk, SNAPSHOT_MAGIC,
+                                                       strlen(SNAPSHOT_MAGIC)) ||
+                                 msgpack_pack_int32(&o.pk, SNAPSHOT_VERSION) ||
+                                 msgpack_pack_int64(&o.pk, zxid) || msgpack_pack_uint64(&o.pk, acls) ||
+                                 msgpack_pack_uint64(&o.pk, sessions) ||
+                                 msgpack_pack_uint64(&o.pk, nodes) ||
+                                 msgpack_pack_uint64(&o.pk, digest));
+    msgpack_sbuffer_destroy(&o.rec);
+    return rc;
+}
+
+/* ---- the state as a zabkeeper store ---- */
+
+/* Feed header + body to a fresh loader; with st, finish into it. 0 or -1. */
+static int feed(const msgpack_sbuffer *head, const msgpack_sbuffer *body, struct store *st,
+                uint64_t *digest)
+{
+    struct store_loader *l = store_loader_new();
+    int rc = l && store_loader_feed(l, head->data, head->size) == 0 &&
+                     store_loader_feed(l, body->data, body->size) == 0 ? 0 : -1;
+    if (rc == 0 && digest)
+        *digest = store_loader_digest(l);
+    if (rc == 0 && st)
+        rc = store_loader_finish(l, st);
+    store_loader_free(l);
+    return rc;
+}
+
+static struct store *new_store(struct zkimp *im, const struct zkwrite_plan *p)
+{
+    struct store_options opts = {.max_data_len = p->max_data_len,
+                                 .extended_types = p->extended_types}; /* replies unbounded */
+    struct store *st = store_new(&opts);
+    if (!st)
+        zkimp_fail(im, "out of memory");
+    return st;
+}
+
+/* The model through zabkeeper's own loader: a first pass learns the digest the header must
+ * announce, the second loads with every check, that digest included. */
+static struct store *build_store(struct zkimp *im, const struct zkwrite_plan *p, size_t *nodes)
+{
+    msgpack_sbuffer body, head;
+    msgpack_sbuffer_init(&body);
+    msgpack_sbuffer_init(&head);
+    size_t acls = 0;
+    uint64_t digest = 0;
+    size_t sessions = im->tree.sessions.count;
+    struct store *st = NULL;
+    int rc = pack_body(im, &body, nodes, &acls);
+    rc = rc ? rc : pack_header(im, &head, p->zxid, acls, sessions, *nodes, 0);
+    if (rc == 0 && feed(&head, &body, NULL, &digest) != 0)
+        rc = zkimp_fail(im, "zabkeeper's snapshot loader rejects the converted state (a path or "
+                        "value zabkeeper cannot hold)");
+    head.size = 0;
+    rc = rc ? rc : pack_header(im, &head, p->zxid, acls, sessions, *nodes, digest);
+    st = rc == 0 ? new_store(im, p) : NULL;
+    if (st && feed(&head, &body, st, NULL) != 0) {
+        zkimp_fail(im, "zabkeeper's snapshot loader rejects the converted state");
+        store_free(st);
+        st = NULL;
+    }
+    msgpack_sbuffer_destroy(&body);
+    msgpack_sbuffer_destroy(&head);
+    return st;
 }
 
 /* ---- the target directory ---- */
 
-static int refuse_existing(struct zkimp *im, const char *dir)
+static int refuse_existing(struct zkimp *im, const char *dir, const char *name)
 {
     char path[ZKIMP_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/%s", dir, LOG_DIR_NAME);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     struct stat st;
     if (lstat(path, &st) == 0)
         return zkimp_fail(im, "%s exists: the target already holds zabkeeper data (remove it "
@@ -213,43 +310,33 @@ static void remove_temp(const char *dir)
         zkimp_warn("cannot remove %s: %s", dir, strerror(errno));
 }
 
+static int snapshot_sink(void *log, const void *p, size_t len)
+{
+    return txnlog_snapshot_write(log, p, len);
+}
+
+/* The snapshot (written by zabkeeper's own store_snapshot_write; storage.c loads a snapshot
+ * kept in the LMDB environment when there is no snapshot file yet) and the epochs. */
 static int write_storage(struct zkimp *im, const char *dir, const struct zkwrite_plan *p,
-                         const msgpack_sbuffer *sb)
+                         const struct store *st)
 {
     struct txnlog *log;
     char err[TXNLOG_ERRMSG_SIZE];
     if (txnlog_open(&log, dir, (size_t)p->lmdb_map_bytes, err, sizeof err) != TXNLOG_OK)
         return zkimp_fail(im, "cannot create the log in %s: %s", dir, err);
-    int rc = txnlog_snapshot_put(log, p->zxid, sb->data, sb->size);
+    int rc = txnlog_snapshot_begin(log, p->zxid);
+    rc = rc ? rc : store_snapshot_write(st, snapshot_sink, log);
+    rc = rc ? rc : txnlog_snapshot_finish(log);
     rc = rc ? rc : txnlog_meta_put(log, META_ACCEPTED, p->accepted_epoch);
     rc = rc ? rc : txnlog_meta_put(log, META_CURRENT, p->current_epoch);
     rc = rc ? rc : txnlog_meta_put(log, META_COMMITTED, p->zxid);
-    if (rc != TXNLOG_OK)
+    if (rc != 0)
         zkimp_fail(im, "writing %s: %s", dir, txnlog_errmsg(log));
     txnlog_close(log);
-    return rc == TXNLOG_OK ? 0 : -1;
+    return rc == 0 ? 0 : -1;
 }
 
 /* ---- reading it back ---- */
-
-static struct store *load_store(struct zkimp *im, const struct zkwrite_plan *p, const void *data,
-                                size_t len, const char *what)
-{
-    struct store_options opts = {.max_data_len = p->max_data_len,
-                                 .extended_types = p->extended_types}; /* replies unbounded */
-    struct store *st = store_new(&opts);
-    if (!st) {
-        zkimp_fail(im, "out of memory");
-        return NULL;
-    }
-    if (store_snapshot_read(st, data, len) != 0) {
-        zkimp_fail(im, "zabkeeper's snapshot loader rejects %s (a path or value zabkeeper cannot "
-                   "hold)", what);
-        store_free(st);
-        return NULL;
-    }
-    return st;
-}
 
 static int check_meta(struct zkimp *im, struct txnlog *log, const struct zkwrite_plan *p)
 {
@@ -260,10 +347,10 @@ static int check_meta(struct zkimp *im, struct txnlog *log, const struct zkwrite
     return 0;
 }
 
-/* Reopen what was written, load it into a fresh store and compare with `mem` (the store loaded
- * from the bytes before writing) and with the model. */
+/* Reopen what was written, load it into a fresh store and compare with what was written
+ * (node count, digest) and with the model (every node and session). */
 static int read_back(struct zkimp *im, const char *dir, const struct zkwrite_plan *p,
-                     const struct store *mem)
+                     const struct zkwrite_result *written)
 {
     struct txnlog *log;
     char err[TXNLOG_ERRMSG_SIZE];
@@ -277,14 +364,15 @@ static int read_back(struct zkimp *im, const char *dir, const struct zkwrite_pla
                     zxid != p->zxid))
         rc = zkimp_fail(im, "read back: the snapshot in %s is missing or at another zxid", dir);
     txnlog_close(log);
-    struct store *disk = rc == 0 ? load_store(im, p, data, len, "the snapshot read back") : NULL;
+    struct store *disk = rc == 0 ? new_store(im, p) : NULL;
+    if (disk && store_snapshot_read(disk, data, len) != 0)
+        rc = zkimp_fail(im, "read back: zabkeeper cannot load the snapshot it wrote");
     zk_free(data);
-    if (!disk)
-        return -1;
-    if (store_node_count(disk) != store_node_count(mem) || store_digest(disk) != store_digest(mem) ||
-        store_last_zxid(disk) != p->zxid)
+    if (rc == 0 && disk &&
+        (store_node_count(disk) != written->nodes || store_digest(disk) != written->digest ||
+         store_last_zxid(disk) != p->zxid))
         rc = zkimp_fail(im, "read back: node count, digest or zxid differ from what was written");
-    rc = rc ? rc : zkverify_store(im, disk);
+    rc = rc || !disk ? -1 : zkverify_store(im, disk);
     store_free(disk);
     return rc;
 }
@@ -301,8 +389,10 @@ static int make_dir(struct zkimp *im, const char *dir, bool *made)
     return 0;
 }
 
-static int place(struct zkimp *im, const struct zkwrite_plan *p, const msgpack_sbuffer *sb,
-                 const struct store *mem)
+/* Write into a new directory next to the target, read it back, rename it into place. st is
+ * freed once written (the read back then needs the memory). */
+static int place(struct zkimp *im, const struct zkwrite_plan *p, struct store **st,
+                 const struct zkwrite_result *res)
 {
     char tmp[ZKIMP_PATH_MAX + 64], target[ZKIMP_PATH_MAX + 32];
     snprintf(tmp, sizeof tmp, "%s/%s.import.XXXXXX", p->data_log_dir, LOG_DIR_NAME);
@@ -312,8 +402,10 @@ static int place(struct zkimp *im, const struct zkwrite_plan *p, const msgpack_s
                           strerror(errno));
     int rc = chmod(tmp, 0755) == 0 ? 0 /* as the server's own txnlog_open makes it */
                                    : zkimp_fail(im, "chmod %s: %s", tmp, strerror(errno));
-    rc = rc ? rc : write_storage(im, tmp, p, sb);
-    rc = rc ? rc : read_back(im, tmp, p, mem);
+    rc = rc ? rc : write_storage(im, tmp, p, *st);
+    store_free(*st);
+    *st = NULL;
+    rc = rc ? rc : read_back(im, tmp, p, res);
     rc = rc ? rc : fsync_dir(im, tmp);
     if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_NOREPLACE) != 0)
         rc = zkimp_fail(im, "cannot rename %s to %s: %s", tmp, target, strerror(errno));
@@ -326,7 +418,9 @@ static int place(struct zkimp *im, const struct zkwrite_plan *p, const msgpack_s
 
 int zkwrite_check_target(struct zkimp *im, const struct zkwrite_plan *p)
 {
-    return refuse_existing(im, p->data_dir) || refuse_existing(im, p->data_log_dir) ? -1 : 0;
+    return refuse_existing(im, p->data_dir, LOG_DIR_NAME) ||
+           refuse_existing(im, p->data_dir, SNAP_DIR_NAME) ||
+           refuse_existing(im, p->data_log_dir, LOG_DIR_NAME) ? -1 : 0;
 }
 
 int zkwrite_target(struct zkimp *im, const struct zkwrite_plan *p, struct zkwrite_result *res)
@@ -334,33 +428,24 @@ int zkwrite_target(struct zkimp *im, const struct zkwrite_plan *p, struct zkwrit
     memset(res, 0, sizeof *res);
     if (zkwrite_check_target(im, p))
         return -1;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    int rc = pack_snapshot(im, p->zxid, &sb, &res->nodes);
-    struct store *mem = rc == 0 ? load_store(im, p, sb.data, sb.size, "the converted state") : NULL;
-    if (mem && (store_node_count(mem) != res->nodes ||
-                store_session_count(mem) != im->tree.sessions.count))
+    struct store *st = build_store(im, p, &res->nodes);
+    if (!st)
+        return -1;
+    res->sessions = store_session_count(st);
+    res->digest = store_digest(st);
+    int rc = 0;
+    if (store_node_count(st) != res->nodes || res->sessions != im->tree.sessions.count)
         rc = zkimp_fail(im, "zabkeeper loaded %zu nodes and %zu sessions, %zu and %zu expected",
-                        store_node_count(mem), store_session_count(mem), res->nodes,
+                        store_node_count(st), res->sessions, res->nodes,
                         im->tree.sessions.count);
     bool made_data = false, made_log = false;
-    if (mem && rc == 0) {
-        rc = make_dir(im, p->data_dir, &made_data);
-        rc = rc ? rc : make_dir(im, p->data_log_dir, &made_log);
-        rc = rc ? rc : place(im, p, &sb, mem);
-    }
-    if (rc == 0 && !mem)
-        rc = -1;
+    rc = rc ? rc : make_dir(im, p->data_dir, &made_data);
+    rc = rc ? rc : make_dir(im, p->data_log_dir, &made_log);
+    rc = rc ? rc : place(im, p, &st, res);
+    store_free(st);
     if (rc && made_log && rmdir(p->data_log_dir) != 0)
         zkimp_warn("cannot remove %s: %s", p->data_log_dir, strerror(errno));
     if (rc && made_data && rmdir(p->data_dir) != 0 && errno != ENOENT)
         zkimp_warn("cannot remove %s: %s", p->data_dir, strerror(errno));
-    if (rc == 0) {
-        res->sessions = store_session_count(mem);
-        res->digest = store_digest(mem);
-        res->snapshot_bytes = sb.size;
-    }
-    store_free(mem);
-    msgpack_sbuffer_destroy(&sb);
     return rc;
 }

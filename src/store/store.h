@@ -161,6 +161,9 @@ int store_loader_feed(struct store_loader *l, const void *data, size_t len);
 int store_loader_finish(struct store_loader *l, struct store *st);
 /* The zxid the snapshot's header announced (valid once the header was fed). */
 int64_t store_loader_zxid(const struct store_loader *l);
+/* The digest of the state fed so far (--import-zookeeper, which makes a snapshot outside
+ * zabkeeper, learns the header's digest from a first load of its records). */
+uint64_t store_loader_digest(const struct store_loader *l);
 void store_loader_free(struct store_loader *l);
 /* The same in one call, for a snapshot held whole in memory. */
 int store_snapshot_read(struct store *st, const void *data, size_t len);

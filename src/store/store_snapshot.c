@@ -579,6 +579,8 @@ int store_loader_finish(struct store_loader *l, struct store *st)
 
 int64_t store_loader_zxid(const struct store_loader *l) { return l->last_zxid; }
 
+uint64_t store_loader_digest(const struct store_loader *l) { return l->ld.tmp.digest; }
+
 int store_snapshot_read(struct store *st, const void *data, size_t len)
 {
     struct store_loader *l = store_loader_new();
