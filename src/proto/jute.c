@@ -8,7 +8,11 @@
 
 void jr_init(struct jute_reader *jr, const void *data, size_t len)
 {
-    jr->data = data;
+    static const uint8_t nothing[1];
+    ZK_ASSERT(data != NULL || len == 0);
+    /* an empty body may come as NULL: give the reader a real address, since even NULL + 0 is
+     * undefined behaviour for whoever computes positions from jr->data */
+    jr->data = data != NULL ? data : nothing;
     jr->len = len;
     jr->pos = 0;
     jr->err = 0;
@@ -147,8 +151,10 @@ void jw_bool(struct jute_writer *jw, bool v)
 
 void jw_raw(struct jute_writer *jw, const void *src, size_t len)
 {
+    if (len == 0)
+        return; /* nothing to add; an empty writer's data is NULL, and NULL + 0 is undefined */
     uint8_t *p = grow(jw, len);
-    if (p && len)
+    if (p)
         memcpy(p, src, len);
 }
 
