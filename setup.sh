@@ -10,7 +10,9 @@ packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-d
           libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
           python3-pytest default-jre-headless iproute2 procps
           # the Debian package and its test (deploy/make-deb, tests/package)
-          debhelper lintian systemd strace)
+          debhelper lintian systemd strace
+          # libFuzzer targets (tests/fuzz, docs/fuzzing.md)
+          clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do
