@@ -196,7 +196,9 @@ class Ensemble:
                 f.write(f"{i}\n")
             lines = [f"tickTime={self.tick}", "initLimit=10", "syncLimit=5",
                      f"dataDir={md}/data", f"clientPort={self.cport(i)}", "maxClientCnxns=0",
-                     "4lw.commands.whitelist=*"]
+                     "4lw.commands.whitelist=*",
+                     # the writers' containers and TTL nodes are reaped within the run
+                     "znode.container.checkIntervalMs=1000"]
             for j in range(1, self.n + 1):
                 lines.append(f"server.{j}={self.host(j)}:{self.base + 10 + j}:{self.base + 20 + j}"
                              f";{self.cport(j)}")
@@ -585,7 +587,7 @@ def dump_member(ens, i, d, mntr):
                     out.setdefault("errors", []).append(f"{p}: {type(e).__name__}")
                     continue
                 out["nodes"][p] = {"data": data.decode(errors="replace"),
-                                   "eph": stat.ephemeralOwner}
+                                   "eph": stat.ephemeralOwner, "cv": stat.cversion}
                 unvisited.extend(f"{p}/{k}" for k in kids)
         out["reachable"] = True
     except Exception as e:
@@ -633,7 +635,8 @@ def setup_tree(ens, a):
     from kazoo.client import KazooClient
     zk = KazooClient(hosts=ens.connect_string(), timeout=10.0)
     zk.start(timeout=30)
-    for p in ["/chaos/data"] + [f"/chaos/locks/{l}" for l in a.locks]:
+    for p in ["/chaos/data", "/chaos/ctr", "/chaos/ttl", "/chaos/eph"] + \
+            [f"/chaos/locks/{l}" for l in a.locks]:
         zk.ensure_path(p)
     for w in range(1, a.writers + 1):
         zk.ensure_path(f"/chaos/reg/w{w}")

@@ -19,7 +19,10 @@ Rules (docs/reliability.md):
                     accepted a token below one it had accepted before;
   durability        every acknowledged create is on every member with its value, every register
                     holds its last acknowledged value or a later one; all tree digests and last
-                    zxids are equal; no ephemeral node remains (every session is dead by then);
+                    zxids are equal; no ephemeral node remains (every session is dead by then,
+                    the writers' abandoned ones included);
+  reaping           no TTL node (/chaos/ttl, TTLs <= 1.5 s) and no emptied container (/chaos/ctr,
+                    no children but cversion > 0) remains: the leader reaped them;
   liveness          after each fault heals every lock is acquired again within the bound.
 """
 import glob
@@ -137,6 +140,9 @@ def check(run):
     acks = [w for w in run["writes"] if w["ev"] == "ack"]
     stats["acked_writes"] = len(acks)
     stats["unknown_writes"] = sum(1 for w in run["writes"] if w["ev"] == "unknown")
+    for ev in ("container", "ttl", "abandoned"):
+        stats[ev] = sum(1 for w in run["writes"] if w["ev"] == ev)
+    stats["multis"] = sum(1 for w in acks if w.get("multi"))
     final = run["final"]
     if not final:
         violation("durability", "no final member state was recorded")
@@ -170,12 +176,22 @@ def check(run):
                 lost += 1
                 violation("lost_write", f"{m}: {path} acknowledged up to {v}, member holds "
                           f"{None if n is None else n['data']!r}", member=m, path=path)
-        eph = [p for p, n in nodes.items() if n.get("eph")]
+        # a session's ephemeral has its (positive) session id as owner; containers and TTL
+        # nodes may show ZooKeeper's negative markers
+        eph = [p for p, n in nodes.items() if (n.get("eph") or 0) > 0]
         if eph:
             violation("ephemeral_leftover", f"{m}: {len(eph)} ephemeral node(s) of dead sessions "
                       f"remain {P.get('dump_after_s', '?')}s after the last client stopped: "
                       + ", ".join(f"{p} (session 0x{nodes[p]['eph']:x})" for p in eph[:5]),
                       member=m)
+        unreaped = [p for p, n in nodes.items()
+                    if p.startswith("/chaos/ttl/") or (p.startswith("/chaos/ctr/") and
+                                                       p.count("/") == 3 and n.get("cv", 0) > 0)]
+        unreaped = [p for p in unreaped if not any(q.startswith(p + "/") for q in nodes)]
+        if unreaped:
+            violation("not_reaped", f"{m}: {len(unreaped)} TTL node(s) or emptied container(s) "
+                      f"remain {P.get('dump_after_s', '?')}s after the last client stopped: "
+                      + ", ".join(unreaped[:5]), member=m)
         count = st.get("mntr", {}).get("zk_ephemerals_count")
         if count not in (None, "0") and not eph:
             violation("ephemeral_leftover", f"{m}: mntr zk_ephemerals_count={count} outside /chaos",
@@ -239,6 +255,9 @@ def render(verdict, params=None):
                f", refused as stale {s['resource_writes_rejected']}")
     out.append(f"acknowledged writes: {s['acked_writes']} (outcome unknown: {s['unknown_writes']})"
                f"; lost: {s['lost_writes']}")
+    out.append(f"self-cleaning writes: {s.get('multis', 0)} multis, {s.get('container', 0)} "
+               f"emptied containers, {s.get('ttl', 0)} TTL nodes, {s.get('abandoned', 0)} "
+               f"abandoned sessions with an ephemeral")
     out.append("faults: " + (", ".join(f"{k} {v}" for k, v in sorted(s["faults_by_kind"].items()))
                              or "none"))
     out.append(f"worst recovery after a heal: {s['worst_recovery_s']} s ({s['worst_recovery_fault']})")

@@ -125,6 +125,25 @@ class CheckerBites(unittest.TestCase):
                                                                              "eph": 0x1234}
         self.assertEqual(kinds(run).get("ephemeral_leftover"), 1)
 
+    def test_unreaped_ttl_node_and_container_are_caught(self):
+        run = clean_run()
+        run["final"]["m1"]["nodes"]["/chaos/ttl/w1-00000006"] = {"data": "t", "eph": 0, "cv": 0}
+        run["final"]["m2"]["nodes"]["/chaos/ctr/w1-00000003"] = {"data": "", "eph": 0, "cv": 2}
+        v = checker.check(run)
+        self.assertEqual(v["violations_by_kind"].get("not_reaped"), 2, v["violations"])
+
+    def test_containers_that_may_stay_and_markers_pass(self):
+        """A container still holding a child, one that never had a child (ZooKeeper keeps both),
+        and ZooKeeper's negative container/TTL owner markers, which are no session's."""
+        run = clean_run()
+        for m in run["final"].values():
+            m["nodes"].update({
+                "/chaos/ctr/w1-00000003": {"data": "", "eph": -2**63, "cv": 1},
+                "/chaos/ctr/w1-00000003/c": {"data": "", "eph": 0, "cv": 0},
+                "/chaos/ctr/w1-00000015": {"data": "", "eph": -2**63, "cv": 0}})
+        v = checker.check(run)
+        self.assertTrue(v["ok"], v["violations"])
+
     def test_unreachable_member_is_caught(self):
         run = clean_run()
         run["final"]["m3"] = {"reachable": False, "error": "timeout", "nodes": {}, "mntr": {}}

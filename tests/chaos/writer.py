@@ -3,10 +3,15 @@
 
     writer.py HOSTS HISTORY WRITER_ID SESSION_TIMEOUT_MS SEED
 
-Alternates `create /chaos/data/<id>-<n> = "v<n>"` and `set /chaos/reg/<id> = "<n>"`. A write is
-recorded ("ack") only after the server acknowledged it; a write whose outcome is unknown
-(connection loss, timeout) is recorded as "unknown" and never counted as acknowledged. SIGTERM
-stops it after the write in flight.
+Cycles through SCHEDULE: `create /chaos/data/<id>-<n> = "v<n>"`, `set /chaos/reg/<id> = "<n>"`,
+multis doing both at once, and writes that the ensemble must clean up by itself: containers
+(/chaos/ctr/<id>-<n>, a child created and deleted, so the leader reaps them), TTL nodes
+(/chaos/ttl/<id>-<n>, 0.5-1.5 s) and ephemerals of throwaway sessions that are then abandoned
+without closing (/chaos/eph/<id>-<n>, the session left to expire). A create or set is recorded
+("ack") only after the server acknowledged it (a multi's two as two acks); a write whose outcome
+is unknown (connection loss, timeout) is recorded as "unknown" and never counted as acknowledged;
+the self-cleaning writes are recorded as "container", "ttl" and "abandoned" for the statistics.
+SIGTERM stops it after the write in flight.
 """
 import json
 import logging
@@ -20,7 +25,33 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError
 from kazoo.handlers.threading import KazooTimeoutError
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+import zkwire  # noqa: E402
+
 OP_TIMEOUT = 8.0
+SCHEDULE = ["create", "set", "multi", "container", "create", "set", "ttl", "set", "create",
+            "multi", "set", "abandon"]
+
+
+class Unacknowledged(Exception):
+    pass
+
+
+def abandon_session(hosts, rng, path, st_ms):
+    """A raw session on a random member that creates an ephemeral and is then dropped without
+    a closeSession: the ensemble must expire it and delete the node. Returns the session id."""
+    host, port = rng.choice(hosts.split(",")).rsplit(":", 1)
+    c = zkwire.Conn(int(port), timeout=OP_TIMEOUT, host=host)
+    try:
+        _, sid, _ = c.handshake(int(st_ms))
+        if sid == 0:
+            raise Unacknowledged("session refused")
+        _, _, err, _ = c.call(1, zkwire.OP_CREATE, zkwire.create_body(path, b"e", 1))
+        if err != 0:
+            raise Unacknowledged("create error %d" % err)
+        return sid
+    finally:
+        c.close()
 
 
 def main():
@@ -45,17 +76,39 @@ def main():
     n = 0
     while not stop["v"]:
         n += 1
-        if n % 2:
-            op, path, value = "create", f"/chaos/data/{wid}-{n:08d}", f"v{n}"
-        else:
-            op, path, value = "set", f"/chaos/reg/{wid}", str(n)
+        op = SCHEDULE[n % len(SCHEDULE)]
+        path, value = {"create": f"/chaos/data/{wid}-{n:08d}", "set": f"/chaos/reg/{wid}",
+                       "multi": f"/chaos/data/{wid}-{n:08d}", "container": f"/chaos/ctr/{wid}-{n:08d}",
+                       "ttl": f"/chaos/ttl/{wid}-{n:08d}", "abandon": f"/chaos/eph/{wid}-{n:08d}"
+                       }[op], (f"v{n}" if op in ("create", "multi") else str(n))
         t0 = time.monotonic()
         try:
             if op == "create":
                 zk.create_async(path, value.encode()).get(timeout=OP_TIMEOUT)
-            else:
+            elif op == "set":
                 zk.set_async(path, value.encode()).get(timeout=OP_TIMEOUT)
-            record({"ev": "ack", "op": op, "writer": wid, "path": path, "value": value, "n": n,
+            elif op == "multi":
+                tx = zk.transaction()
+                tx.create(path, value.encode())
+                tx.set_data(f"/chaos/reg/{wid}", str(n).encode())
+                results = tx.commit_async().get(timeout=OP_TIMEOUT)
+                if any(isinstance(r, Exception) for r in results):
+                    raise Unacknowledged(f"multi results {results}")
+                record({"ev": "ack", "op": "set", "writer": wid, "path": f"/chaos/reg/{wid}",
+                        "value": str(n), "n": n, "t0": t0, "t": time.monotonic(), "multi": True})
+                op = "create"  # its create is recorded below like any other
+            elif op == "container":
+                zkwire.kazoo_create_container_async(zk, path).get(timeout=OP_TIMEOUT)
+                zk.create_async(path + "/c").get(timeout=OP_TIMEOUT)
+                zk.delete_async(path + "/c").get(timeout=OP_TIMEOUT)
+            elif op == "ttl":
+                zkwire.kazoo_create_ttl_async(zk, path, b"t", rng.randint(500, 1500)).get(
+                    timeout=OP_TIMEOUT)
+            else:
+                value = abandon_session(hosts, rng, path, st_ms)
+            ev = "ack" if op in ("create", "set") else \
+                {"container": "container", "ttl": "ttl", "abandon": "abandoned"}[op]
+            record({"ev": ev, "op": op, "writer": wid, "path": path, "value": value, "n": n,
                     "t0": t0, "t": time.monotonic()})
         except NodeExistsError:
             # an earlier attempt of ours with an unknown outcome can't share this path: each n is

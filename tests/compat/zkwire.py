@@ -119,8 +119,8 @@ class Closed(Exception):
 class Conn:
     """A raw client connection. recv_frame() raises Closed on EOF/RST, socket.timeout on silence."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.events = []  # notifications (type, state, path) seen while waiting for replies
