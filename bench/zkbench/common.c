@@ -152,6 +152,10 @@ static int set_opt(struct opts *o, const char *name, const char *val)
         {"--size", offsetof(struct opts, size)},       {"--keys", offsetof(struct opts, keys)},
         {"--contenders", offsetof(struct opts, contenders)},
         {"--timeout", offsetof(struct opts, timeout)},
+        {"--nodes", offsetof(struct opts, nodes)},     {"--fanout", offsetof(struct opts, fanout)},
+        {"--batch", offsetof(struct opts, batch)},
+        {"--sessions", offsetof(struct opts, sessions)},
+        {"--watchers", offsetof(struct opts, watchers)}, {"--hold", offsetof(struct opts, hold)},
     };
     if (strcmp(name, "--connect") == 0)
         o->connect = val;
@@ -161,6 +165,8 @@ static int set_opt(struct opts *o, const char *name, const char *val)
         o->kill_cmd = val;
     else if (strcmp(name, "--root") == 0)
         o->root = val;
+    else if (strcmp(name, "--at-peak") == 0)
+        o->at_peak = val;
     else {
         for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
             if (strcmp(name, ints[i].name) == 0)
@@ -193,4 +199,20 @@ void print_latency(const char *prefix, const struct hist *h)
     printf(" %sp50_ms=%.3f %sp99_ms=%.3f %sp999_ms=%.3f %smax_ms=%.3f", prefix,
            hist_quantile(h, 0.50) / 1000, prefix, hist_quantile(h, 0.99) / 1000, prefix,
            hist_quantile(h, 0.999) / 1000, prefix, (double)h->max_us / 1000);
+}
+
+void layout_path(char *buf, size_t len, const char *root, int fanout, int i)
+{
+    snprintf(buf, len, "%s/p%d/n%d", root, i / fanout, i % fanout);
+}
+
+void at_peak(const struct opts *o)
+{
+    if (o->at_peak != NULL) {
+        fflush(stdout);
+        int rc = system(o->at_peak);
+        if (rc != 0)
+            fprintf(stderr, "zkbench: --at-peak command exited with %d\n", rc);
+    }
+    sleep_ms((unsigned)o->hold * 1000u);
 }

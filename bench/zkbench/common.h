@@ -4,6 +4,7 @@
 #define ZKBENCH_COMMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <zookeeper/zookeeper.h>
@@ -39,9 +40,21 @@ struct opts {
     int keys;
     int contenders;
     int timeout;
+    int nodes;      /* fill, watches: znodes */
+    int fanout;     /* fill: children per parent */
+    int batch;      /* fill: creates per request (a multi when > 1) */
+    int sessions;   /* sessions: how many to open */
+    int watchers;   /* watches: sessions watching every node */
+    int hold;       /* sessions, watches: seconds to keep the peak state after --at-peak */
+    const char *at_peak; /* sessions, watches: shell command run when the state is at its peak */
 };
 /* Parse argv (after the subcommand) into o; 0, or -1 with a message on stderr. */
 int parse_opts(int argc, char **argv, struct opts *o);
+
+/* The leaf i of a fill's layout (fill.c): ROOT/p<i / fanout>/n<i % fanout>. */
+void layout_path(char *buf, size_t len, const char *root, int fanout, int i);
+/* Run --at-peak's command (if any) and wait --hold seconds: the caller's state is at its peak. */
+void at_peak(const struct opts *o);
 
 /* Print "name=value" latency quantiles in ms from h. */
 void print_latency(const char *prefix, const struct hist *h);
@@ -49,5 +62,8 @@ void print_latency(const char *prefix, const struct hist *h);
 int cmd_ops(const struct opts *o);
 int cmd_lock(const struct opts *o);
 int cmd_failover(const struct opts *o);
+int cmd_fill(const struct opts *o);
+int cmd_sessions(const struct opts *o);
+int cmd_watches(const struct opts *o);
 
 #endif
