@@ -102,8 +102,11 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
         ring_truncate(&z->log, m->zxid);
         z->up->flags |= ZAB_UPD_TRUNCATE;
         z->up->truncate_to = m->zxid;
-        z->durable = z->durable < m->zxid ? z->durable : m->zxid;
-        z->committed = z->committed < m->zxid ? z->committed : m->zxid;
+        /* the point is the leader's: our log may lack it and now end below it (the stream
+         * that follows then shows a gap and we resync), so clamp to what is left */
+        uint64_t left = ring_last(&z->log);
+        z->durable = z->durable < left ? z->durable : left;
+        z->committed = z->committed < left ? z->committed : left;
     }
     if (m->type == ZAB_MSG_SNAP) {
         ring_reset(&z->log, m->zxid);

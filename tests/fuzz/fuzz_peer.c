@@ -4,6 +4,7 @@
  * (zab_msg_decode) or built field by field, optionally with a live session's nonce, epoch and
  * zxids so they reach the checks past the session filter. The cores must never abort, and a
  * message they refuse (ZAB_EINVAL) must leave their state exactly as it was. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,12 +94,46 @@ static void observe(const struct zab *z, struct observed *o)
     o->l = z->l;
 }
 
+static bool tracing; /* FUZZ_TRACE=1: print every event, to read a crashing program */
+
+static void trace_event(uint8_t i, const struct zab_event *ev)
+{
+    static const char *const names[] = {"?", "START", "RECEIVE", "TICK", "SUBMIT", "PERSISTED",
+                                        "PEER_UP", "PEER_DOWN", "APP"};
+    fprintf(stderr, "m%u %s", i + 1u, names[ev->type <= ZAB_APP ? ev->type : 0]);
+    if (ev->type == ZAB_RECEIVE) {
+        const struct zab_msg *m = ev->receive.msg;
+        fprintf(stderr, " %s from %u e%u e2 %u z%#llx z2 %#llx n%#llx f%u s%u len %zu",
+                zab_msg_type_name(m->type), ev->receive.from, m->epoch, m->epoch2,
+                (unsigned long long)m->zxid, (unsigned long long)m->zxid2,
+                (unsigned long long)m->nonce, m->flags, m->state, m->data.len);
+    } else if (ev->type == ZAB_PERSISTED) {
+        fprintf(stderr, " %#llx", (unsigned long long)ev->persisted.zxid);
+    }
+}
+
+static void trace_result(const struct zab *z, int rc, const struct zab_update *up)
+{
+    fprintf(stderr, " -> %s flags %#x role %d e%u leader %u entries %zu commits %zu msgs %zu"
+            " | last %#llx durable %#llx committed %#llx applied %#llx\n", zab_strerror(rc),
+            up->flags, up->role, up->epoch, up->leader, up->n_entries, up->n_commits,
+            up->n_msgs, (unsigned long long)ring_last(&z->log),
+            (unsigned long long)z->durable, (unsigned long long)z->committed,
+            (unsigned long long)z->applied);
+}
+
 static int step(struct world *w, uint8_t i, const struct zab_event *ev)
 {
     struct observed before, after;
     observe(w->z[i], &before);
     struct zab_update up;
+    if (tracing) {
+        trace_event(i, ev);
+    }
     int rc = zab_step(w->z[i], ev, &up);
+    if (tracing) {
+        trace_result(w->z[i], rc, &up);
+    }
     if (ev->type == ZAB_RECEIVE && rc == ZAB_EINVAL) {
         observe(w->z[i], &after);
         ZK_ASSERT(memcmp(&before, &after, sizeof(before)) == 0); /* refused: nothing changed */
@@ -299,6 +334,14 @@ static void start(struct world *w, uint8_t variant)
         ev.start.incarnation = 1 + i + (variant >> 5);
         ZK_ASSERT(step(w, i, &ev) == ZAB_OK);
     }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    tracing = getenv("FUZZ_TRACE") != NULL;
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
