@@ -2,7 +2,8 @@
 real 3-member ensemble (deploy/localcluster). A forger can pass the hello (the ensemble
 fingerprint is computable from the configuration), so what follows it must be checked: invalid
 forwarded REQUESTs never proposed, huge epochs never persisted, idle connections never keeping a
-member out, forged LOOKING votes never starting an election. After each case every member runs
+member out, frames announcing 256 MiB refused before they are buffered, forged LOOKING votes
+never starting an election. After each case every member runs
 with its pid, a leader serves, and all acknowledged writes are on every member with equal
 digests, also after a restart of all members (ensemble.check_survival).
 
@@ -221,6 +222,39 @@ def test_idle_peer_connections_do_not_keep_a_member_out(ens, zk, ledger):
     assert took < 15
     pids[victim] = ens.pid(victim)
     check_survival(ens, ledger, "idle", pids)
+
+
+# ---- 6. a forged hello, then a frame header announcing 256 MiB
+
+def test_huge_peer_frames_are_refused(ens, zk, ledger):
+    pids = ens.pids()
+    ledger.write("frame-before")
+    leader, fols = roles(ens)
+    fp = fingerprint(ens)
+    # to the leader as a follower, and to a follower as the other follower
+    for target, sender in ((leader, fols[0]), (fols[0], fols[1])):
+        off = ens.log_size(target)
+        rss0 = ens.rss_kb(target)
+        s = socket.create_connection(("127.0.0.1", ens.peer_port(target)), 5)
+        s.settimeout(5)
+        s.sendall(hello(sender, fp) + struct.pack(">I", 256 << 20))
+        sent, closed = 0, False
+        chunk = b"\0" * (1 << 20)
+        try:  # up to 64 MiB of it: a member that buffered the frame would grow by as much
+            while sent < (64 << 20):
+                s.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            closed = True
+        grown = ens.rss_kb(target) - rss0
+        s.close()
+        print("FRAME: member %d closed a forged 256 MiB frame from 'member %d' after %d MiB; "
+              "RSS %+d kB" % (target, sender, sent >> 20, grown))
+        assert closed and grown < 16 * 1024, (target, sent, grown)
+        assert log_lines(ens, target, off,
+                         r"peer connection from member %d closed: frame length out of range"
+                         % sender)
+    check_survival(ens, ledger, "frame", pids)
 
 
 # ---- 6. forged LOOKING votes from the leader's id to followers in broadcast
