@@ -12,6 +12,7 @@
  *      so new zxids are higher and no client has seen a later zxid (zkwrite.c). */
 #include "import/zkimport.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,7 +47,8 @@ void zkimp_warn(const char *fmt, ...)
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0; /* only the printed duration would be wrong */
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -55,8 +57,11 @@ static int version_dir(struct zkimp *im, const char *dir, char *out, size_t out_
 {
     struct stat st;
     snprintf(out, out_size, "%s/version-2", dir);
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+    int rc = stat(out, &st);
+    if (rc == 0 && S_ISDIR(st.st_mode))
         return 0;
+    if (rc != 0 && errno != ENOENT && errno != ENOTDIR)
+        return zkimp_fail(im, "cannot read %s: %s", out, strerror(errno));
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
         len--;
@@ -74,8 +79,8 @@ static int read_epochs(struct zkimp *im)
     int64_t acc = zkdir_read_epoch(im, im->snap_dir, "acceptedEpoch");
     if (cur == -2 || acc == -2)
         return -1;
-    im->zk_current_epoch = (int32_t)cur; /* -1: a standalone ZooKeeper keeps none */
-    im->zk_accepted_epoch = (int32_t)acc;
+    im->zk_current_epoch = cur; /* -1: a standalone ZooKeeper keeps none */
+    im->zk_accepted_epoch = acc;
     return 0;
 }
 
@@ -110,14 +115,14 @@ static int read_zookeeper(struct zkimp *im, const char **digest)
 /* Step 4's zxid and epochs. */
 static void plan_state(const struct zkimp *im, struct zkwrite_plan *p)
 {
-    uint32_t epoch = (uint32_t)((uint64_t)im->last_zxid >> 32);
-    uint32_t cur = im->zk_current_epoch > (int32_t)epoch ? (uint32_t)im->zk_current_epoch : epoch;
-    uint32_t acc = im->zk_accepted_epoch > (int32_t)cur ? (uint32_t)im->zk_accepted_epoch : cur;
+    int64_t epoch = (int64_t)((uint64_t)im->last_zxid >> 32);
+    int64_t cur = im->zk_current_epoch > epoch ? im->zk_current_epoch : epoch;
+    int64_t acc = im->zk_accepted_epoch > cur ? im->zk_accepted_epoch : cur;
     /* A ZooKeeper leader reports currentEpoch << 32 as its zxid before any txn of the epoch. */
     int64_t epoch_zxid = (int64_t)((uint64_t)cur << 32);
     p->zxid = im->last_zxid > epoch_zxid ? im->last_zxid : epoch_zxid;
-    p->current_epoch = cur;
-    p->accepted_epoch = acc;
+    p->current_epoch = (uint32_t)cur; /* epochs are 32-bit: zkdir_read_epoch checked */
+    p->accepted_epoch = (uint32_t)acc;
 }
 
 static void print_summary(const struct zkimp *im, const struct zkwrite_plan *p,
@@ -162,6 +167,8 @@ static int run(struct zkimp *im, const struct zk_config *cfg, const char *data, 
     if (zkwrite_target(im, &plan, &res))
         return -1;
     print_summary(im, &plan, &res, digest, now_s() - start);
+    if (fflush(stdout) != 0)
+        zkimp_warn("the summary could not be written (the import itself is complete)");
     return 0;
 }
 

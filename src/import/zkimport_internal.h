@@ -31,7 +31,7 @@ struct zkimp {
     int64_t last_zxid;             /* last txn replayed, or the snapshot's zxid */
     long txns;
     int logs_used;
-    int32_t zk_current_epoch, zk_accepted_epoch; /* -1 when ZooKeeper has no such file */
+    int64_t zk_current_epoch, zk_accepted_epoch; /* -1 when ZooKeeper has no such file */
     long dead_sessions;
     /* ZooKeeper's own tree digest (DigestCalculator v2) as of zk_digest_zxid: the newest one the
      * files carry (the snapshot's ZxidDigest, then each txn's TxnDigest) */
