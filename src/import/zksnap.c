@@ -220,6 +220,7 @@ int zksnap_load(struct zkimp *im)
     if (n < 0)
         return -1;
     int fatal = 0, tried = 0;
+    char newest[ZKIMP_PATH_MAX + 600] = ""; /* why the newest candidate failed */
     for (long i = 0; i < n && tried < SNAP_CANDIDATES && !fatal; i++) {
         char path[ZKIMP_PATH_MAX + 300];
         snprintf(path, sizeof path, "%s/%s", im->snap_dir, files[i].name);
@@ -238,6 +239,8 @@ int zksnap_load(struct zkimp *im)
         }
         if (!fatal) {
             zkimp_warn("%s at offset %zu: %s; trying an older snapshot", path, e.offset, e.what);
+            if (!newest[0])
+                snprintf(newest, sizeof newest, "%s at offset %zu: %s", path, e.offset, e.what);
             im->snaps_skipped++;
         }
     }
@@ -246,6 +249,6 @@ int zksnap_load(struct zkimp *im)
         return -1;
     if (n == 0)
         return zkimp_fail(im, "%s holds no ZooKeeper snapshot (snapshot.<zxid>)", im->snap_dir);
-    return zkimp_fail(im, "%s: no valid snapshot (%d skipped, reasons above)", im->snap_dir,
-                      im->snaps_skipped);
+    return zkimp_fail(im, "no valid snapshot in %s (%d skipped, the newest: %s)", im->snap_dir,
+                      im->snaps_skipped, newest[0] ? newest : "compressed");
 }

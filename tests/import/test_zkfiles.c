@@ -332,7 +332,8 @@ Test(zkfiles, no_valid_snapshot_is_refused)
     snapshot("snapshot.100000002", BASE_NODES, N_BASE, 0);
     damage("snapshot.100000002", 100, 0x10);
     cr_assert_eq(zksnap_load(im), -1);
-    cr_assert(strstr(im->err, "no valid snapshot"), "%s", im->err);
+    cr_assert(strstr(im->err, "no valid snapshot") &&
+              strstr(im->err, "snapshot.100000002 at offset"), "%s", im->err);
 }
 
 Test(zkfiles, a_tree_without_its_parent_is_invalid)
