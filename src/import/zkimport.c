@@ -131,7 +131,8 @@ static void print_summary(const struct zkimp *im, const struct zkwrite_plan *p,
     printf("zabkeeper: imported ZooKeeper's state into %s/zabkeeper-log\n", p->data_log_dir);
     printf("  snapshot: %s (zxid 0x%llx, %d newer skipped)\n", im->snap_file,
            (unsigned long long)im->snap_zxid, im->snaps_skipped);
-    printf("  txns replayed: %ld from %d log files\n", im->txns, im->logs_used);
+    printf("  txns replayed: %ld from %d log files (%ld ops found already in the snapshot)\n",
+           im->txns, im->logs_used, im->ops_reflected);
     printf("  nodes: %zu\n", r->nodes);
     printf("  sessions: %zu (%ld dead owners' ephemerals removed)\n", r->sessions,
            im->dead_sessions);

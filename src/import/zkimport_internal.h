@@ -30,6 +30,7 @@ struct zkimp {
     int snaps_skipped;
     int64_t last_zxid;             /* last txn replayed, or the snapshot's zxid */
     long txns;
+    long ops_reflected;            /* replayed ops the (fuzzy) snapshot already reflected */
     int logs_used;
     int64_t zk_current_epoch, zk_accepted_epoch; /* -1 when ZooKeeper has no such file */
     long dead_sessions;

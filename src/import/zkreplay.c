@@ -232,21 +232,24 @@ static int64_t create_owner(int32_t type, const struct zktxn *t)
     return t->ephemeral ? t->hdr.client_id : 0;
 }
 
+/* ZT_OK, ZT_NODEEXISTS/ZT_NONODE (the txn found the tree ahead of it) or ZT_NOMEM. */
 static int apply_create(struct zt *tree, int32_t type, const struct zktxn *t)
 {
     struct zt_create c = {(const char *)t->path.ptr, (size_t)t->path.len, t->data, t->acl,
                           create_owner(type, t), t->parent_cversion, t->hdr.zxid, t->hdr.time};
     int rc = zt_create_node(tree, &c);
-    if (rc == ZT_NODEEXISTS && type == ZOP_CREATE) /* the node is already in the snapshot */
-        rc = zt_set_cversion_pzxid(tree, c.path, parent_len(t->path), t->parent_cversion,
-                                   t->hdr.zxid);
+    if (rc == ZT_NODEEXISTS && type == ZOP_CREATE && /* the node is already in the snapshot */
+        zt_set_cversion_pzxid(tree, c.path, parent_len(t->path), t->parent_cversion,
+                              t->hdr.zxid) == ZT_NOMEM)
+        return ZT_NOMEM;
     return rc;
 }
 
 /* One (sub-)txn: 0, REPLAY_UNUSABLE, or -1 when memory ran out (NONODE/NODEEXISTS are
- * ignored, as ZooKeeper ignores them while loading). */
-static int apply_op(struct zt *tree, int32_t type, const struct zktxn *t)
+ * ignored, as ZooKeeper ignores them while loading: counted as already in the snapshot). */
+static int apply_op(struct zkimp *im, int32_t type, const struct zktxn *t)
 {
+    struct zt *tree = &im->tree;
     if (!txn_usable(type, t))
         return REPLAY_UNUSABLE;
     const char *path = (const char *)t->path.ptr;
@@ -272,6 +275,8 @@ static int apply_op(struct zt *tree, int32_t type, const struct zktxn *t)
     default: /* error, check, createSession: nothing in the tree */
         break;
     }
+    if (rc == ZT_NONODE || rc == ZT_NODEEXISTS)
+        im->ops_reflected++;
     return rc == ZT_NOMEM ? -1 : 0;
 }
 
@@ -310,7 +315,7 @@ static int apply_sub(struct zkimp *im, const struct zktxn *t, int32_t type, stru
     read_record(&in, type, &sub);
     if (!zkin_ok(&in))
         return REPLAY_STOP; /* byteBuffer2Record's IOException, the same */
-    return apply_op(&im->tree, type, &sub);
+    return apply_op(im, type, &sub);
 }
 
 static int apply_multi(struct zkimp *im, const struct zktxn *t)
@@ -342,7 +347,7 @@ int zkreplay_apply(struct zkimp *im, const struct zktxn *t, char *why, size_t wh
     else if (t->hdr.type == ZOP_CLOSESESSION)
         zt_session_remove(&im->tree, t->hdr.client_id);
     if (rc == 0)
-        rc = t->hdr.type == ZOP_MULTI ? apply_multi(im, t) : apply_op(&im->tree, t->hdr.type, t);
+        rc = t->hdr.type == ZOP_MULTI ? apply_multi(im, t) : apply_op(im, t->hdr.type, t);
     if (rc) {
         snprintf(why, why_len, "%s txn: %s", zk_op_name(t->hdr.type),
                  rc == REPLAY_UNUSABLE ? "a path, TTL or list ZooKeeper fails on" : "out of memory");

@@ -353,7 +353,8 @@ Test(zkfiles, fuzzy_snapshot_replay_as_zookeeper)
     log_put(&l, "log.100000001", 4096);
     cr_assert_eq(load_all(), 0, "%s", im->err);
     cr_assert_eq(im->last_zxid, E1(6));
-    cr_assert_eq(im->txns, 4); /* 1 and 2 are in the snapshot */
+    cr_assert_eq(im->txns, 4);          /* 1 and 2 are in the snapshot */
+    cr_assert_eq(im->ops_reflected, 2); /* 3 (create /b) and 4 (delete /x) found done */
     struct zt_node *root = node("/"), *a = node("/a");
     cr_assert_null(node("/x"));
     cr_assert_eq(root->pzxid, E1(4)); /* the delete of a child already gone still counts */
