@@ -8,9 +8,12 @@ Environment (ctest sets all of them; defaults let the files run by hand):
   ZABKEEPER_CLUSTER_DIR  state directory (wiped by up())
   ZABKEEPER_BASE_PORT    client = base+id, peer = base+10+id, election = base+20+id
   ZABKEEPER_TICK_TIME    500 here unless set
+  ZIT_ZKBENCH            bench/zkbench's binary (fill(): trees of many znodes quickly)
 """
 import contextlib
+import glob
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -42,10 +45,11 @@ class Ensemble:
                                                                p.returncode, p.stdout, p.stderr))
         return p
 
-    def up(self, n):
+    def up(self, n, config=None):
+        """Start n fresh members; config: extra zoo.cfg lines for every member (a list)."""
         self.lc("down", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
-        self.lc("up", n)
+        self.lc("up", n, env={"ZABKEEPER_EXTRA_CONFIG": "\n".join(config)} if config else None)
         self.n = n
 
     def down(self):
@@ -91,6 +95,24 @@ class Ensemble:
         with open(self.log_path(i), "rb") as f:
             f.seek(offset)
             return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, i, offset, pattern, timeout):
+        """Waits until member i's log after offset matches the regex pattern; returns the match."""
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.log_since(i, offset)), timeout,
+                        "member %d to log /%s/" % (i, pattern))
+
+    def snap_dir(self, i):
+        return os.path.join(self.dir, "m%d" % i, "data", "zabkeeper-snap")
+
+    def signal(self, i, sig):
+        """Send sig (e.g. signal.SIGSTOP / SIGCONT) to member i."""
+        os.kill(self.pid(i), sig)
+
+    def mode(self, i):
+        """srvr's Mode line of member i ("leader", "follower"), None if it does not answer."""
+        m = re.search(r"^Mode: (\S+)", self.fourlw(i, "srvr"), re.M)
+        return m.group(1) if m else None
 
     def leader(self, timeout=10.0):
         def find():
@@ -200,6 +222,52 @@ class Ensemble:
             pytest.fail("members did not converge within %.0fs: %s" % (timeout, {
                 i: (m.get("zk_server_state"), m.get("zk_last_zxid"), m.get("zk_tree_digest"))
                 for i, m in last.items()}))
+
+
+def zkbench_bin():
+    """bench/zkbench: $ZIT_ZKBENCH, else the first build*/bench/zkbench of the project."""
+    env = os.environ.get("ZIT_ZKBENCH")
+    if env:
+        return env
+    found = sorted(glob.glob(os.path.join(HERE, "..", "..", "build*", "bench", "zkbench")))
+    if not found:
+        pytest.skip("zkbench is not built (set ZIT_ZKBENCH)")
+    return found[0]
+
+
+def zkbench(*args, timeout=300):
+    """Runs `zkbench ARGS...`; returns its RESULT line as a dict (fails the test if it fails)."""
+    p = subprocess.run([zkbench_bin()] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout)
+    res = [l for l in p.stdout.splitlines() if l.startswith("RESULT ")]
+    if p.returncode != 0 or not res:
+        pytest.fail("zkbench %s failed (%d): %s %s" % (" ".join(map(str, args)), p.returncode,
+                                                       p.stdout, p.stderr[-2000:]))
+    return dict(kv.split("=", 1) for kv in res[-1].split()[1:])
+
+
+def fill(ens, root, nodes, fanout=1000, batch=100, size=16, ids=None):
+    """Creates ROOT/p<k>/n<j> (nodes leaves, fanout per parent) through zkbench fill with multis
+    of `batch` creates, many in flight: a few hundred thousand znodes in seconds. Returns the
+    RESULT dict; every leaf is acknowledged (zkbench fails otherwise)."""
+    return zkbench("fill", "--connect", ens.hosts(ids), "--root", root, "--nodes", nodes,
+                   "--fanout", fanout, "--batch", batch, "--size", size)
+
+
+def missing_leaves(zk, root, nodes, fanout=1000):
+    """Leaves of fill()'s layout that zk (a client of one member) does not list: [] if all."""
+    parents = (nodes + fanout - 1) // fanout
+    reqs = [(k, zk.get_children_async("%s/p%d" % (root, k))) for k in range(parents)]
+    missing = []
+    for k, r in reqs:
+        want = {"n%d" % j for j in range(min(fanout, nodes - k * fanout))}
+        try:
+            have = set(r.get(timeout=30))
+        except Exception as e:  # NoNodeError: the whole parent is missing
+            missing.append("%s/p%d (%s)" % (root, k, type(e).__name__))
+            continue
+        missing.extend("%s/p%d/%s" % (root, k, n) for n in sorted(want - have))
+    return missing
 
 
 def wait_for(cond, timeout, what, interval=0.02):
