@@ -332,7 +332,10 @@ static bool fits_session(const struct zab *z, const struct lpeer *p, const struc
         }
         return (m->flags & ZAB_MSG_F_SYNCED) ? ack_fits(z, p, m->zxid) : m->zxid == 0;
     case ZAB_MSG_REQUEST:
-    case ZAB_MSG_APP: return p->phase == LP_SYNCED; /* a follower sends them in broadcast only */
+    case ZAB_MSG_APP:
+        /* a follower sends them in broadcast only, which it may reach on an established ping
+         * while its ACKNL is still on the way (lost: its next ack stands in) */
+        return p->phase >= LP_SYNCING;
     default: return false; /* follower-bound types are not for us */
     }
 }
