@@ -41,9 +41,8 @@ TICK_S = 0.5  # ZABKEEPER_TICK_TIME set by ctest
 
 @pytest.fixture(scope="module")
 def ens():
-    os.environ["ZABKEEPER_EXTRA_CONFIG"] = "znode.container.checkIntervalMs=1000"
     e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-robust-client"), 25430)
-    e.up(3)
+    e.up(3, config=["znode.container.checkIntervalMs=1000"])  # reaping within seconds
     yield e
     e.down()
 
