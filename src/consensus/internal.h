@@ -100,6 +100,7 @@ struct lpeer {
     uint64_t promise_since; /* tick+1 it began naming an acceptedEpoch above ours (0: never) */
     uint64_t promise_last;  /* tick+1 it last did */
     uint64_t grace_until;   /* tick until which it counts as alive after leaving LP_SYNCED */
+    uint64_t synced_tick;   /* tick+1 its last sync stream started (0: none) */
 };
 
 struct leader {

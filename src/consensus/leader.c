@@ -110,6 +110,15 @@ static void sync_peer(struct zab *z, uint32_t idx)
     send_peer(z, idx, &nl);
     p->nl_zxid = last;
     p->phase = LP_SYNCING; /* from now on it also gets every new PROPOSAL and COMMIT */
+    p->synced_tick = z->now + 1;
+}
+
+/* A sync stream is up to the whole window: a peer gets at most one per retry_ticks, so a sender
+ * repeating FOLLOWERINFO + ACKEPOCH (it picks the nonce itself) cannot multiply our output. The
+ * rest wait in LP_ACKEPOCH for leader_tick. */
+static bool may_sync(const struct zab *z, const struct lpeer *p)
+{
+    return p->synced_tick == 0 || z->now + 1 - p->synced_tick >= z->cfg.retry_ticks;
 }
 
 static void check_established(struct zab *z)
@@ -227,6 +236,7 @@ static int on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
     p->epoch_acked = kept.epoch_acked;
     p->promise_since = kept.promise_since;
     p->promise_last = kept.promise_last;
+    p->synced_tick = kept.synced_tick;
     /* its old session may still be ours (a forged FOLLOWERINFO cannot be told apart): count it
      * alive while it has the time to come back, so one message cannot cost us the quorum */
     p->grace_until = kept.phase == LP_SYNCED
@@ -264,10 +274,10 @@ static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
         p->epoch_acked = true;
     }
     p->phase = LP_ACKEPOCH;
-    if (z->l.synced_started) {
-        sync_peer(z, idx);
-    } else {
+    if (!z->l.synced_started) {
         maybe_start_sync(z);
+    } else if (may_sync(z, p)) {
+        sync_peer(z, idx);
     }
 }
 
@@ -393,6 +403,12 @@ void leader_tick(struct zab *z)
         if (counter_exhausted(z)) {
             election_start(z); /* ZOOKEEPER-1277: the next epoch resets the counter */
             return;
+        }
+    }
+    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        const struct lpeer *p = &z->l.peers[i];
+        if (i != z->my_index && z->l.synced_started && p->phase == LP_ACKEPOCH && may_sync(z, p)) {
+            sync_peer(z, i); /* deferred by may_sync */
         }
     }
     for (uint32_t i = 0; i < z->cfg.n_voters; i++) {

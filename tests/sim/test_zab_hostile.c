@@ -527,3 +527,48 @@ Test(zab_hostile, election_round_saturates)
     cr_assert_eq(up.msgs[0].msg.nonce, ZAB_ROUND_MAX, "a new election stays at the ceiling");
     net_free(&nt);
 }
+
+/* How many messages of a sync stream (head, proposals, NEWLEADER) an update sends. */
+static size_t stream_msgs(const struct zab_update *up)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < up->n_msgs; k++) {
+        uint8_t t = up->msgs[k].msg.type;
+        n += t == ZAB_MSG_DIFF || t == ZAB_MSG_TRUNC || t == ZAB_MSG_SNAP ||
+             t == ZAB_MSG_PROPOSAL || t == ZAB_MSG_NEWLEADER;
+    }
+    return n;
+}
+
+Test(zab_hostile, sync_streams_are_rate_limited_per_peer)
+{
+    struct net nt;
+    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(&nt);
+    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    struct zab_update up;
+    for (int k = 0; k < 5; k++) {
+        cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
+    }
+    uint32_t e = up.epoch;
+    net_tick(&nt, 3);
+    nt.down[f] = true; /* the forger speaks for f; f itself hears nothing of it */
+    size_t streamed = 0;
+    for (uint64_t nonce = 1000; nonce < 1010; nonce++) { /* ten sessions in one tick */
+        struct zab_msg fi = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e, .nonce = nonce};
+        cr_assert_eq(forge(&nt, l, f + 1, fi, &up), ZAB_OK);
+        struct zab_msg ack = {.type = ZAB_MSG_ACKEPOCH, .epoch = e, .epoch2 = e, .nonce = nonce,
+                              .flags = ZAB_MSG_F_ALREADY};
+        cr_assert_eq(forge(&nt, l, f + 1, ack, &up), ZAB_OK);
+        streamed += stream_msgs(&up) > 0;
+    }
+    cr_assert_leq(streamed, 1, "%zu sync streams for one peer within a tick", streamed);
+    struct zab_event tick = {.type = ZAB_TICK};
+    size_t later = 0;
+    for (uint32_t t = 0; t < nt.cfg[l].retry_ticks + 1; t++) {
+        (void)net_step(&nt, l, &tick, &up);
+        later += stream_msgs(&up) > 0;
+    }
+    cr_assert_eq(later, 1, "the deferred sync goes out on a tick");
+    net_free(&nt);
+}
