@@ -674,37 +674,38 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
         resume_session(c, session_id, passwd);
 }
 
-void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
+bool client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
                        const struct jute_writer *body)
 {
     if (txn->session_id == 0)
-        return; /* an internal txn (container/TTL reaping): nobody to answer */
+        return false; /* an internal txn (container/TTL reaping): nobody to answer */
     struct conn *c = i64map_get(&s->conn_by_session, txn->session_id);
     if (!c || c->doomed)
-        return;
+        return false;
     if (txn->type == ZOP_CREATESESSION) {
         if (c->state != CONN_CONNECTING)
-            return;
+            return false;
         c->state = CONN_ESTABLISHED;
         send_connect_response(c, err == ZE_OK);
         process_input(c); /* requests the client pipelined behind its ConnectRequest */
-        return;
+        return true;
     }
     struct pending_req *r = c->head;
     bool mine = r && r->kind == REQ_WRITE && r->xid == txn->cxid && r->type == txn->type;
     if (!mine) {
         if (txn->type == ZOP_CLOSESESSION) /* expired, or closed through another member */
             conn_doom(c, "session closed");
-        return;
+        return false;
     }
     send_reply(c, r->xid, err, body);
     record_latency(s, r->start_ms);
     pop_head(c);
     if (txn->type == ZOP_CLOSESESSION) {
         close_after_write(c);
-        return;
+        return true;
     }
     drain(c);
+    return true;
 }
 
 void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err)

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "common/assert.h"
+#include "common/hist.h"
 #include "server/repl.h"
 #include "server/server.h"
+#include "server/stages.h"
 #include "server/storage.h"
 
 #define ZK_COMPAT_VERSION "3.8.0-zabkeeper-0.1"
@@ -83,6 +85,15 @@ static long open_fds(void)
     return n - 3; /* ".", ".." and the directory's own descriptor */
 }
 
+/* A histogram as mntr lines: count, p50, p99, max (zabkeeper's own, prefixed). */
+static void write_hist(struct jute_writer *out, const char *name, const struct hist *h)
+{
+    outf(out, "%s_count\t%llu\n", name, (unsigned long long)h->count);
+    outf(out, "%s_p50\t%.0f\n", name, hist_quantile(h, 0.50));
+    outf(out, "%s_p99\t%.0f\n", name, hist_quantile(h, 0.99));
+    outf(out, "%s_max\t%llu\n", name, (unsigned long long)h->max_us);
+}
+
 static void write_mntr(struct srv *s, struct jute_writer *out)
 {
     const struct srv_stats *st = &s->stats;
@@ -113,6 +124,15 @@ static void write_mntr(struct srv *s, struct jute_writer *out)
     outf(out, "zk_txns_logged\t%llu\n", (unsigned long long)st->txns_logged);
     outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
     outf(out, "zk_tree_digest\t%016llx\n", (unsigned long long)store_digest(s->store));
+    write_hist(out, "zabkeeper_log_commit_us", storage_commit_hist(s->storage));
+    write_hist(out, "zabkeeper_log_commit_records", storage_batch_hist(s->storage));
+    write_hist(out, "zabkeeper_log_checkpoint_us", storage_checkpoint_hist(s->storage));
+    const struct stages *stg = repl_stages(s);
+    for (int i = 0; stg && i < STAGE_COUNT; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "zabkeeper_stage_%s_us", stages_name((enum stage_hist)i));
+        write_hist(out, name, stages_hist(stg, (enum stage_hist)i));
+    }
 }
 
 static void write_conf(struct srv *s, struct jute_writer *out)

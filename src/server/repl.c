@@ -13,6 +13,7 @@
 #include "server/peer.h"
 #include "server/sdnotify.h"
 #include "server/server.h"
+#include "server/stages.h"
 #include "server/storage.h"
 #include "session/tracker.h"
 #include "store/snapfile.h"
@@ -26,6 +27,7 @@
 /* A write submitted this turn, not yet handed to the core (txnrec-encoded). */
 struct pending_write {
     struct pending_write *next;
+    uint64_t recv_us; /* arrival, for the stage timings */
     size_t len;
     uint8_t rec[];
 };
@@ -43,6 +45,8 @@ struct repl {
     struct zab *zab;
     struct peer_net *peers;
     struct catchup *catchup; /* streamed snapshots to and from other members */
+    struct stages *stages;   /* where a write's time goes (mntr) */
+    uint64_t submit_recv_us; /* arrival of the write being handed to the core, 0 otherwise */
     bool standalone;
     enum zab_role role;
     uint32_t leader;
@@ -76,6 +80,8 @@ const char *repl_mode(const struct srv *s)
     return r->role == ZAB_LEADING ? "leader" : "follower";
 }
 
+const struct stages *repl_stages(const struct srv *s) { return s->repl ? s->repl->stages : NULL; }
+
 int64_t repl_last_proposed(const struct srv *s)
 {
     return s->repl ? (int64_t)zab_last_logged(s->repl->zab) : 0;
@@ -105,6 +111,8 @@ static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, si
     ZK_ASSERT(txn.zxid > store_last_zxid(s->store));
     int32_t err = ZE_OK;
     jw_reset(&s->body_scratch);
+    if (reply)
+        stages_committed(s->repl->stages, txn.zxid);
     if (store_apply(s->store, &txn, reply ? &s->body_scratch : NULL, &err) != 0) {
         ZK_ERROR("out of memory applying zxid 0x%llx; exiting", (unsigned long long)zxid);
         abort(); /* a member that cannot apply a committed txn must not diverge */
@@ -114,9 +122,11 @@ static void apply_entry(struct srv *s, uint64_t zxid, const uint8_t *payload, si
     s->bytes_since_snapshot += (int64_t)len;
     if (!reply)
         return;
+    stages_applied(s->repl->stages, txn.zxid);
     if (repl_is_leader(s))
         srv_track_session_change(s, &txn, err);
-    client_on_applied(s, &txn, err, &s->body_scratch);
+    if (client_on_applied(s, &txn, err, &s->body_scratch))
+        stages_replied(s->repl->stages, txn.zxid);
 }
 
 /* ---- start-up: snapshot + committed log prefix into the store, the rest to the core ---- */
@@ -226,8 +236,13 @@ static void storage_or_exit(int rc, const char *what)
 
 static void append_entries(struct srv *s, const struct zab_update *up)
 {
+    struct repl *r = s->repl;
     for (size_t i = 0; i < up->n_entries; i++) {
         const struct zab_entry *e = &up->entries[i];
+        if (r->role == ZAB_LEADING)
+            stages_proposed(r->stages, (int64_t)e->zxid, r->submit_recv_us);
+        else
+            stages_follower_received(r->stages, (int64_t)e->zxid);
         storage_or_exit(storage_append(s->storage, (int64_t)e->zxid, e->payload.data,
                                        e->payload.len), "log entries");
         s->stats.txns_logged++;
@@ -308,6 +323,8 @@ static void send_msgs(struct srv *s, const struct zab_update *up)
         if (o->msg.type == ZAB_MSG_SNAP &&
             (!r->catchup || catchup_start(r->catchup, o->to, (int64_t)o->msg.zxid) != 0))
             continue;
+        if (o->msg.type == ZAB_MSG_ACK || o->msg.type == ZAB_MSG_ACKNL)
+            stages_ack_sent(r->stages, (int64_t)o->msg.zxid);
         send_msg(s, o->to, &o->msg);
     }
 }
@@ -476,6 +493,7 @@ int repl_submit(struct srv *s, struct store_txn *txn)
     if (!p)
         return ZE_SYSTEMERROR;
     p->next = NULL;
+    p->recv_us = stages_now_us();
     p->len = txnrec_encode(txn, p->rec);
     if (r->backlog_tail)
         r->backlog_tail->next = p;
@@ -502,9 +520,12 @@ static void submit_backlog(struct srv *s)
         struct zab_event ev = {.type = ZAB_SUBMIT};
         ev.submit.payload = (struct zab_buf){p->rec, p->len};
         struct zab_update up;
+        r->submit_recv_us = p->recv_us;
         int rc = zab_step(r->zab, &ev, &up);
-        if (rc == ZAB_EBUSY)
+        if (rc == ZAB_EBUSY) {
+            r->submit_recv_us = 0;
             return;
+        }
         r->backlog_head = p->next;
         if (!r->backlog_head)
             r->backlog_tail = NULL;
@@ -513,6 +534,7 @@ static void submit_backlog(struct srv *s)
             exec_update(s, &up);
         else
             fail_proposal(s, p, ZE_CONNECTIONLOSS);
+        r->submit_recv_us = 0;
         zk_free(p);
     }
 }
@@ -532,6 +554,7 @@ void repl_flush(struct srv *s)
     int64_t durable = storage_durable_zxid(s->storage);
     if (durable > r->reported_persisted) {
         r->reported_persisted = durable;
+        stages_durable(r->stages, durable);
         struct zab_event ev = {.type = ZAB_PERSISTED};
         ev.persisted.zxid = (uint64_t)durable;
         step(s, &ev);
@@ -694,6 +717,9 @@ int repl_start(struct srv *s)
         return -1;
     s->repl = r;
     i64map_init(&r->touched);
+    r->stages = stages_new();
+    if (!r->stages)
+        return -1;
     jw_init(&r->activity);
     struct storage_recovered rec;
     struct tail t = {.srv = s, .rec = &rec};
@@ -728,6 +754,7 @@ void repl_stop(struct srv *s)
         return;
     catchup_free(r->catchup);
     peer_net_free(r->peers);
+    stages_free(r->stages);
     for (struct pending_write *p = r->backlog_head, *next; p; p = next) {
         next = p->next;
         zk_free(p);

@@ -46,5 +46,7 @@ bool repl_serving(const struct srv *s);
 /* "standalone", "leader", "follower" or "looking" (srvr's Mode line). */
 const char *repl_mode(const struct srv *s);
 int64_t repl_last_proposed(const struct srv *s);
+/* Where the writes' time went (stages.h). */
+const struct stages *repl_stages(const struct srv *s);
 
 #endif

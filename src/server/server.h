@@ -89,8 +89,9 @@ void srv_flush(struct srv *s);
 
 /* ---- client connections (client.c) ---- */
 int client_listen(struct srv *s);
-/* A committed txn was applied: reply to its session's connection here, if any. */
-void client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
+/* A committed txn was applied: reply to its session's connection here, if any. Returns whether
+ * a reply to that very request was queued here. */
+bool client_on_applied(struct srv *s, const struct store_txn *txn, int32_t err,
                        const struct jute_writer *body);
 /* A logged txn could not be made durable: fail its request. */
 void client_on_failed(struct srv *s, const struct store_txn *txn, int32_t err);

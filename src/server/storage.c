@@ -1,5 +1,5 @@
-/* A member's disk (see storage.h): the LMDB log behind the log writer thread, the epochs, and
- * the snapshot files written by a forked child. */
+/* A member's disk (see storage.h): the durable log (durablelog.c), the epochs, and the snapshot
+ * files written by a forked child. */
 #include "server/storage.h"
 
 #include <errno.h>
@@ -10,45 +10,30 @@
 
 #include "common/alloc.h"
 #include "common/assert.h"
+#include "common/hist.h"
 #include "common/log.h"
 #include "proto/jute.h"
-#include "server/logwriter.h"
+#include "server/durablelog.h"
 #include "server/snapshotter.h"
 #include "store/snapfile.h"
 #include "store/store.h"
-#include "store/txnlog.h"
 
 #define META_ACCEPTED "acceptedEpoch"
 #define META_CURRENT "currentEpoch"
 #define META_COMMITTED "committedZxid" /* everything up to here is known committed */
 #define META_BOOTS "boots"
-#define UNSYNCED_MAX_BYTES (512u << 20)
-#define LOG_RETRY_MS 100
 #define SNAP_KEEP 2            /* finished snapshot files kept (the newest may be in transfer) */
 #define SNAP_RETRY_MIN_MS 5000 /* after a failed snapshot (disk full), doubling to a minute */
 #define SNAP_RETRY_MAX_MS 60000
 
 struct storage {
-    struct txnlog *log;
-    struct logwriter *writer;
+    struct dlog *log;
     struct snapshotter *snapper;
     char snap_dir[1100];
-    /* Records flow: storage_append adds them to unsynced; storage_flush hands unsynced to the
-     * writer thread (it becomes inflight) and, once that batch is durable, durable_zxid moves.
-     * A failed batch goes back in front of unsynced and is retried: nothing is acknowledged
-     * meanwhile and nothing is lost. */
-    struct jute_writer unsynced;
-    struct jute_writer inflight;
-    int64_t unsynced_last_zxid;
-    int64_t durable_zxid;
-    int64_t retry_at_ms;
-    bool failure_reported;
-    int64_t purge_target;   /* purge the log up to here (behind the newest snapshot); -1 none */
-    int64_t purged_through;
+    int64_t purge_target;   /* purge the log up to here (behind the kept snapshots); -1 none */
     int64_t snap_latest;    /* newest finished snapshot, -1 none */
     int64_t snap_retry_at_ms;
     int64_t snap_backoff_ms;
-    uint64_t fsyncs;
 };
 
 static int64_t mono_ms(void)
@@ -58,7 +43,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void on_batch_done(void *ctx);
 static void set_purge_target(struct storage *s);
 
 static int make_dir(const char *dir)
@@ -76,24 +60,16 @@ int storage_open(struct storage **out, struct event_base *base, const struct sto
     struct storage *s = zk_calloc(1, sizeof *s);
     if (!s)
         return -1;
-    jw_init(&s->unsynced);
-    jw_init(&s->inflight);
-    s->purge_target = s->purged_through = s->snap_latest = -1;
+    s->purge_target = s->snap_latest = -1;
     snprintf(s->snap_dir, sizeof s->snap_dir, "%s/zabkeeper-snap", cfg->data_dir);
-    char dir[1100], err[TXNLOG_ERRMSG_SIZE];
+    char dir[1100];
     snprintf(dir, sizeof dir, "%s/zabkeeper-log", cfg->log_dir);
-    if (make_dir(cfg->data_dir) || make_dir(cfg->log_dir) || make_dir(s->snap_dir))
+    if (make_dir(cfg->data_dir) || make_dir(cfg->log_dir) || make_dir(s->snap_dir) ||
+        make_dir(dir) || dlog_open(&s->log, base, dir, cfg->lmdb_map_bytes) != 0)
         goto fail;
-    if (txnlog_open(&s->log, dir, (size_t)cfg->lmdb_map_bytes, err, sizeof err) != TXNLOG_OK) {
-        ZK_ERROR("cannot open the transaction log in %s: %s", dir, err);
-        goto fail;
-    }
-    s->writer = logwriter_new(base, s->log, on_batch_done, s);
     s->snapper = snapshotter_new(s->snap_dir);
-    if (!s->writer || !s->snapper) {
-        ZK_ERROR("cannot start the log writer thread");
+    if (!s->snapper)
         goto fail;
-    }
     *out = s;
     return 0;
 fail:
@@ -101,21 +77,12 @@ fail:
     return -1;
 }
 
-static void collect_batch(struct storage *s);
-
 void storage_close(struct storage *s)
 {
     if (!s)
         return;
-    if (s->writer) {
-        logwriter_wait_idle(s->writer);
-        collect_batch(s);
-        logwriter_free(s->writer);
-    }
+    dlog_close(s->log);
     snapshotter_free(s->snapper);
-    txnlog_close(s->log);
-    jw_free(&s->unsynced);
-    jw_free(&s->inflight);
     zk_free(s);
 }
 
@@ -157,10 +124,8 @@ static int load_legacy_snapshot(struct storage *s, struct store *st)
     int64_t zxid;
     void *data;
     size_t len;
-    if (txnlog_snapshot_latest(s->log, &zxid, &data, &len) != TXNLOG_OK) {
-        ZK_ERROR("reading snapshot: %s", txnlog_errmsg(s->log));
+    if (dlog_legacy_snapshot(s->log, &zxid, &data, &len) != 0)
         return -1;
-    }
     if (!data)
         return 0;
     int rc = store_snapshot_read(st, data, len);
@@ -185,7 +150,7 @@ static int load_newest_snapshot(struct storage *s, struct store *st)
     int64_t first_logged = -1;
     for (int i = 0; i < n; i++) {
         if (i > 0) {
-            if (first_logged < 0 && txnlog_first_zxid(s->log, &first_logged) != TXNLOG_OK)
+            if (first_logged < 0 && dlog_first_zxid(s->log, &first_logged) != 0)
                 return -1;
             if (first_logged > zxids[i] + 1 || first_logged == 0) {
                 ZK_ERROR("the log does not reach back to snapshot 0x%llx; refusing to start",
@@ -230,183 +195,64 @@ fail:
 int storage_recover(struct storage *s, struct store *st, struct storage_recovered *out,
                     int (*fn)(void *ctx, int64_t zxid, const void *rec, size_t len), void *ctx)
 {
-    if (load_newest_snapshot(s, st) != 0)
+    if (dlog_recover(s->log) != 0 || load_newest_snapshot(s, st) != 0)
         return -1;
     /* There is always a snapshot the log starts after, so a leader can always stream one. */
     if (s->snap_latest < 0 && write_snapshot_now(s, st) != 0)
         return -1;
-    out->accepted_epoch = (uint32_t)txnlog_meta_get(s->log, META_ACCEPTED, 0);
-    out->current_epoch = (uint32_t)txnlog_meta_get(s->log, META_CURRENT, 0);
-    out->committed = txnlog_meta_get(s->log, META_COMMITTED, 0);
+    out->accepted_epoch = (uint32_t)dlog_meta_get(s->log, META_ACCEPTED, 0);
+    out->current_epoch = (uint32_t)dlog_meta_get(s->log, META_CURRENT, 0);
+    out->committed = dlog_meta_get(s->log, META_COMMITTED, 0);
     /* A boot count, durable before the core runs, keeps sync-session nonces unique. */
-    int64_t boots = txnlog_meta_get(s->log, META_BOOTS, 0) + 1;
-    if (txnlog_meta_put(s->log, META_BOOTS, boots) != TXNLOG_OK) {
-        ZK_ERROR("cannot record the boot count: %s", txnlog_errmsg(s->log));
+    int64_t boots = dlog_meta_get(s->log, META_BOOTS, 0) + 1;
+    if (dlog_meta_put(s->log, META_BOOTS, boots) != 0)
         return -1;
-    }
     out->incarnation = (uint64_t)boots;
-    int rc = txnlog_read_after(s->log, store_last_zxid(st), fn, ctx);
-    if (rc != 0) {
-        ZK_ERROR("reading the log failed (%d): %s", rc, txnlog_errmsg(s->log));
+    if (dlog_read_after(s->log, store_last_zxid(st), fn, ctx) != 0) {
+        ZK_ERROR("reading the log failed");
         return -1;
     }
-    s->durable_zxid = s->unsynced_last_zxid = txnlog_last_zxid(s->log) > store_last_zxid(st)
-                                                  ? txnlog_last_zxid(s->log)
-                                                  : store_last_zxid(st);
     set_purge_target(s);
     return 0;
 }
 
 /* ---- the log ---- */
 
-static void note_failure(struct storage *s, int rc)
-{
-    if (!s->failure_reported)
-        ZK_ERROR("log commit failed (%d): %s; writes wait (nothing is acknowledged) and the "
-                 "batch is retried", rc, txnlog_errmsg(s->log));
-    s->failure_reported = true;
-    s->retry_at_ms = mono_ms() + LOG_RETRY_MS;
-}
-
-static void note_success(struct storage *s, int64_t last_zxid)
-{
-    if (last_zxid > s->durable_zxid)
-        s->durable_zxid = last_zxid;
-    if (s->failure_reported)
-        ZK_INFO("the log accepts writes again");
-    s->failure_reported = false;
-}
-
-/* Take the writer's result, if a batch finished. A failed batch is put back in front. */
-static void collect_batch(struct storage *s)
-{
-    struct logwriter_result res = logwriter_collect(s->writer);
-    if (!res.done)
-        return;
-    if (res.rc == TXNLOG_OK) {
-        note_success(s, res.last_zxid);
-        if (res.purged_through > s->purged_through)
-            s->purged_through = res.purged_through;
-        jw_reset(&s->inflight);
-        return;
-    }
-    note_failure(s, res.rc);
-    jw_raw(&s->inflight, s->unsynced.data, s->unsynced.len); /* inflight + unsynced */
-    struct jute_writer tmp = s->unsynced;
-    s->unsynced = s->inflight;
-    s->inflight = tmp;
-    jw_reset(&s->inflight);
-    if (s->unsynced.err) {
-        ZK_ERROR("out of memory keeping unsynced log entries; exiting");
-        abort();
-    }
-}
-
-static void on_batch_done(void *ctx) { collect_batch(ctx); }
-
 int storage_append(struct storage *s, int64_t zxid, const void *rec, size_t len)
 {
-    ZK_ASSERT(zxid > s->unsynced_last_zxid);
-    logwriter_batch_add(&s->unsynced, zxid, rec, len);
-    if (s->unsynced.err || s->unsynced.len > UNSYNCED_MAX_BYTES) {
-        ZK_ERROR("cannot hold more unsynced log entries (disk still failing?)");
-        return -1;
-    }
-    s->unsynced_last_zxid = zxid;
-    return 0;
-}
-
-static bool purge_pending(const struct storage *s)
-{
-    return s->purge_target > s->purged_through;
+    return dlog_append(s->log, zxid, rec, len);
 }
 
 void storage_flush(struct storage *s, int64_t committed_mark)
 {
-    collect_batch(s);
-    if ((!s->unsynced.len && !purge_pending(s)) || logwriter_busy(s->writer) ||
-        mono_ms() < s->retry_at_ms)
-        return;
-    struct jute_writer tmp = s->inflight; /* empty */
-    s->inflight = s->unsynced;
-    s->unsynced = tmp;
-    s->fsyncs++;
-    struct logwriter_job job = {&s->inflight, s->unsynced_last_zxid, committed_mark,
-                                purge_pending(s) ? s->purge_target : -1};
-    logwriter_submit(s->writer, &job);
+    dlog_flush(s->log, committed_mark, s->purge_target);
 }
 
-int64_t storage_durable_zxid(const struct storage *s) { return s->durable_zxid; }
-int64_t storage_last_zxid(const struct storage *s) { return s->unsynced_last_zxid; }
-
-static int append_record(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len)
-{
-    return txnlog_append(ctx, zxid, p, len);
-}
-
-/* Make LMDB the caller's again: wait for the writer and put every unsynced record into a batch
- * of the caller's own, to be committed with whatever the caller stages next. */
-static int quiesce(struct storage *s)
-{
-    logwriter_wait_idle(s->writer);
-    collect_batch(s);
-    if (logwriter_each_record(&s->unsynced, append_record, s->log) != TXNLOG_OK) {
-        ZK_ERROR("cannot stage unsynced records: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    return 0;
-}
-
-static int commit_now(struct storage *s, int64_t committed, const char *what)
-{
-    if (txnlog_stage_meta(s->log, META_COMMITTED, committed) != TXNLOG_OK ||
-        txnlog_commit(s->log) != TXNLOG_OK) {
-        ZK_ERROR("cannot persist %s: %s", what, txnlog_errmsg(s->log));
-        return -1;
-    }
-    s->fsyncs++;
-    if (s->unsynced.len)
-        note_success(s, s->unsynced_last_zxid);
-    jw_reset(&s->unsynced);
-    return 0;
-}
+int64_t storage_durable_zxid(const struct storage *s) { return dlog_durable(s->log); }
+int64_t storage_last_zxid(const struct storage *s) { return dlog_last(s->log); }
 
 int storage_set_epochs(struct storage *s, int64_t accepted, int64_t current, int64_t committed)
 {
-    if (quiesce(s) != 0)
-        return -1;
-    int rc = TXNLOG_OK;
+    const char *names[2];
+    int64_t values[2];
+    int n = 0;
     if (accepted >= 0)
-        rc = txnlog_stage_meta(s->log, META_ACCEPTED, accepted);
-    if (rc == TXNLOG_OK && current >= 0)
-        rc = txnlog_stage_meta(s->log, META_CURRENT, current);
-    if (rc != TXNLOG_OK) {
-        ZK_ERROR("cannot stage the epoch: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    return commit_now(s, committed, "the epoch");
+        names[n] = META_ACCEPTED, values[n++] = accepted;
+    if (current >= 0)
+        names[n] = META_CURRENT, values[n++] = current;
+    return n ? dlog_commit_meta(s->log, names, values, n, committed) : 0;
 }
 
 int storage_truncate_after(struct storage *s, int64_t zxid, int64_t committed)
 {
-    if (quiesce(s) != 0 || commit_now(s, committed, "the log before a truncation") != 0)
-        return -1;
-    if (txnlog_truncate_after(s->log, zxid) != TXNLOG_OK) {
-        ZK_ERROR("cannot truncate the log: %s", txnlog_errmsg(s->log));
-        return -1;
-    }
-    if (s->durable_zxid > zxid)
-        s->durable_zxid = zxid;
-    s->unsynced_last_zxid = zxid;
-    ZK_INFO("log truncated after zxid 0x%llx", (unsigned long long)zxid);
-    return 0;
+    return dlog_truncate_after(s->log, zxid, committed);
 }
 
 int storage_read_after(struct storage *s, int64_t after,
                        int (*fn)(void *ctx, int64_t zxid, const void *rec, size_t len),
                        void *ctx)
 {
-    return txnlog_read_after(s->log, after, fn, ctx);
+    return dlog_read_after(s->log, after, fn, ctx);
 }
 
 /* ---- snapshots ---- */
@@ -461,9 +307,9 @@ int storage_poll(struct storage *s)
         snapshot_done(s, zxid, ms);
     else if (r < 0)
         snapshot_failed(s, zxid);
-    /* LMDB's copy-on-write reads every commit's fresh pages through its map (~5 pages a
-     * commit): release them each tick so they never pile up in RSS. */
-    txnlog_release_memory(s->log);
+    /* LMDB's copy-on-write reads every commit's fresh pages through its map: release them each
+     * tick so they never pile up in RSS. */
+    dlog_release_memory(s->log);
     return r > 0;
 }
 
@@ -472,23 +318,10 @@ int storage_poll(struct storage *s)
 static int reset_log_to(struct storage *s, int64_t snap_zxid, const void *const *recs,
                         const size_t *lens, const int64_t *zxids, size_t n, int64_t target)
 {
-    if (quiesce(s) != 0 || commit_now(s, s->durable_zxid, "the log before an install") != 0 ||
-        txnlog_truncate_after(s->log, 0) != TXNLOG_OK) {
-        ZK_ERROR("cannot empty the log: %s", txnlog_errmsg(s->log));
+    if (dlog_replace(s->log, recs, lens, zxids, n, target) != 0)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (txnlog_append(s->log, zxids[i], recs[i], lens[i]) != TXNLOG_OK) {
-            ZK_ERROR("cannot log record 0x%llx: %s", (unsigned long long)zxids[i],
-                     txnlog_errmsg(s->log));
-            return -1;
-        }
-    }
-    if (commit_now(s, target, "the installed state") != 0)
-        return -1;
-    s->durable_zxid = s->unsynced_last_zxid = target;
     s->snap_latest = snap_zxid;
-    s->purge_target = s->purged_through = -1;
+    s->purge_target = -1;
     snapfile_prune(s->snap_dir, 1);
     return 0;
 }
@@ -511,5 +344,11 @@ int storage_install(struct storage *s, struct store *st, int64_t snap_zxid,
     return reset_log_to(s, snap_zxid, recs, lens, zxids, n, target);
 }
 
-uint64_t storage_disk_bytes(struct storage *s) { return txnlog_disk_bytes(s->log); }
-uint64_t storage_fsyncs(const struct storage *s) { return s->fsyncs; }
+uint64_t storage_disk_bytes(struct storage *s) { return dlog_disk_bytes(s->log); }
+uint64_t storage_fsyncs(const struct storage *s) { return dlog_fsyncs(s->log); }
+const struct hist *storage_commit_hist(const struct storage *s) { return dlog_commit_hist(s->log); }
+const struct hist *storage_batch_hist(const struct storage *s) { return dlog_batch_hist(s->log); }
+const struct hist *storage_checkpoint_hist(const struct storage *s)
+{
+    return dlog_checkpoint_hist(s->log);
+}

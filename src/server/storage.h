@@ -87,5 +87,11 @@ int storage_poll(struct storage *s);
 /* For mntr/srvr. */
 uint64_t storage_disk_bytes(struct storage *s);
 uint64_t storage_fsyncs(const struct storage *s);
+struct hist;
+/* Microseconds per log commit (fsyncs included) and records per commit. */
+const struct hist *storage_commit_hist(const struct storage *s);
+const struct hist *storage_batch_hist(const struct storage *s);
+/* Microseconds per checkpoint of a journal file into LMDB. */
+const struct hist *storage_checkpoint_hist(const struct storage *s);
 
 #endif

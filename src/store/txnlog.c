@@ -158,6 +158,11 @@ void txnlog_close(struct txnlog *log)
 
 int txnlog_has_pending(const struct txnlog *log) { return log->batch != NULL; }
 
+int64_t txnlog_pending_last(const struct txnlog *log)
+{
+    return log->batch ? log->batch_last_zxid : log->last_zxid;
+}
+
 int txnlog_append(struct txnlog *log, int64_t zxid, const void *rec, size_t len)
 {
     ZK_ASSERT(zxid > log->last_zxid);

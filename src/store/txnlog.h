@@ -38,6 +38,8 @@ int txnlog_commit(struct txnlog *log);
 /* Drop the pending batch without writing it. */
 void txnlog_abort(struct txnlog *log);
 int txnlog_has_pending(const struct txnlog *log);
+/* Highest zxid appended, durable or pending. */
+int64_t txnlog_pending_last(const struct txnlog *log);
 
 /* Lowest durable zxid in *zxid (0 if the log is empty). TXNLOG_OK or an error. */
 int txnlog_first_zxid(struct txnlog *log, int64_t *zxid);

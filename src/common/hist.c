@@ -1,5 +1,5 @@
 /* Log-linear latency histogram (see hist.h). */
-#include "hist.h"
+#include "common/hist.h"
 
 #include <string.h>
 
@@ -62,4 +62,22 @@ double hist_quantile(const struct hist *h, double q)
         }
     }
     return (double)h->max_us;
+}
+
+uint64_t hist_count_upto(const struct hist *h, uint64_t us)
+{
+    unsigned last = bucket_of(us);
+    uint64_t n = 0;
+    for (unsigned i = 0; i <= last; i++)
+        n += h->bucket[i];
+    return n;
+}
+
+double hist_sum(const struct hist *h)
+{
+    double sum = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++)
+        if (h->bucket[i])
+            sum += (double)h->bucket[i] * value_of(i);
+    return sum;
 }
