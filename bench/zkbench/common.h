@@ -9,7 +9,7 @@
 
 #include <zookeeper/zookeeper.h>
 
-#include "hist.h"
+#include "common/hist.h"
 
 uint64_t now_ns(void);
 void sleep_ms(unsigned ms);
