@@ -2,11 +2,11 @@
  * byte picks one: txnrec_decode (a valid record re-encodes to the same bytes), store_snapshot_read
  * (refused input leaves the store untouched; accepted input is a consistent state that survives
  * a write and read back), zab_entry_decode, zab_epochs_decode and zab_msg_decode (each round trip
- * gives the same fields), and logwriter_each_record over an arena of records built from the input
- * with logwriter_batch_add (the walk must return them all, and stop where the callback says; the
- * arena is the server's own memory, so a malformed one is not an input it can get). logwriter.c
- * is linked for those two functions only: its thread is never started. A snapshot is read whole
- * and through the incremental loader in pieces (sized by the selector byte). */
+ * gives the same fields), and journal_batch_each over an arena of log records built from the input
+ * with journal_batch_add, the unit a member hands to its disk (the walk must return them all,
+ * with their counts, and stop where the callback says; the arena is the server's own memory, so
+ * a malformed one is not an input it can get). A snapshot is read whole and through the
+ * incremental loader in pieces (sized by the selector byte). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +14,8 @@
 #include "consensus/zab.h"
 #include "fuzz_input.h"
 #include "fuzz_store.h"
-#include "server/logwriter.h"
 #include "store/store.h"
+#include "store/journal.h"
 #include "store/store_internal.h"
 #include "store/txnrec.h"
 
@@ -126,7 +126,7 @@ static void zab_message(const uint8_t *p, size_t n)
     free(buf);
 }
 
-/* ---- logwriter_each_record ---- */
+/* ---- journal_batch_each ---- */
 
 #define ARENA_RECORDS 64
 
@@ -156,14 +156,20 @@ static void arena(const uint8_t *p, size_t n)
         int64_t zxid = (int64_t)fz_u64(&in);
         size_t len;
         const uint8_t *payload = fz_bytes(&in, fz_u8(&in), &len);
-        logwriter_batch_add(&a, zxid, payload, len);
+        journal_batch_add(&a, zxid, payload, len);
         w.zxid[w.count] = zxid;
         w.payload[w.count] = payload;
         w.len[w.count] = (uint32_t)len;
         w.count++;
     }
     ZK_ASSERT(a.err == 0);
-    int rc = logwriter_each_record(&a, visit, &w);
+    size_t records, bytes, total = 0;
+    journal_batch_count(&a, &records, &bytes);
+    for (int i = 0; i < w.count; i++) {
+        total += w.len[i];
+    }
+    ZK_ASSERT(records == (size_t)w.count && bytes == total);
+    int rc = journal_batch_each(&a, visit, &w);
     bool stopped = w.stop_at < w.count;
     ZK_ASSERT(rc == (stopped ? 42 : 0));
     ZK_ASSERT(w.seen == (stopped ? w.stop_at + 1 : w.count));
