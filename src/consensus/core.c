@@ -35,6 +35,7 @@ void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voter
     cfg->window = 500;
     cfg->max_outstanding = 256;
     cfg->counter_max = ZAB_COUNTER_MAX_DEFAULT;
+    cfg->max_payload = ZAB_PAYLOAD_MAX;
 }
 
 int voter_index(const struct zab *z, uint32_t id)
@@ -237,7 +238,7 @@ static int start_validate(const struct zab *z, const struct zab_event *ev)
     uint64_t prev = s->last_applied;
     for (size_t i = 0; i < s->n_entries; i++) {
         if (s->entries[i].zxid <= prev || zab_counter_of(s->entries[i].zxid) == 0 ||
-            s->entries[i].payload.len > ZAB_PAYLOAD_MAX) {
+            s->entries[i].payload.len > z->cfg.max_payload) {
             return ZAB_EINVAL;
         }
         prev = s->entries[i].zxid;
@@ -292,6 +293,8 @@ struct msg_shape {
     uint32_t data_max; /* largest data the type may carry (0: none) */
 };
 
+#define DATA_IS_PAYLOAD 0xfffffffeu /* data_max: the configured max_payload */
+
 static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
     [ZAB_MSG_VOTE] = {0, true, false, false, false, 0},
     [ZAB_MSG_FOLLOWERINFO] = {0, false, false, false, false, 0},
@@ -301,7 +304,7 @@ static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
     [ZAB_MSG_TRUNC] = {0, true, true, false, false, 0},
     [ZAB_MSG_SNAP] = {0, true, true, false, false, UINT32_MAX}, /* the state: the caller's frame
                                                                   * limit bounds it */
-    [ZAB_MSG_PROPOSAL] = {0, true, true, false, false, ZAB_PAYLOAD_MAX},
+    [ZAB_MSG_PROPOSAL] = {0, true, true, false, false, DATA_IS_PAYLOAD},
     [ZAB_MSG_NEWLEADER] = {0, true, false, false, false, 0},
     [ZAB_MSG_ACKNL] = {0, true, false, false, false, 0},
     [ZAB_MSG_UPTODATE] = {0, true, false, false, false, 0},
@@ -309,7 +312,7 @@ static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
     [ZAB_MSG_COMMIT] = {0, true, false, false, false, 0},
     [ZAB_MSG_PING] = {ZAB_MSG_F_SYNCED | ZAB_MSG_F_ESTABLISHED | ZAB_MSG_F_LEAVING, true, true,
                       false, false, ZAB_APP_DATA_MAX},
-    [ZAB_MSG_REQUEST] = {0, false, false, false, false, ZAB_PAYLOAD_MAX},
+    [ZAB_MSG_REQUEST] = {0, false, false, false, false, DATA_IS_PAYLOAD},
     [ZAB_MSG_APP] = {0, false, false, false, true, ZAB_APP_DATA_MAX},
 };
 
@@ -337,7 +340,8 @@ static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *
     const struct msg_shape *sh = &shapes[m->type];
     if ((m->flags & ~sh->flags) != 0 || (!sh->zxid && m->zxid != 0) ||
         (!sh->zxid2 && m->zxid2 != 0) || (!sh->epoch2 && m->epoch2 != 0) ||
-        (!sh->tag && m->tag != 0) || m->data.len > sh->data_max ||
+        (!sh->tag && m->tag != 0) ||
+        m->data.len > (sh->data_max == DATA_IS_PAYLOAD ? z->cfg.max_payload : sh->data_max) ||
         (m->data.len > 0 && m->data.data == NULL)) {
         return false;
     }
@@ -385,7 +389,7 @@ static void on_tick(struct zab *z, struct zab_buf activity)
 
 static int on_submit(struct zab *z, struct zab_buf payload)
 {
-    if (payload.len > ZAB_PAYLOAD_MAX) {
+    if (payload.len > z->cfg.max_payload) {
         return ZAB_EINVAL;
     }
     if (z->role == ZAB_LEADING) {

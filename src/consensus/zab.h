@@ -10,7 +10,7 @@
 
 /* Limits. Every queue of the core is bounded by one of these or by a zab_config field. */
 #define ZAB_PEERS_MAX 7                   /* voters in one ensemble (3 and 5 are the tested sizes) */
-#define ZAB_PAYLOAD_MAX (1024 * 1024)      /* one SUBMIT payload, like jute.maxbuffer */
+#define ZAB_PAYLOAD_MAX (1024 * 1024)      /* default of zab_config.max_payload */
 #define ZAB_COUNTER_MAX_DEFAULT 0xfffffffeu /* ZOOKEEPER-1277: counter 0xffffffff is never used */
 /* Ceilings on what a peer message may carry (docs/consensus.md, "Hostile messages"). A message
  * above one of them is refused, so a forged message cannot push a member's epoch or election
@@ -46,6 +46,7 @@ struct zab_config {
     uint32_t window;                /* applied entries kept in memory for DIFF (committedLog) */
     uint32_t max_outstanding;       /* leader: uncommitted proposals allowed in flight */
     uint32_t counter_max;           /* highest zxid counter used before forcing a new epoch */
+    uint32_t max_payload;           /* largest SUBMIT payload (jute.maxbuffer plus its envelope) */
 };
 
 /* Fills in defaults for a member of the given ensemble (init 10, sync 5, window 500, ...). */

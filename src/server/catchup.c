@@ -235,6 +235,9 @@ static int send_record(void *ctx, int64_t zxid, const void *rec, size_t len)
         return 1;
     }
     lp->os->log_after = zxid;
+    /* paced like the file: stop once the link holds a window's worth (records may be large) */
+    if (peer_net_queued(lp->cu->peers, lp->os->to) >= lp->cu->window_bytes)
+        return 1;
     return ++lp->sent >= LOG_PUMP_RECORDS ? 1 : 0;
 }
 

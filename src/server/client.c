@@ -520,9 +520,10 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
         queue_error(c, xid, type, ZE_RECONFIGDISABLED);
         return;
     }
-    if (type == ZOP_CREATESESSION) {
+    if (type == ZOP_CREATESESSION || type == ZOP_DELETECONTAINER) {
         /* Sessions are created by the handshake only: a createSession sent as a request would
-         * re-create this session with a timeout no handshake negotiated. */
+         * re-create this session with a timeout no handshake negotiated. deleteContainer is
+         * the server's own (ZooKeeper 3.8 answers BadArguments to a client that sends it). */
         queue_error(c, xid, type, ZE_BADARGUMENTS);
         return;
     }

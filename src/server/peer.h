@@ -22,7 +22,7 @@ struct peer_net;
 /* Frames are bounded by what a real message can be: a proposal (jute.maxbuffer plus its
  * record envelope), a PING's session activity or an app message (ZAB_APP_DATA_MAX), a snapshot
  * chunk. Snapshots travel in chunks (repl.c), never whole. */
-#define PEER_FRAME_SLACK (64u << 10)
+#define PEER_FRAME_SLACK (128u << 10) /* above a record envelope (64 KiB, repl.c) */
 #define PEER_QUEUE_MAX_DEFAULT (64u << 20) /* outgoing bytes queued for one peer before we cut it
                                              * (peerQueueMaxKB) */
 #define PEER_DRAINED_BYTES (1u << 20) /* on_drained fires when a link's queue falls below this */

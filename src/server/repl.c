@@ -22,6 +22,7 @@
 #define APP_SYNC_REQ 1                 /* follower -> leader: conn id, xid */
 #define APP_SYNC_RESP 2                /* leader -> follower: conn id, xid, zxid to wait for */
 #define WINDOW_ENTRIES 1000
+#define RECORD_ENVELOPE_BYTES (64u << 10) /* txnrec fields and up to 16 identities */
 #define MAX_OUTSTANDING 4096
 
 /* A write submitted this turn, not yet handed to the core (txnrec-encoded). */
@@ -168,6 +169,12 @@ static void free_tail(struct tail *t)
     zk_free(t->entries);
 }
 
+/* A log record: a request of up to jute.maxbuffer plus its envelope and identities. */
+static uint32_t max_payload(const struct srv *s)
+{
+    return (uint32_t)s->cfg.max_buffer + RECORD_ENVELOPE_BYTES;
+}
+
 static void core_config(const struct srv *s, struct zab_config *zc)
 {
     uint32_t voters[ZAB_PEERS_MAX], n = 0;
@@ -185,6 +192,7 @@ static void core_config(const struct srv *s, struct zab_config *zc)
     zc->finalize_ticks = 1; /* 50 ms for a better vote (ZooKeeper's finalizeWait is 200 ms) */
     zc->retry_ticks = 1;
     zc->window = WINDOW_ENTRIES;
+    zc->max_payload = max_payload(s);
     zc->max_outstanding = MAX_OUTSTANDING;
 }
 
@@ -487,7 +495,7 @@ int repl_submit(struct srv *s, struct store_txn *txn)
     txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
     txn->time_ms = srv_wall_ms();
     size_t len = txnrec_size(txn);
-    if (len > ZAB_PAYLOAD_MAX)
+    if (len > max_payload(s))
         return ZE_BADARGUMENTS;
     struct pending_write *p = zk_malloc(sizeof *p + len);
     if (!p)
@@ -629,8 +637,12 @@ static void note_stale_epoch(struct srv *s, uint32_t from, const struct zab_msg 
 static bool forwarded_request_ok(struct srv *s, uint32_t from, const struct zab_msg *m)
 {
     struct store_txn txn;
+    struct store_txn_limits lim = {s->cfg.max_buffer, s->cfg.min_session_timeout_ms,
+                                   s->cfg.max_session_timeout_ms};
+    /* store_validate_txn, not validate_submission: internal txns (session 0) are the leader's
+     * own and never come from another member. */
     int32_t err = txnrec_decode(m->data.data, m->data.len, &txn) != 0
-                      ? ZE_MARSHALLINGERROR : validate_submission(s, &txn);
+                      ? ZE_MARSHALLINGERROR : store_validate_txn(&txn, &lim);
     if (err == ZE_OK)
         return true;
     ZK_WARN_RL("member %u forwarded an invalid request (%zu bytes, %s); dropped", from,

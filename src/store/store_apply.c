@@ -268,9 +268,9 @@ static bool is_client_write_op(int32_t type)
 {
     switch (type) {
     case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
-    case ZOP_DELETE: case ZOP_DELETECONTAINER: case ZOP_SETDATA: case ZOP_SETACL:
-    case ZOP_MULTI: case ZOP_CREATESESSION: case ZOP_CLOSESESSION:
-        return true;
+    case ZOP_DELETE: case ZOP_SETDATA: case ZOP_SETACL: case ZOP_MULTI:
+    case ZOP_CREATESESSION: case ZOP_CLOSESESSION:
+        return true; /* deleteContainer is the leader's own (session 0) */
     default:
         return false;
     }

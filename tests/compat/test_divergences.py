@@ -7,10 +7,9 @@ both servers: what ZooKeeper does is the specification.
   getData/exists/getChildren of "" answer as for "/";
   a persistent recursive watch on / gets no events for nodes its client may not read;
   a zoo.cfg without 4lw.commands.whitelist allows srvr only;
-  DigestAuthenticationProvider.superDigest in zoo.cfg makes that digest super.
-
-Two cases zabkeeper still fails are in test_divergences_pending.py (not registered): a create
-whose frame is exactly jute.maxbuffer long, and opcode 20 (deleteContainer) from a client.
+  DigestAuthenticationProvider.superDigest in zoo.cfg makes that digest super;
+  a create whose frame is exactly jute.maxbuffer long is accepted;
+  opcode 20 (deleteContainer) from a client gets BadArguments and deletes nothing.
 The last two below need a server with its own zoo.cfg (serverctl always writes the whitelist `*`):
 `plain` below writes one and starts it with `serverctl restart` on ZK_TEST_PORT + 1.
 """
@@ -120,6 +119,41 @@ def test_recursive_watch_skips_unreadable_nodes(server, alice_node):
     assert last in ev
     assert [e for e in ev if e[2].startswith(path)] == [], ev
     w.close()
+
+
+def test_create_frame_of_exactly_max_buffer(server, zk):
+    zk.ensure_path("/dvp-max")
+    c = session(server)
+    path = "/dvp-max/maxframe"
+    fixed = 8 + len(ustring(path)) + 4 + len(zkwire.OPEN_ACL) + 4
+    body = struct.pack(">ii", 1, zkwire.OP_CREATE) + ustring(path) + \
+        zkwire.buffer(b"m" * (MAXBUF - fixed)) + zkwire.OPEN_ACL + struct.pack(">i", 0)
+    assert len(body) == MAXBUF
+    c.send(zkwire.frame(body))
+    rxid, _, err, _ = c.reply()
+    assert (rxid, err) == (1, 0), "a create of %d data bytes in a %d-byte frame: error %d" % (
+        MAXBUF - fixed, MAXBUF, err)
+    assert zk.exists(path).dataLength == MAXBUF - fixed
+    c.close()
+
+
+def test_delete_container_opcode_from_a_client_is_refused(server, zk):
+    zk.ensure_path("/dvp/plain")
+    zkwire.kazoo_create_container_async(zk, "/dvp/ctr-full").get(10)
+    zk.create("/dvp/ctr-full/child")
+    zkwire.kazoo_create_container_async(zk, "/dvp/ctr-empty").get(10)
+    zkwire.kazoo_create_container_async(
+        zk, "/dvp/ctr-denied", acl=[make_digest_acl("nobody", "x", all=True)]).get(10)
+    zkwire.kazoo_create_ttl_async(zk, "/dvp/ttl", b"", 600000).get(10)
+    c = session(server)
+    errs = {}
+    for k, name in enumerate(("plain", "ctr-full", "ctr-empty", "ctr-denied", "ttl", "none")):
+        errs[name] = c.call(k + 1, zkwire.OP_DELETE_CONTAINER, ustring("/dvp/" + name))[2]
+    c.close()
+    left = sorted(zk.get_children("/dvp"))
+    print("%s: deleteContainer answers %s; left %s" % (server.kind, errs, left))
+    assert set(errs.values()) == {zkwire.ZBADARGUMENTS}, errs
+    assert left == ["ctr-denied", "ctr-empty", "ctr-full", "plain", "ttl"], left
 
 
 # ---- a server with its own zoo.cfg: no 4lw whitelist, a super digest

@@ -94,6 +94,8 @@ def test_forwarded_invalid_requests_are_never_proposed(ens, zk, ledger):
         "createSession timeout 0": (txnrec(new_sid, 0, zkwire.OP_CREATE_SESSION,
                                            struct.pack(">i", 0) + zkwire.buffer(b"\1" * 16)),
                                     "BadArguments"),
+        "internal deleteContainer": (txnrec(0, 0, zkwire.OP_DELETE_CONTAINER,
+                                            zkwire.ustring("/rob/forged-reap")), "BadArguments"),
     }
     # a well-formed record passes the check (and is then refused by the core: the forger does
     # not know the follower's sync nonce); proof that the records above fail for their content
