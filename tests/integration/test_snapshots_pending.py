@@ -1,0 +1,141 @@
+"""Open bug (issue 11), not registered in ctest: a snapshot child that finishes while the member
+installs a leader's snapshot moves the member's "newest snapshot" back to its own older one,
+whose file the install has just removed; if that member then leads, it cannot catch anyone up
+with a snapshot until it writes a new one: `cannot stream a snapshot to member N (snapshot
+0x<the child's zxid>...)` every sync attempt. With the old leader gone and the lagging member
+needed for a quorum, no write can come to trigger that new snapshot: the ensemble is stuck.
+
+src/server/storage.c: storage_install sets snap_latest to the installed snapshot and prunes the
+other files (snapfile_prune(dir, 1)), but the next storage_poll reaps the child forked before the
+install (e.g. the one started right after recovery, whose replay counted towards snapCount)
+and snapshot_done sets snap_latest = the child's older zxid. catchup_start then looks for that
+file and fails. (Had the file survived, the leader would stream it followed by the log after
+*it*, while its log only starts after the installed snapshot: a silent gap. The install's prune
+happens to prevent that.) A fix: snapshot_done ignores a result older than snap_latest.
+
+Made deterministic with SIGSTOP on the member and its snapshot child (found as its child
+process), snapCount=10000:
+1. 300,000 znodes; follower F starts a snapshot child, which is stopped; 12,000 more txns (so F's
+   log holds more than snapCount records past its newest finished snapshot); F and its child are
+   SIGKILLed; 12,000 more txns without F (the leader snapshots past F's state).
+2. F restarts: its replay starts a snapshot child at once (stopped); once the leader's file has
+   arrived F is stopped (before or while installing it), the child continued until it exits,
+   and F continued: it installs, then reaps the child.
+3. The other follower G is killed, 2,000 txns, the leader is killed and G started: F leads and
+   must catch G up with a snapshot.
+Expected: F streams its newest file and G converges. Now: `cannot stream a snapshot`.
+
+/usr/bin/python3 -m pytest tests/integration/test_snapshots_pending.py
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from ensemble import Ensemble, fill, wait_for, zkbench_bin  # noqa: E402
+from test_catchup import INSTALLED, STREAM_START  # noqa: E402
+
+CANNOT = r"cannot stream a snapshot to member %d \(snapshot 0x([0-9a-f]+)"
+
+pytest.importorskip("kazoo.client")
+
+
+@pytest.fixture(scope="module")
+def ens():
+    e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-snapshots-pending"), 25860)
+    e.up(3, ["snapCount=10000"])
+    yield e
+    e.down()
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def stop_snapshot_child(ens, i, timeout=30):
+    """Waits for member i's snapshot child (its only child process) and stops it (SIGSTOP)."""
+    kids = wait_for(lambda: children(ens.pid(i)), timeout, "member %d to fork a snapshot" % i,
+                    interval=0.0005)
+    os.kill(kids[0], signal.SIGSTOP)
+    return kids[0]
+
+
+def newest_file(ens, i):
+    return max(int(os.path.basename(f).split(".")[1], 16)
+               for f in glob.glob(os.path.join(ens.snap_dir(i), "snapshot.????????????????")))
+
+
+def state_of(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_leader_streams_its_newest_snapshot_after_an_install(ens):
+    fill(ens, "/base", 300000, batch=1)
+    leader = ens.leader()
+    f, g = [i for i in range(1, ens.n + 1) if i != leader]
+    # 1. F's log gets more than snapCount records past its newest finished snapshot
+    load = subprocess.Popen([zkbench_bin(), "fill", "--connect", ens.hosts(), "--root", "/more",
+                             "--nodes", "30000"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        child = stop_snapshot_child(ens, f)  # F forks one during this load
+    finally:
+        assert load.wait(timeout=120) == 0
+    fill(ens, "/past-snapcount", 12000, batch=1)
+    ens.kill(f)
+    os.kill(child, signal.SIGKILL)
+    # more than snapCount txns without F: the leader has a snapshot newer than F's state
+    fill(ens, "/behind", 12000, batch=1, ids=[leader, g])
+    # 2. F's replay starts a snapshot child (stopped); F receives the leader's file and is
+    # stopped (SIGSTOP) before or while installing it; the child then finishes; F goes on
+    off_f = ens.log_size(f)
+    ens.start(f)
+    child = stop_snapshot_child(ens, f)
+    rec = ens.wait_log(f, off_f, r"recovered: state at zxid 0x([0-9a-f]+)", 30)
+    recovered = int(rec.group(1), 16)
+    wait_for(lambda: newest_file(ens, f) > recovered, 60,
+             "member %d to receive the leader's snapshot" % f, interval=0.0005)
+    ens.signal(f, signal.SIGSTOP)
+    try:
+        os.kill(child, signal.SIGCONT)
+        wait_for(lambda: state_of(child) in ("Z", "gone"), 60, "the snapshot child to finish")
+    finally:
+        ens.signal(f, signal.SIGCONT)
+    inst = ens.wait_log(f, off_f, INSTALLED, 60)
+    ens.wait_log(f, off_f, r"snapshot at zxid 0x%s written in" % rec.group(1), 30)
+    installed = int(inst.group(1), 16)
+    newest = newest_file(ens, f)
+    ens.converged(60)
+    # 3. F leads and must catch G up with a streamed snapshot
+    ens.kill(g)
+    fill(ens, "/g-behind", 2000, batch=1, ids=[leader, f])
+    off_f = ens.log_size(f)
+    ens.kill(leader)
+    ens.start(g)
+    try:
+        m = ens.wait_log(f, off_f, STREAM_START % g + "|" + CANNOT % g, 60)
+        assert m.group(0).startswith("catch-up"), (
+            "member %d cannot stream to member %d: %s (its newest file is 0x%x, installed "
+            "0x%x; its child's snapshot of 0x%x finished after the install)" % (
+                f, g, m.group(0), newest, installed, recovered))
+        streamed = int(m.group(1), 16)
+        assert streamed >= newest, (
+            "member %d streamed snapshot 0x%x to member %d, older than its newest file 0x%x "
+            "(its log starts after 0x%x): the records in between are missing" % (
+                f, streamed, g, newest, installed))
+        ens.converged(60)
+    finally:
+        ens.start(leader)
