@@ -143,7 +143,7 @@ uint64_t store_approximate_data_size(const struct store *st);
  * equal on members that applied the same txns. */
 uint64_t store_digest(const struct store *st);
 
-/* ---- snapshots (length-prefixed msgpack records; format in docs/storage-tree.md) ---- */
+/* ---- snapshots (length-prefixed msgpack records; format in docs/storage.md) ---- */
 /* Receives snapshot bytes in order; returns 0, or non-zero to stop the write. */
 typedef int (*store_sink_fn)(void *ctx, const void *p, size_t len);
 /* Largest record a snapshot may hold: a node with a path and data of up to 64 MiB each. */
@@ -151,6 +151,45 @@ typedef int (*store_sink_fn)(void *ctx, const void *p, size_t len);
 /* Serialize the tree and the session table (not watches) to sink, in pieces of about 256 KiB.
  * Returns 0, -1 if memory ran out, or the sink's non-zero return. */
 int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx);
+
+/* The record encoders store_snapshot_write is made of, for a writer that builds a snapshot from
+ * a state held elsewhere (--import-zookeeper): the format is written in store_snapshot.c only.
+ * A snapshot is one header, then every ACL, every session, then every node in pre-order (each
+ * parent before its children, "/" first); the loader checks all of it. */
+struct store_snap_header {
+    int64_t zxid;                   /* the state's last applied zxid */
+    uint64_t acls, sessions, nodes; /* how many records of each kind follow */
+    uint64_t digest;                /* store_digest of the state (store_loader_digest) */
+};
+/* A node's kind: also the snapshot's `kind` field, which must agree with ephemeral_owner. */
+enum znode_kind { ZK_KIND_PERSISTENT = 0, ZK_KIND_EPHEMERAL = 1, ZK_KIND_CONTAINER = 2, ZK_KIND_TTL = 3 };
+struct store_snap_node {
+    const char *path;               /* full path, "/" for the root */
+    size_t path_len;
+    const uint8_t *data;
+    int32_t data_len;               /* -1: null data */
+    int64_t czxid, mzxid, ctime, mtime, pzxid;
+    int32_t version;
+    int32_t cversion;               /* stored: the number of child creates (docs/storage-tree.md) */
+    int32_t aversion;
+    /* A session id (EPHEMERAL), ZK_EPHEMERAL_CONTAINER, ZK_EPHEMERAL_TTL_MASK | ttl, or 0 */
+    int64_t ephemeral_owner;
+    uint8_t kind;                   /* enum znode_kind */
+    uint32_t acl_index;             /* which ACL record, counting from 0 */
+};
+/* Gathers records for sink and hands them on in pieces of about 256 KiB. */
+struct store_snap_writer;
+struct store_snap_writer *store_snap_writer_new(store_sink_fn sink, void *ctx);
+/* Each returns the writer's state: 0 while every record so far was encoded and every piece
+ * accepted, else the first failure (-1 if memory ran out, or the sink's non-zero return), after
+ * which records are ignored. */
+int store_snap_encode_header(struct store_snap_writer *w, const struct store_snap_header *h);
+int store_snap_encode_acl(struct store_snap_writer *w, const uint8_t *acl, size_t len);
+int store_snap_encode_session(struct store_snap_writer *w, int64_t id, int32_t timeout_ms,
+                              const uint8_t passwd[ZK_PASSWD_LEN]);
+int store_snap_encode_node(struct store_snap_writer *w, const struct store_snap_node *n);
+/* Hand what is gathered to the sink and free w; returns the writer's state as above. */
+int store_snap_writer_end(struct store_snap_writer *w);
 
 /* Incremental reading: feed the bytes in any pieces, then finish, which checks that the input
  * was whole (every record announced, the digest it announced) and only then replaces st's state.

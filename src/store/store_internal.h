@@ -20,8 +20,6 @@
 #include "store/store_chain.h"
 #include "store/watch.h"
 
-enum znode_kind { ZK_KIND_PERSISTENT = 0, ZK_KIND_EPHEMERAL = 1, ZK_KIND_CONTAINER = 2, ZK_KIND_TTL = 3 };
-
 struct acl_list {
     struct chain_link link; /* link.hash: hash of bytes */
     uint32_t refcount;

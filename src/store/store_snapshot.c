@@ -1,7 +1,9 @@
 /* Snapshots: the tree and the session table as a stream of length-prefixed msgpack records
- * (format in docs/storage-tree.md): a header, then every ACL, session and node. Writing streams
- * to a sink (a file, from a forked child); reading is incremental (store_loader), one record at
- * a time, so neither side ever holds a whole snapshot in memory. The loader builds the new state
+ * (format in docs/storage.md): a header, then every ACL, session and node. The record encoders
+ * here are the one implementation of the format (store_snapshot_write and --import-zookeeper
+ * both use them). Writing streams to a sink (a file, from a forked child); reading is
+ * incremental (store_loader), one record at a time, so neither side ever holds a whole snapshot
+ * in memory. The loader builds the new state
  * aside and swaps it in only when the whole input validated, so malformed input leaves the store
  * unchanged. */
 #include <msgpack.h>
@@ -18,7 +20,7 @@
 #define SNAP_NODE_FIELDS 13
 #define SNAP_SESSION_FIELDS 3
 
-/* ---- writing ---- */
+/* ---- writing: the record encoders (store.h), the only code that writes the format ---- */
 
 static int pack_str(msgpack_packer *pk, const char *s, size_t len)
 {
@@ -32,74 +34,98 @@ static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
 
 /* Records are [length: 4 bytes BE][one msgpack object], gathered in a buffer that goes to the
  * sink every SINK_BATCH_BYTES. */
-struct rec_out {
+struct store_snap_writer {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     size_t rec_start;
     store_sink_fn sink;
     void *ctx;
-    int rc;
+    int rc; /* the first failure, kept: a sink's own code is what the caller gets back */
 };
 
-static void rec_begin(struct rec_out *o)
+struct store_snap_writer *store_snap_writer_new(store_sink_fn sink, void *ctx)
+{
+    ZK_ASSERT(sink);
+    struct store_snap_writer *w = zk_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    msgpack_sbuffer_init(&w->sb);
+    msgpack_packer_init(&w->pk, &w->sb, msgpack_sbuffer_write);
+    w->sink = sink;
+    w->ctx = ctx;
+    return w;
+}
+
+/* Start a record (its length is filled in by rec_end); false once the writer has failed. */
+static bool rec_begin(struct store_snap_writer *w)
 {
     static const char placeholder[4];
-    o->rec_start = o->sb.size;
-    if (msgpack_sbuffer_write(&o->sb, placeholder, 4) != 0)
-        o->rc = -1;
+    if (w->rc != 0)
+        return false;
+    w->rec_start = w->sb.size;
+    if (msgpack_sbuffer_write(&w->sb, placeholder, 4) != 0)
+        w->rc = -1;
+    return w->rc == 0;
 }
 
-static void rec_end(struct rec_out *o, int pack_rc)
+static int rec_end(struct store_snap_writer *w, int pack_rc)
 {
-    if (pack_rc != 0 || o->rc != 0) {
-        o->rc = -1;
-        return;
+    if (pack_rc != 0) {
+        w->rc = -1;
+        return w->rc;
     }
-    be32_store((uint8_t *)o->sb.data + o->rec_start, (uint32_t)(o->sb.size - o->rec_start - 4));
-    if (o->sb.size >= SINK_BATCH_BYTES) {
-        o->rc = o->sink(o->ctx, o->sb.data, o->sb.size);
-        o->sb.size = 0;
+    be32_store((uint8_t *)w->sb.data + w->rec_start, (uint32_t)(w->sb.size - w->rec_start - 4));
+    if (w->sb.size >= SINK_BATCH_BYTES) {
+        w->rc = w->sink(w->ctx, w->sb.data, w->sb.size);
+        w->sb.size = 0;
     }
+    return w->rc;
 }
 
-static int rec_flush(struct rec_out *o)
+int store_snap_writer_end(struct store_snap_writer *w)
 {
-    if (o->rc == 0 && o->sb.size)
-        o->rc = o->sink(o->ctx, o->sb.data, o->sb.size);
-    o->sb.size = 0;
-    return o->rc;
+    if (w->rc == 0 && w->sb.size)
+        w->rc = w->sink(w->ctx, w->sb.data, w->sb.size);
+    int rc = w->rc;
+    msgpack_sbuffer_destroy(&w->sb);
+    zk_free(w);
+    return rc;
 }
 
-static void pack_acls(const struct store *st, struct rec_out *o)
+int store_snap_encode_header(struct store_snap_writer *w, const struct store_snap_header *h)
 {
-    uint32_t index = 0;
-    size_t b = 0;
-    struct chain_link *l;
-    CHAIN_FOR_EACH(l, b, &st->acls) {
-        struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
-        a->snap_index = index++;
-        rec_begin(o);
-        rec_end(o, pack_bin(&o->pk, a->bytes, a->len));
-    }
-    ZK_ASSERT(index == st->acls.count);
+    if (!rec_begin(w))
+        return w->rc;
+    msgpack_packer *pk = &w->pk;
+    return rec_end(w, msgpack_pack_array(pk, SNAP_HEADER_FIELDS) ||
+                          pack_str(pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
+                          msgpack_pack_int32(pk, SNAPSHOT_VERSION) ||
+                          msgpack_pack_int64(pk, h->zxid) || msgpack_pack_uint64(pk, h->acls) ||
+                          msgpack_pack_uint64(pk, h->sessions) ||
+                          msgpack_pack_uint64(pk, h->nodes) || msgpack_pack_uint64(pk, h->digest));
 }
 
-static void pack_sessions(const struct store *st, struct rec_out *o)
+int store_snap_encode_acl(struct store_snap_writer *w, const uint8_t *acl, size_t len)
 {
-    size_t b = 0;
-    const struct chain_link *l;
-    CHAIN_FOR_EACH(l, b, &st->sessions) {
-        const struct session *s = CHAIN_ITEM(l, const struct session, link);
-        rec_begin(o);
-        rec_end(o, msgpack_pack_array(&o->pk, SNAP_SESSION_FIELDS) ||
-                       msgpack_pack_int64(&o->pk, s->id) ||
-                       msgpack_pack_int32(&o->pk, s->timeout_ms) ||
-                       pack_bin(&o->pk, s->passwd, ZK_PASSWD_LEN));
-    }
+    return rec_begin(w) ? rec_end(w, pack_bin(&w->pk, acl, len)) : w->rc;
 }
 
-static int pack_node(const struct znode *n, msgpack_packer *pk)
+int store_snap_encode_session(struct store_snap_writer *w, int64_t id, int32_t timeout_ms,
+                              const uint8_t passwd[ZK_PASSWD_LEN])
 {
+    if (!rec_begin(w))
+        return w->rc;
+    return rec_end(w, msgpack_pack_array(&w->pk, SNAP_SESSION_FIELDS) ||
+                          msgpack_pack_int64(&w->pk, id) ||
+                          msgpack_pack_int32(&w->pk, timeout_ms) ||
+                          pack_bin(&w->pk, passwd, ZK_PASSWD_LEN));
+}
+
+int store_snap_encode_node(struct store_snap_writer *w, const struct store_snap_node *n)
+{
+    if (!rec_begin(w))
+        return w->rc;
+    msgpack_packer *pk = &w->pk;
     int rc = msgpack_pack_array(pk, SNAP_NODE_FIELDS) || pack_str(pk, n->path, n->path_len);
     if (n->data_len < 0)
         rc = rc || msgpack_pack_nil(pk);
@@ -110,19 +136,53 @@ static int pack_node(const struct znode *n, msgpack_packer *pk)
          msgpack_pack_int32(pk, n->version) || msgpack_pack_int32(pk, n->cversion) ||
          msgpack_pack_int32(pk, n->aversion) || msgpack_pack_int64(pk, n->ephemeral_owner) ||
          msgpack_pack_int64(pk, n->pzxid) || msgpack_pack_uint8(pk, n->kind) ||
-         msgpack_pack_uint32(pk, n->acl->snap_index);
-    return rc ? -1 : 0;
+         msgpack_pack_uint32(pk, n->acl_index);
+    return rec_end(w, rc);
+}
+
+/* ---- writing a store ---- */
+
+static void write_acls(const struct store *st, struct store_snap_writer *w)
+{
+    uint32_t index = 0;
+    size_t b = 0;
+    struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->acls) {
+        struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
+        a->snap_index = index++; /* what the nodes' records refer to */
+        store_snap_encode_acl(w, a->bytes, a->len);
+    }
+    ZK_ASSERT(index == st->acls.count);
+}
+
+static void write_sessions(const struct store *st, struct store_snap_writer *w)
+{
+    size_t b = 0;
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->sessions) {
+        const struct session *s = CHAIN_ITEM(l, const struct session, link);
+        store_snap_encode_session(w, s->id, s->timeout_ms, s->passwd);
+    }
+}
+
+static int write_node(struct store_snap_writer *w, const struct znode *n)
+{
+    struct store_snap_node r = {
+        .path = n->path, .path_len = n->path_len, .data = n->data, .data_len = n->data_len,
+        .czxid = n->czxid, .mzxid = n->mzxid, .ctime = n->ctime, .mtime = n->mtime,
+        .pzxid = n->pzxid, .version = n->version, .cversion = n->cversion,
+        .aversion = n->aversion, .ephemeral_owner = n->ephemeral_owner, .kind = n->kind,
+        .acl_index = n->acl->snap_index};
+    return store_snap_encode_node(w, &r);
 }
 
 /* Pre-order walk (parents before children) without a stack. */
-static void pack_nodes(const struct store *st, struct rec_out *o)
+static void write_nodes(const struct store *st, struct store_snap_writer *w)
 {
-    size_t packed = 0;
+    size_t written = 0;
     const struct znode *n = st->root;
-    while (n && o->rc == 0) {
-        rec_begin(o);
-        rec_end(o, pack_node(n, &o->pk));
-        packed++;
+    while (n && write_node(w, n) == 0) {
+        written++;
         if (n->first_child) {
             n = n->first_child;
             continue;
@@ -131,30 +191,22 @@ static void pack_nodes(const struct store *st, struct rec_out *o)
             n = n->parent;
         n = n ? n->next_sibling : NULL;
     }
-    ZK_ASSERT(o->rc != 0 || packed == st->nodes.count);
+    ZK_ASSERT(n || written == st->nodes.count);
 }
 
 int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx)
 {
     ZK_ASSERT(st && sink && !st->txn.active);
-    struct rec_out o = {.sink = sink, .ctx = ctx};
-    msgpack_sbuffer_init(&o.sb);
-    msgpack_packer_init(&o.pk, &o.sb, msgpack_sbuffer_write);
-    rec_begin(&o);
-    rec_end(&o, msgpack_pack_array(&o.pk, SNAP_HEADER_FIELDS) ||
-                    pack_str(&o.pk, SNAPSHOT_MAGIC, strlen(SNAPSHOT_MAGIC)) ||
-                    msgpack_pack_int32(&o.pk, SNAPSHOT_VERSION) ||
-                    msgpack_pack_int64(&o.pk, st->last_zxid) ||
-                    msgpack_pack_uint64(&o.pk, st->acls.count) ||
-                    msgpack_pack_uint64(&o.pk, st->sessions.count) ||
-                    msgpack_pack_uint64(&o.pk, st->nodes.count) ||
-                    msgpack_pack_uint64(&o.pk, st->digest));
-    pack_acls(st, &o);
-    pack_sessions(st, &o);
-    pack_nodes(st, &o);
-    int rc = rec_flush(&o);
-    msgpack_sbuffer_destroy(&o.sb);
-    return rc;
+    struct store_snap_writer *w = store_snap_writer_new(sink, ctx);
+    if (!w)
+        return -1;
+    struct store_snap_header h = {st->last_zxid, st->acls.count, st->sessions.count,
+                                  st->nodes.count, st->digest};
+    store_snap_encode_header(w, &h);
+    write_acls(st, w);
+    write_sessions(st, w);
+    write_nodes(st, w);
+    return store_snap_writer_end(w);
 }
 
 /* ---- reading ---- */
