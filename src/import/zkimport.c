@@ -128,7 +128,8 @@ static void plan_state(const struct zkimp *im, struct zkwrite_plan *p)
 static void print_summary(const struct zkimp *im, const struct zkwrite_plan *p,
                           const struct zkwrite_result *r, const char *digest, double seconds)
 {
-    printf("zabkeeper: imported ZooKeeper's state into %s/zabkeeper-log\n", p->data_log_dir);
+    printf("zabkeeper: imported ZooKeeper's state into %s/zabkeeper-snap and %s/zabkeeper-log\n",
+           p->data_dir, p->data_log_dir);
     printf("  snapshot: %s (zxid 0x%llx, %d newer skipped)\n", im->snap_file,
            (unsigned long long)im->snap_zxid, im->snaps_skipped);
     printf("  txns replayed: %ld from %d log files (%ld ops found already in the snapshot)\n",

@@ -3,7 +3,8 @@
  *   zksnap.c   load the newest valid snapshot (FileSnap) into the DataTree model
  *   zklog.c    iterate the logs after it (FileTxnLog's iterator) and check zxid continuity
  *   zkreplay.c parse one logged txn and apply it as DataTree.processTxn does
- *   zkwrite.c  turn the model into a zabkeeper snapshot, write it, read it back and compare
+ *   zkwrite.c  turn the model into a zabkeeper store, write its snapshot file and the epochs,
+ *              read them back and compare
  *   zkverify.c the node-by-node comparison of a loaded zabkeeper store with the model
  *   zkimport.c the command line, the steps in order, the summary */
 #ifndef ZK_IMPORT_INTERNAL_H
@@ -134,10 +135,11 @@ struct zkwrite_result {
  * files). 0 or -1. */
 int zkwrite_check_target(struct zkimp *im, const struct zkwrite_plan *plan);
 /* Refuse a target that holds zabkeeper data; turn the model into a zabkeeper store through
- * zabkeeper's own snapshot loader; write its snapshot (zabkeeper's writer) with the epochs into
- * an LMDB environment next to the target and read it back (count, digest, and every node's data,
- * Stat and ACL as zabkeeper serves them); then rename it to dataLogDir/zabkeeper-log. 0, or -1
- * with im->err; on failure nothing is left behind. */
+ * zabkeeper's own snapshot loader; write its snapshot file (zabkeeper's writer) and an LMDB
+ * environment with the epochs into directories next to the targets and read them back (count,
+ * digest, and every node's data, Stat and ACL as zabkeeper serves them); then rename them to
+ * dataLogDir/zabkeeper-log and dataDir/zabkeeper-snap. 0, or -1 with im->err; on failure nothing
+ * is left behind. */
 int zkwrite_target(struct zkimp *im, const struct zkwrite_plan *plan, struct zkwrite_result *res);
 
 /* ---- zkverify.c ---- */

@@ -1,13 +1,13 @@
-/* The imported state as a zabkeeper member's storage. The model is packed as zabkeeper snapshot
- * records (format: docs/storage-tree.md; ZooKeeper's StatPersisted, data, ACL lists, TTL and
- * container owner encoding and sessions map onto it field for field) and loaded by zabkeeper's
- * own loader, with all its checks; the store it gives is written by zabkeeper's own snapshot
- * writer into a new LMDB environment (`zabkeeper-log.import.XXXXXX` next to the target; a member
- * without snapshot files loads the snapshot kept there, see storage.c) together with the epochs,
- * read back from disk, compared, and only then renamed to `zabkeeper-log`. */
+/* The imported state as a zabkeeper member's storage. The model is encoded as zabkeeper snapshot
+ * records by the store's own encoders (store_snap_encode_*; ZooKeeper's StatPersisted, data, ACL
+ * lists, TTL and container owner encoding and sessions map onto them field for field) and loaded
+ * by zabkeeper's own loader, with all its checks. What a member reads at start is then written
+ * beside the targets: the store's snapshot file (dataDir/zabkeeper-snap.import.XXXXXX/
+ * snapshot.<zxid>, by store_snapshot_write) and an LMDB environment holding only the epochs and
+ * the committed mark (dataLogDir/zabkeeper-log.import.XXXXXX); both are read back, compared, and
+ * only then renamed to zabkeeper-log and zabkeeper-snap, the snapshot last (see place()). */
 #include <errno.h>
 #include <fcntl.h>
-#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +17,10 @@
 #include "common/alloc.h"
 #include "import/zkimport_internal.h"
 #include "proto/jute.h"
+#include "store/snapfile.h"
 #include "store/store.h"
 #include "store/txnlog.h"
 
-#define SNAPSHOT_MAGIC "zabkeeper-store"
-#define SNAPSHOT_VERSION 2
-#define SNAP_HEADER_FIELDS 7
-#define SNAP_NODE_FIELDS 13
 #define LOG_DIR_NAME "zabkeeper-log"   /* in dataLogDir (storage.c) */
 #define SNAP_DIR_NAME "zabkeeper-snap" /* in dataDir: snapshot files (storage.c) */
 /* The metadata names repl.c keeps (docs/storage.md). */
@@ -31,10 +28,7 @@
 #define META_CURRENT "currentEpoch"
 #define META_COMMITTED "committedZxid"
 
-#define OWNER_TTL_BITS 0xFF00000000000000ULL
 #define OWNER_TTL_RESERVED 0x00FFFF0000000000ULL /* EphemeralType's reserved bits: 0 for TTL */
-
-enum { KIND_PERSISTENT, KIND_EPHEMERAL, KIND_CONTAINER, KIND_TTL }; /* the snapshot's `kind` */
 
 /* ---- conversion checks ---- */
 
@@ -43,22 +37,22 @@ static int node_kind(struct zkimp *im, const struct zt_node *n, uint8_t *kind)
     const char *path = n->path_len ? n->path : "/";
     uint64_t o = (uint64_t)n->owner;
     if (o == 0) {
-        *kind = KIND_PERSISTENT;
-    } else if (n->owner == INT64_MIN) {
-        *kind = KIND_CONTAINER;
-    } else if ((o & OWNER_TTL_BITS) == OWNER_TTL_BITS) {
+        *kind = ZK_KIND_PERSISTENT;
+    } else if (n->owner == ZK_EPHEMERAL_CONTAINER) {
+        *kind = ZK_KIND_CONTAINER;
+    } else if ((n->owner & ZK_EPHEMERAL_TTL_MASK) == ZK_EPHEMERAL_TTL_MASK) {
         if (o & OWNER_TTL_RESERVED)
             return zkimp_fail(im, "node %s: ephemeralOwner 0x%llx is neither a session nor a TTL "
                               "(a ZooKeeper server id 255 without extendedTypesEnabled?)", path,
                               (unsigned long long)o);
-        *kind = KIND_TTL;
+        *kind = ZK_KIND_TTL;
     } else {
         if (!zt_session_find(&im->tree, n->owner))
             return zkimp_fail(im, "ephemeral node %s: its session 0x%llx is not open", path,
                               (unsigned long long)o);
         if (n->first_child)
             return zkimp_fail(im, "ephemeral node %s has children", path);
-        *kind = KIND_EPHEMERAL;
+        *kind = ZK_KIND_EPHEMERAL;
     }
     return 0;
 }
@@ -110,59 +104,32 @@ static int prepare(struct zkimp *im, struct acl_out *acls, size_t *nodes)
     return 0;
 }
 
-/* ---- packing (docs/storage-tree.md, "Snapshot format"): length-prefixed msgpack records ---- */
+/* ---- the model as snapshot records (store_snap_encode_*: the format is store_snapshot.c's) ---- */
 
-struct rec_out {
-    msgpack_sbuffer rec;  /* the record being packed */
-    msgpack_packer pk;    /* packs into rec */
-    msgpack_sbuffer *out; /* where finished records go, each after its 4-byte length */
-};
+#define LOADER_REJECTS 1 /* a sink's code: the loader refused what it was fed */
 
-static void rec_init(struct rec_out *o, msgpack_sbuffer *out)
+static int feed_loader(void *loader, const void *p, size_t len)
 {
-    msgpack_sbuffer_init(&o->rec);
-    msgpack_packer_init(&o->pk, &o->rec, msgpack_sbuffer_write);
-    o->out = out;
+    return store_loader_feed(loader, p, len) == 0 ? 0 : LOADER_REJECTS;
 }
 
-static int rec_end(struct zkimp *im, struct rec_out *o, int pack_rc)
-{
-    uint8_t len[4];
-    be32_store(len, (uint32_t)o->rec.size);
-    int rc = pack_rc || msgpack_sbuffer_write(o->out, (const char *)len, sizeof len) ||
-             msgpack_sbuffer_write(o->out, o->rec.data, o->rec.size);
-    o->rec.size = 0;
-    return rc ? zkimp_fail(im, "out of memory") : 0;
-}
-
-static int pack_bin(msgpack_packer *pk, const void *p, size_t len)
-{
-    return msgpack_pack_bin(pk, len) || msgpack_pack_bin_body(pk, p, len);
-}
-
-static int pack_node(struct zkimp *im, struct rec_out *o, struct acl_out *acls,
-                     const struct zt_node *n)
+static int snap_node(struct zkimp *im, struct acl_out *acls, const struct zt_node *n,
+                     struct store_snap_node *r)
 {
     uint8_t kind;
     uint32_t acl;
     if (node_kind(im, n, &kind) || acl_index(im, acls, n, &acl))
         return -1;
-    msgpack_packer *pk = &o->pk;
-    const char *path = n->path_len ? n->path : "/";
-    size_t plen = n->path_len ? n->path_len : 1;
-    int rc = msgpack_pack_array(pk, SNAP_NODE_FIELDS) || msgpack_pack_str(pk, plen) ||
-             msgpack_pack_str_body(pk, path, plen);
-    rc = rc || (n->data_len < 0 ? msgpack_pack_nil(pk) : pack_bin(pk, n->data, (size_t)n->data_len));
-    rc = rc || msgpack_pack_int64(pk, n->czxid) || msgpack_pack_int64(pk, n->mzxid) ||
-         msgpack_pack_int64(pk, n->ctime) || msgpack_pack_int64(pk, n->mtime) ||
-         msgpack_pack_int32(pk, n->version) || msgpack_pack_int32(pk, n->cversion) ||
-         msgpack_pack_int32(pk, n->aversion) || msgpack_pack_int64(pk, n->owner) ||
-         msgpack_pack_int64(pk, n->pzxid) || msgpack_pack_uint8(pk, kind) ||
-         msgpack_pack_uint32(pk, acl);
-    return rec_end(im, o, rc);
+    *r = (struct store_snap_node){
+        .path = n->path_len ? n->path : "/", .path_len = n->path_len ? n->path_len : 1,
+        .data = n->data, .data_len = n->data_len, .czxid = n->czxid, .mzxid = n->mzxid,
+        .ctime = n->ctime, .mtime = n->mtime, .pzxid = n->pzxid, .version = n->version,
+        .cversion = n->cversion, .aversion = n->aversion, .ephemeral_owner = n->owner,
+        .kind = kind, .acl_index = acl};
+    return 0;
 }
 
-static int pack_sessions(struct zkimp *im, struct rec_out *o)
+static void encode_sessions(struct zkimp *im, struct store_snap_writer *w)
 {
     size_t b = 0;
     const struct chain_link *l;
@@ -170,64 +137,50 @@ static int pack_sessions(struct zkimp *im, struct rec_out *o)
         const struct zt_session *s = CHAIN_ITEM(l, const struct zt_session, link);
         uint8_t pw[ZKF_PASSWD_LEN];
         zkf_session_passwd(s->id, pw); /* what ZooKeeper checks a reconnecting client against */
-        if (rec_end(im, o, msgpack_pack_array(&o->pk, 3) || msgpack_pack_int64(&o->pk, s->id) ||
-                               msgpack_pack_int32(&o->pk, s->timeout) ||
-                               pack_bin(&o->pk, pw, sizeof pw)))
-            return -1;
+        store_snap_encode_session(w, s->id, s->timeout, pw);
     }
-    return 0;
 }
 
-/* Every record after the header: the ACLs in use, the sessions, the nodes in pre-order. */
-static int pack_body(struct zkimp *im, msgpack_sbuffer *body, size_t *nodes, size_t *n_acls)
+/* Header h, the ACLs in use, the sessions, the nodes in pre-order, to sink. 0, -1 (im->err),
+ * or the sink's code. */
+static int encode_model(struct zkimp *im, struct acl_out *acls, const struct store_snap_header *h,
+                        store_sink_fn sink, void *ctx)
 {
-    struct acl_out acls = {NULL, 0, 0};
-    struct rec_out o;
-    rec_init(&o, body);
-    int rc = prepare(im, &acls, nodes);
-    for (size_t i = 0; rc == 0 && i < acls.n; i++)
-        rc = rec_end(im, &o, pack_bin(&o.pk, acls.v[i]->bytes, acls.v[i]->len));
-    rc = rc ? rc : pack_sessions(im, &o);
-    for (const struct zt_node *n = im->tree.root; n && rc == 0; n = zt_next_preorder(n))
-        rc = pack_node(im, &o, &acls, n);
-    *n_acls = acls.n;
-    zk_free(acls.v);
-    msgpack_sbuffer_destroy(&o.rec);
-    return rc;
+    struct store_snap_writer *w = store_snap_writer_new(sink, ctx);
+    if (!w)
+        return zkimp_fail(im, "out of memory");
+    store_snap_encode_header(w, h);
+    for (size_t i = 0; i < acls->n; i++)
+        store_snap_encode_acl(w, acls->v[i]->bytes, acls->v[i]->len);
+    encode_sessions(im, w);
+    int rc = 0;
+    for (const struct zt_node *n = im->tree.root; n && rc == 0; n = zt_next_preorder(n)) {
+        struct store_snap_node r;
+        rc = snap_node(im, acls, n, &r);
+        rc = rc ? rc : store_snap_encode_node(w, &r);
+    }
+    int end = store_snap_writer_end(w);
+    rc = rc ? rc : end;
+    return rc == 0 || rc == LOADER_REJECTS ? rc : zkimp_fail(im, "out of memory");
 }
 
-static int pack_header(struct zkimp *im, msgpack_sbuffer *head, int64_t zxid, size_t acls,
-                       size_t sessions, size_t nodes, uint64_t digest)
-{
-    struct rec_out o;
-    rec_init(&o, head);
-    int rc = rec_end(im, &o, msgpack_pack_array(&o.pk, SNAP_HEADER_FIELDS) ||
-                                 msgpack_pack_str(&o.pk, strlen(SNAPSHOT_MAGIC)) ||
-                                 msgpack_pack_str_body(&o.pk, SNAPSHOT_MAGIC,
-                                                       strlen(SNAPSHOT_MAGIC)) ||
-                                 msgpack_pack_int32(&o.pk, SNAPSHOT_VERSION) ||
-                                 msgpack_pack_int64(&o.pk, zxid) || msgpack_pack_uint64(&o.pk, acls) ||
-                                 msgpack_pack_uint64(&o.pk, sessions) ||
-                                 msgpack_pack_uint64(&o.pk, nodes) ||
-                                 msgpack_pack_uint64(&o.pk, digest));
-    msgpack_sbuffer_destroy(&o.rec);
-    return rc;
-}
-
-/* ---- the state as a zabkeeper store ---- */
-
-/* Feed header + body to a fresh loader; with st, finish into it. 0 or -1. */
-static int feed(const msgpack_sbuffer *head, const msgpack_sbuffer *body, struct store *st,
-                uint64_t *digest)
+/* The model through a fresh loader: *digest gets the digest of what it was fed; with st, the
+ * load is finished into st (which checks the digest h announced). 0 or -1 (im->err). */
+static int load_model(struct zkimp *im, struct acl_out *acls, const struct store_snap_header *h,
+                      uint64_t *digest, struct store *st)
 {
     struct store_loader *l = store_loader_new();
-    int rc = l && store_loader_feed(l, head->data, head->size) == 0 &&
-                     store_loader_feed(l, body->data, body->size) == 0 ? 0 : -1;
+    if (!l)
+        return zkimp_fail(im, "out of memory");
+    int rc = encode_model(im, acls, h, feed_loader, l);
     if (rc == 0 && digest)
         *digest = store_loader_digest(l);
-    if (rc == 0 && st)
-        rc = store_loader_finish(l, st);
+    if (rc == 0 && st && store_loader_finish(l, st) != 0)
+        rc = LOADER_REJECTS;
     store_loader_free(l);
+    if (rc == LOADER_REJECTS)
+        return zkimp_fail(im, "zabkeeper's snapshot loader rejects the converted state (a path "
+                          "or value zabkeeper cannot hold)");
     return rc;
 }
 
@@ -242,35 +195,26 @@ static struct store *new_store(struct zkimp *im, const struct zkwrite_plan *p)
 }
 
 /* The model through zabkeeper's own loader: a first pass learns the digest the header must
- * announce, the second loads with every check, that digest included. */
+ * announce, the second loads with every check, that digest included. The records stream from
+ * the model into the loader: the whole snapshot is never held in memory. */
 static struct store *build_store(struct zkimp *im, const struct zkwrite_plan *p, size_t *nodes)
 {
-    msgpack_sbuffer body, head;
-    msgpack_sbuffer_init(&body);
-    msgpack_sbuffer_init(&head);
-    size_t acls = 0;
-    uint64_t digest = 0;
-    size_t sessions = im->tree.sessions.count;
-    struct store *st = NULL;
-    int rc = pack_body(im, &body, nodes, &acls);
-    rc = rc ? rc : pack_header(im, &head, p->zxid, acls, sessions, *nodes, 0);
-    if (rc == 0 && feed(&head, &body, NULL, &digest) != 0)
-        rc = zkimp_fail(im, "zabkeeper's snapshot loader rejects the converted state (a path or "
-                        "value zabkeeper cannot hold)");
-    head.size = 0;
-    rc = rc ? rc : pack_header(im, &head, p->zxid, acls, sessions, *nodes, digest);
-    st = rc == 0 ? new_store(im, p) : NULL;
-    if (st && feed(&head, &body, st, NULL) != 0) {
-        zkimp_fail(im, "zabkeeper's snapshot loader rejects the converted state");
+    struct acl_out acls = {NULL, 0, 0};
+    struct store_snap_header h = {.zxid = p->zxid, .sessions = im->tree.sessions.count};
+    int rc = prepare(im, &acls, nodes);
+    h.acls = acls.n;
+    h.nodes = *nodes;
+    rc = rc ? rc : load_model(im, &acls, &h, &h.digest, NULL);
+    struct store *st = rc == 0 ? new_store(im, p) : NULL;
+    if (st && load_model(im, &acls, &h, NULL, st) != 0) {
         store_free(st);
         st = NULL;
     }
-    msgpack_sbuffer_destroy(&body);
-    msgpack_sbuffer_destroy(&head);
+    zk_free(acls.v);
     return st;
 }
 
-/* ---- the target directory ---- */
+/* ---- the target: two directories, each written aside and renamed into place ---- */
 
 static int refuse_existing(struct zkimp *im, const char *dir, const char *name)
 {
@@ -296,8 +240,8 @@ static int fsync_dir(struct zkimp *im, const char *dir)
     return rc;
 }
 
-/* Remove the temporary directory and what LMDB put in it (best effort: we are failing). */
-static void remove_temp(const char *dir)
+/* The LMDB environment's files, then the directory (best effort: we are failing). */
+static void remove_log_dir(const char *dir)
 {
     static const char *const files[] = {"data.mdb", "lock.mdb"};
     char path[ZKIMP_PATH_MAX + 128];
@@ -310,26 +254,82 @@ static void remove_temp(const char *dir)
         zkimp_warn("cannot remove %s: %s", dir, strerror(errno));
 }
 
-static int snapshot_sink(void *log, const void *p, size_t len)
+static void remove_snap_dir(const char *dir)
 {
-    return txnlog_snapshot_write(log, p, len);
+    snapfile_prune(dir, 0); /* every snapshot file, finished or not */
+    if (rmdir(dir) != 0)
+        zkimp_warn("cannot remove %s: %s", dir, strerror(errno));
 }
 
-/* The snapshot (written by zabkeeper's own store_snapshot_write; storage.c loads a snapshot
- * kept in the LMDB environment when there is no snapshot file yet) and the epochs. */
-static int write_storage(struct zkimp *im, const char *dir, const struct zkwrite_plan *p,
-                         const struct store *st)
+/* One of the two directories: written as parent/name.import.XXXXXX, then renamed to
+ * parent/name. */
+struct side {
+    const char *parent;
+    char tmp[ZKIMP_PATH_MAX + 64], final[ZKIMP_PATH_MAX + 32];
+    bool made, placed;
+    void (*remove)(const char *dir);
+};
+
+static int side_open(struct zkimp *im, struct side *s, const char *parent, const char *name,
+                     void (*remove)(const char *dir))
+{
+    *s = (struct side){.parent = parent, .remove = remove};
+    snprintf(s->tmp, sizeof s->tmp, "%s/%s.import.XXXXXX", parent, name);
+    snprintf(s->final, sizeof s->final, "%s/%s", parent, name);
+    if (!mkdtemp(s->tmp))
+        return zkimp_fail(im, "cannot create a directory in %s: %s", parent, strerror(errno));
+    s->made = true;
+    if (chmod(s->tmp, 0755) != 0) /* as the server makes its own */
+        return zkimp_fail(im, "chmod %s: %s", s->tmp, strerror(errno));
+    return 0;
+}
+
+/* Rename into place and make the rename durable before anything else happens. */
+static int side_place(struct zkimp *im, struct side *s)
+{
+    if (fsync_dir(im, s->tmp) != 0)
+        return -1;
+    if (renameat2(AT_FDCWD, s->tmp, AT_FDCWD, s->final, RENAME_NOREPLACE) != 0)
+        return zkimp_fail(im, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
+    s->placed = true;
+    return fsync_dir(im, s->parent);
+}
+
+/* Undo a side after a failure, wherever it is. */
+static void side_drop(struct side *s)
+{
+    if (s->made)
+        s->remove(s->placed ? s->final : s->tmp);
+}
+
+/* The snapshot file a member loads at start: dir/snapshot.<zxid>, written by the store's own
+ * writer (the state and its digest as zabkeeper computes them). */
+static int write_snapshot(struct zkimp *im, const char *dir, const struct store *st)
+{
+    char err[SNAPFILE_ERRMSG_SIZE];
+    struct snapfile_writer *w;
+    if (snapfile_create(&w, dir, store_last_zxid(st), err, sizeof err) != 0)
+        return zkimp_fail(im, "cannot write the snapshot: %s", err);
+    if (store_snapshot_write(st, snapfile_write, w) != 0) {
+        snapfile_abort(w);
+        return zkimp_fail(im, "cannot write the snapshot in %s: %s", dir, strerror(errno));
+    }
+    if (snapfile_commit(w, err, sizeof err) != 0)
+        return zkimp_fail(im, "cannot write the snapshot: %s", err);
+    return 0;
+}
+
+/* The epochs and the committed mark, in one commit; the log itself stays empty. */
+static int write_meta(struct zkimp *im, const char *dir, const struct zkwrite_plan *p)
 {
     struct txnlog *log;
     char err[TXNLOG_ERRMSG_SIZE];
     if (txnlog_open(&log, dir, (size_t)p->lmdb_map_bytes, err, sizeof err) != TXNLOG_OK)
         return zkimp_fail(im, "cannot create the log in %s: %s", dir, err);
-    int rc = txnlog_snapshot_begin(log, p->zxid);
-    rc = rc ? rc : store_snapshot_write(st, snapshot_sink, log);
-    rc = rc ? rc : txnlog_snapshot_finish(log);
-    rc = rc ? rc : txnlog_meta_put(log, META_ACCEPTED, p->accepted_epoch);
-    rc = rc ? rc : txnlog_meta_put(log, META_CURRENT, p->current_epoch);
-    rc = rc ? rc : txnlog_meta_put(log, META_COMMITTED, p->zxid);
+    int rc = txnlog_stage_meta(log, META_ACCEPTED, p->accepted_epoch);
+    rc = rc ? rc : txnlog_stage_meta(log, META_CURRENT, p->current_epoch);
+    rc = rc ? rc : txnlog_stage_meta(log, META_COMMITTED, p->zxid);
+    rc = rc ? rc : txnlog_commit(log);
     if (rc != 0)
         zkimp_fail(im, "writing %s: %s", dir, txnlog_errmsg(log));
     txnlog_close(log);
@@ -338,41 +338,54 @@ static int write_storage(struct zkimp *im, const char *dir, const struct zkwrite
 
 /* ---- reading it back ---- */
 
-static int check_meta(struct zkimp *im, struct txnlog *log, const struct zkwrite_plan *p)
-{
-    if (txnlog_meta_get(log, META_ACCEPTED, -1) != p->accepted_epoch ||
-        txnlog_meta_get(log, META_CURRENT, -1) != p->current_epoch ||
-        txnlog_meta_get(log, META_COMMITTED, -1) != p->zxid || txnlog_count(log) != 0)
-        return zkimp_fail(im, "read back: the log metadata differs from what was written");
-    return 0;
-}
-
-/* Reopen what was written, load it into a fresh store and compare with what was written
- * (node count, digest) and with the model (every node and session). */
-static int read_back(struct zkimp *im, const char *dir, const struct zkwrite_plan *p,
-                     const struct zkwrite_result *written)
+static int check_meta(struct zkimp *im, const char *dir, const struct zkwrite_plan *p)
 {
     struct txnlog *log;
     char err[TXNLOG_ERRMSG_SIZE];
     if (txnlog_open(&log, dir, (size_t)p->lmdb_map_bytes, err, sizeof err) != TXNLOG_OK)
         return zkimp_fail(im, "read back: cannot open %s: %s", dir, err);
-    int64_t zxid;
-    void *data = NULL;
-    size_t len = 0;
-    int rc = check_meta(im, log, p);
-    if (rc == 0 && (txnlog_snapshot_latest(log, &zxid, &data, &len) != TXNLOG_OK || !data ||
-                    zxid != p->zxid))
-        rc = zkimp_fail(im, "read back: the snapshot in %s is missing or at another zxid", dir);
+    int rc = 0;
+    if (txnlog_meta_get(log, META_ACCEPTED, -1) != p->accepted_epoch ||
+        txnlog_meta_get(log, META_CURRENT, -1) != p->current_epoch ||
+        txnlog_meta_get(log, META_COMMITTED, -1) != p->zxid || txnlog_count(log) != 0)
+        rc = zkimp_fail(im, "read back: the log metadata differs from what was written");
     txnlog_close(log);
-    struct store *disk = rc == 0 ? new_store(im, p) : NULL;
-    if (disk && store_snapshot_read(disk, data, len) != 0)
-        rc = zkimp_fail(im, "read back: zabkeeper cannot load the snapshot it wrote");
-    zk_free(data);
-    if (rc == 0 && disk &&
-        (store_node_count(disk) != written->nodes || store_digest(disk) != written->digest ||
-         store_last_zxid(disk) != p->zxid))
+    return rc;
+}
+
+/* The snapshot file as a member loads it: every byte checked, then the loader's checks. */
+static struct store *load_snapshot(struct zkimp *im, const char *dir, const struct zkwrite_plan *p)
+{
+    struct store_loader *l = store_loader_new();
+    char err[SNAPFILE_ERRMSG_SIZE] = "";
+    int rc = l ? snapfile_read(dir, p->zxid, feed_loader, l, err, sizeof err) : -1;
+    struct store *st = rc == 0 && store_loader_zxid(l) == p->zxid ? new_store(im, p) : NULL;
+    if (st && store_loader_finish(l, st) != 0) {
+        store_free(st);
+        st = NULL;
+    }
+    if (!st)
+        zkimp_fail(im, "read back: zabkeeper cannot load the snapshot it wrote in %s%s%s", dir,
+                   err[0] ? ": " : "", err);
+    store_loader_free(l);
+    return st;
+}
+
+/* Load what was written into a fresh store and compare it with what was written (node count,
+ * digest, zxid) and with the model (every node and session); check the metadata. */
+static int read_back(struct zkimp *im, const struct side *snap, const struct side *log,
+                     const struct zkwrite_plan *p, const struct zkwrite_result *written)
+{
+    if (check_meta(im, log->tmp, p) != 0)
+        return -1;
+    struct store *disk = load_snapshot(im, snap->tmp, p);
+    if (!disk)
+        return -1;
+    int rc = 0;
+    if (store_node_count(disk) != written->nodes || store_digest(disk) != written->digest ||
+        store_last_zxid(disk) != p->zxid)
         rc = zkimp_fail(im, "read back: node count, digest or zxid differ from what was written");
-    rc = rc || !disk ? -1 : zkverify_store(im, disk);
+    rc = rc ? rc : zkverify_store(im, disk);
     store_free(disk);
     return rc;
 }
@@ -389,31 +402,32 @@ static int make_dir(struct zkimp *im, const char *dir, bool *made)
     return 0;
 }
 
-/* Write into a new directory next to the target, read it back, rename it into place. st is
- * freed once written (the read back then needs the memory). */
+/* Write both directories aside, read them back, rename them into place. st is freed once
+ * written (the read back then needs the memory).
+ * The snapshot directory is renamed last: its presence means the import is complete. A crash
+ * between the two renames leaves the log directory alone, and a member started on it is an
+ * empty tree at the imported epochs: consistent, like a new member its leader brings up to date
+ * (and the importer refuses to run again until it is removed). The other order would leave the
+ * imported state with epochs 0, a state ahead of its epochs, under which a new epoch's zxids
+ * could be lower than those the tree already holds. */
 static int place(struct zkimp *im, const struct zkwrite_plan *p, struct store **st,
                  const struct zkwrite_result *res)
 {
-    char tmp[ZKIMP_PATH_MAX + 64], target[ZKIMP_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s/%s.import.XXXXXX", p->data_log_dir, LOG_DIR_NAME);
-    snprintf(target, sizeof target, "%s/%s", p->data_log_dir, LOG_DIR_NAME);
-    if (!mkdtemp(tmp))
-        return zkimp_fail(im, "cannot create a directory in %s: %s", p->data_log_dir,
-                          strerror(errno));
-    int rc = chmod(tmp, 0755) == 0 ? 0 /* as the server's own txnlog_open makes it */
-                                   : zkimp_fail(im, "chmod %s: %s", tmp, strerror(errno));
-    rc = rc ? rc : write_storage(im, tmp, p, *st);
+    struct side snap = {0}, log = {0}; /* neither made yet */
+    int rc = side_open(im, &snap, p->data_dir, SNAP_DIR_NAME, remove_snap_dir);
+    rc = rc ? rc : side_open(im, &log, p->data_log_dir, LOG_DIR_NAME, remove_log_dir);
+    rc = rc ? rc : write_snapshot(im, snap.tmp, *st);
     store_free(*st);
     *st = NULL;
-    rc = rc ? rc : read_back(im, tmp, p, res);
-    rc = rc ? rc : fsync_dir(im, tmp);
-    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_NOREPLACE) != 0)
-        rc = zkimp_fail(im, "cannot rename %s to %s: %s", tmp, target, strerror(errno));
+    rc = rc ? rc : write_meta(im, log.tmp, p);
+    rc = rc ? rc : read_back(im, &snap, &log, p, res);
+    rc = rc ? rc : side_place(im, &log);
+    rc = rc ? rc : side_place(im, &snap);
     if (rc) {
-        remove_temp(tmp);
-        return rc;
+        side_drop(&snap);
+        side_drop(&log);
     }
-    return fsync_dir(im, p->data_log_dir);
+    return rc;
 }
 
 int zkwrite_check_target(struct zkimp *im, const struct zkwrite_plan *p)

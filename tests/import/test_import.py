@@ -340,8 +340,15 @@ def copy_dir(src, dst):
 
 
 def nothing_written(data_dir):
+    """Neither zabkeeper-log nor zabkeeper-snap, nor a directory written aside for them."""
     return not os.path.exists(data_dir) or not any(
-        n.startswith("zabkeeper-log") for n in os.listdir(data_dir))
+        n.startswith("zabkeeper-") for n in os.listdir(data_dir))
+
+
+def written_layout(data_dir):
+    """What the import left in a dataDir that is also the dataLogDir."""
+    snap_dir = os.path.join(data_dir, "zabkeeper-snap")
+    return sorted(os.listdir(data_dir)), sorted(os.listdir(snap_dir))
 
 
 # ---------------------------------------------------------------------------- zabkeeper ensemble
@@ -373,6 +380,7 @@ def zab_configure(top, data_dirs):
         rc, out, err, summary = run_import(data_dirs[i], cfg)
         assert rc == 0, "import of member %d failed: %s%s" % (i, out, err)
         summary["wall"] = time.monotonic() - t
+        summary["layout"] = written_layout(data)
         summaries[i] = summary
         print("member %d import:\n%s%s" % (i, out, err))
     return summaries
@@ -474,6 +482,9 @@ def test_every_member_imported_the_same_state(world):
     # leader at its epoch's zxid; epochs at least ZooKeeper's
     state = {i: int(s["state zxid"], 16) for i, s in sums.items()}
     assert max(state.values()) >= world.zk_zxid
+    for i, s in sums.items():  # what a member reads at start: one snapshot file, the LMDB log
+        assert s["layout"] == (["myid", "zabkeeper-log", "zabkeeper-snap"],
+                               ["snapshot.%016x" % state[i]]), (i, s["layout"])
     assert int(sums[world.killed]["last zxid"], 16) == world.marker_stat.mzxid
     print("import: %s nodes, %.2f s (importer), digests equal, ZooKeeper digest match"
           % (sums[1]["nodes"], max(float(s["seconds"]) for s in sums.values())))

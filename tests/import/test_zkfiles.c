@@ -3,7 +3,8 @@
  * corrupted tails as ZooKeeper's FileTxnIterator ends or refuses them, files that continue each
  * other, zxid gaps), the fuzzy-snapshot replay of DataTree.processTxn (NODEEXISTS/NONODE, the
  * cversion fix-up, orphans, closeSession, multi), ZooKeeper's tree digest, and the writing of a
- * zabkeeper target (read back, refused when occupied or when zabkeeper cannot hold the state). */
+ * zabkeeper target (a snapshot file and the epochs, read back; refused when occupied or when
+ * zabkeeper cannot hold the state; nothing left behind by a failure). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "import/zkimport_internal.h"
 #include "proto/jute.h"
 #include "proto/zkproto.h"
+#include "store/snapfile.h"
 #include "store/store.h"
 #include "store/txnlog.h"
 
@@ -625,12 +627,64 @@ Test(zkfiles, digest_of_a_fresh_tree_equals_zookeepers)
 
 /* ---- writing the target ---- */
 
-static struct zkwrite_plan plan_in(const char *sub)
+/* A target whose dataDir and dataLogDir are dir/data_sub and dir/log_sub. */
+static struct zkwrite_plan plan_in(const char *data_sub, const char *log_sub)
 {
-    static char data[128];
-    snprintf(data, sizeof data, "%s/%s", dir, sub);
-    struct zkwrite_plan p = {data, data, 64 << 20, ZK_MAX_BUFFER_DEFAULT, true, E1(2), 1, 1};
+    static char data[128], logs[128];
+    snprintf(data, sizeof data, "%s/%s", dir, data_sub);
+    snprintf(logs, sizeof logs, "%s/%s", dir, log_sub);
+    struct zkwrite_plan p = {data, logs, 64 << 20, ZK_MAX_BUFFER_DEFAULT, true, E1(2), 1, 1};
     return p;
+}
+
+/* Directory path holds one entry, named want (or none, want NULL). */
+static void only_entry(const char *path, const char *want)
+{
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s", path);
+    int count = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+            count++;
+            cr_expect(want && !strcmp(de->d_name, want), "%s holds %s", path, de->d_name);
+        }
+    closedir(d);
+    cr_assert_eq(count, want ? 1 : 0, "%s holds %d entries", path, count);
+}
+
+static int feed(void *loader, const void *p, size_t len)
+{
+    return store_loader_feed(loader, p, len);
+}
+
+/* The target's snapshot file, loaded as a member loads it. */
+static struct store *load_target_snapshot(const char *snap_dir, int64_t zxid)
+{
+    int64_t zxids[4];
+    cr_assert_eq(snapfile_list(snap_dir, zxids, 4), 1);
+    cr_assert_eq(zxids[0], zxid);
+    struct store_loader *l = store_loader_new();
+    char err[SNAPFILE_ERRMSG_SIZE];
+    cr_assert_eq(snapfile_read(snap_dir, zxid, feed, l, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(store_loader_zxid(l), zxid);
+    struct store_options opts = {.max_data_len = ZK_MAX_BUFFER_DEFAULT, .extended_types = true};
+    struct store *st = store_new(&opts);
+    cr_assert_eq(store_loader_finish(l, st), 0);
+    store_loader_free(l);
+    return st;
+}
+
+static void check_target_meta(const char *log_dir)
+{
+    struct txnlog *log;
+    char err[TXNLOG_ERRMSG_SIZE];
+    cr_assert_eq(txnlog_open(&log, log_dir, 64 << 20, err, sizeof err), TXNLOG_OK, "%s", err);
+    cr_expect_eq(txnlog_meta_get(log, "acceptedEpoch", -1), 1);
+    cr_expect_eq(txnlog_meta_get(log, "currentEpoch", -1), 1);
+    cr_expect_eq(txnlog_meta_get(log, "committedZxid", -1), E1(2));
+    cr_expect_eq(txnlog_count(log), 0);
+    txnlog_close(log);
 }
 
 Test(zkfiles, target_is_written_read_back_and_not_overwritten)
@@ -638,35 +692,46 @@ Test(zkfiles, target_is_written_read_back_and_not_overwritten)
     snapshot("snapshot.100000002", BASE_NODES, N_BASE, 0);
     cr_assert_eq(zksnap_load(im), 0, "%s", im->err);
     zt_reset_config(&im->tree);
-    struct zkwrite_plan p = plan_in("target");
+    struct zkwrite_plan p = plan_in("data", "logs");
     struct zkwrite_result res;
     cr_assert_eq(zkwrite_target(im, &p, &res), 0, "%s", im->err);
     cr_assert_eq(res.nodes, N_BASE);
     cr_assert_eq(res.sessions, 1);
-    char path[256], err[TXNLOG_ERRMSG_SIZE];
+    char path[256];
+    only_entry(p.data_dir, "zabkeeper-snap"); /* nothing left aside */
+    only_entry(p.data_log_dir, "zabkeeper-log");
     snprintf(path, sizeof path, "%s/zabkeeper-log", p.data_log_dir);
-    struct txnlog *log;
-    cr_assert_eq(txnlog_open(&log, path, 64 << 20, err, sizeof err), TXNLOG_OK, "%s", err);
-    int64_t zxid;
-    void *snap;
-    size_t len;
-    cr_assert_eq(txnlog_snapshot_latest(log, &zxid, &snap, &len), TXNLOG_OK);
-    cr_assert_eq(zxid, E1(2));
-    cr_assert_eq(txnlog_meta_get(log, "currentEpoch", -1), 1);
-    txnlog_close(log);
-    struct store_options opts = {.max_data_len = ZK_MAX_BUFFER_DEFAULT, .extended_types = true};
-    struct store *st = store_new(&opts);
-    cr_assert_eq(store_snapshot_read(st, snap, len), 0);
+    check_target_meta(path);
+    snprintf(path, sizeof path, "%s/zabkeeper-snap", p.data_dir);
+    struct store *st = load_target_snapshot(path, E1(2));
     cr_assert_eq(store_digest(st), res.digest);
+    cr_assert_eq(store_node_count(st), N_BASE);
     uint8_t pw[16], want[16];
     int32_t timeout;
     zkf_session_passwd(SESSION, want);
     cr_assert(store_session_get(st, SESSION, &timeout, pw) && !memcmp(pw, want, 16));
     store_free(st);
-    zk_free(snap);
     im->err[0] = 0;
     cr_assert_eq(zkwrite_target(im, &p, &res), -1);
     cr_assert(strstr(im->err, "already holds zabkeeper data"), "%s", im->err);
+}
+
+/* The log is written after the snapshot file: its failure must take the snapshot away too. */
+Test(zkfiles, a_failure_after_the_snapshot_leaves_nothing)
+{
+    snapshot("snapshot.100000002", BASE_NODES, N_BASE, 0);
+    cr_assert_eq(zksnap_load(im), 0, "%s", im->err);
+    struct zkwrite_plan p = plan_in("t/d", "t/l");
+    p.lmdb_map_bytes = 1; /* no room for LMDB's tables */
+    char top[128];
+    snprintf(top, sizeof top, "%s/t", dir);
+    cr_assert_eq(mkdir(top, 0755), 0);
+    cr_assert_eq(mkdir(p.data_dir, 0755), 0);
+    struct zkwrite_result res;
+    cr_assert_eq(zkwrite_target(im, &p, &res), -1);
+    cr_assert(strstr(im->err, "/t/l/zabkeeper-log.import."), "%s", im->err);
+    only_entry(top, "d"); /* dataLogDir, which it made, is gone again */
+    only_entry(p.data_dir, NULL); /* and so is the snapshot written beside dataDir */
 }
 
 Test(zkfiles, a_state_zabkeeper_cannot_hold_is_refused_and_nothing_written)
@@ -676,7 +741,7 @@ Test(zkfiles, a_state_zabkeeper_cannot_hold_is_refused_and_nothing_written)
     uint8_t empty[4] = {0, 0, 0, 0};
     cr_assert_eq(zt_load_acl(&im->tree, 77, empty, 4), ZT_OK);
     node("/b")->acl = 77; /* an empty ACL list */
-    struct zkwrite_plan p = plan_in("refused");
+    struct zkwrite_plan p = plan_in("refused", "refused");
     struct zkwrite_result res;
     cr_assert_eq(zkwrite_target(im, &p, &res), -1);
     cr_assert(strstr(im->err, "node /b") && strstr(im->err, "empty ACL"), "%s", im->err);
