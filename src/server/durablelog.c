@@ -164,15 +164,6 @@ int dlog_first_zxid(struct dlog *d, int64_t *zxid)
     return txnlog_first_zxid(d->log, zxid) == TXNLOG_OK ? 0 : -1;
 }
 
-int dlog_legacy_snapshot(struct dlog *d, int64_t *zxid, void **data, size_t *len)
-{
-    if (txnlog_snapshot_latest(d->log, zxid, data, len) != TXNLOG_OK) {
-        ZK_ERROR("reading a snapshot in the log: %s", txnlog_errmsg(d->log));
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- folding records into LMDB (the loop thread, both workers idle) ---- */
 
 static int append_to_lmdb(void *ctx, int64_t zxid, const uint8_t *p, uint32_t len)

@@ -34,9 +34,6 @@ int64_t dlog_meta_get(struct dlog *d, const char *name, int64_t def);
 int dlog_meta_put(struct dlog *d, const char *name, int64_t value);
 /* Lowest logged zxid (0 if none). 0 or -1. */
 int dlog_first_zxid(struct dlog *d, int64_t *zxid);
-/* A snapshot an earlier layout kept inside LMDB (*data NULL when there is none; the caller
- * frees it). 0 or -1 (logged). */
-int dlog_legacy_snapshot(struct dlog *d, int64_t *zxid, void **data, size_t *len);
 
 /* ---- appending ---- */
 /* Add a record (zxid above every earlier one) to the next batch. 0, or -1 when too much waits

@@ -118,24 +118,6 @@ static int load_snapshot_file(struct storage *s, struct store *st, int64_t zxid)
     return rc;
 }
 
-/* A snapshot kept in the LMDB environment by earlier versions (and by --import-zookeeper). */
-static int load_legacy_snapshot(struct storage *s, struct store *st)
-{
-    int64_t zxid;
-    void *data;
-    size_t len;
-    if (dlog_legacy_snapshot(s->log, &zxid, &data, &len) != 0)
-        return -1;
-    if (!data)
-        return 0;
-    int rc = store_snapshot_read(st, data, len);
-    zk_free(data);
-    if (rc != 0)
-        ZK_ERROR("snapshot 0x%llx in the log is corrupt; refusing to start",
-                 (unsigned long long)zxid);
-    return rc;
-}
-
 /* The newest snapshot that loads; an older one only if the log still covers the gap. */
 static int load_newest_snapshot(struct storage *s, struct store *st)
 {
@@ -146,7 +128,7 @@ static int load_newest_snapshot(struct storage *s, struct store *st)
         return -1;
     }
     if (n == 0)
-        return load_legacy_snapshot(s, st);
+        return 0;
     int64_t first_logged = -1;
     for (int i = 0; i < n; i++) {
         if (i > 0) {

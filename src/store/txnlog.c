@@ -1,4 +1,4 @@
-/* LMDB implementation of the transaction log and snapshot store (see txnlog.h). */
+/* LMDB implementation of the transaction log and its metadata (see txnlog.h). */
 #include "store/txnlog.h"
 
 #include <errno.h>
@@ -14,22 +14,15 @@
 #include "common/assert.h"
 #include "proto/jute.h"
 
-#define SNAP_CHUNK_BYTES (1u << 20)
-
 struct txnlog {
     MDB_env *env;
     MDB_dbi log_dbi;
-    MDB_dbi snap_dbi;
     MDB_dbi meta_dbi;
     MDB_txn *batch;         /* open write txn holding appended, uncommitted records */
     int64_t batch_last_zxid;
     int64_t last_zxid;      /* highest durable zxid */
     char path[512];
     char errmsg[TXNLOG_ERRMSG_SIZE];
-    int64_t snap_zxid; /* snapshot being written, or -1 */
-    uint32_t snap_chunk;
-    const uint8_t *snap_pending;
-    size_t snap_pending_len;
     void *map_addr; /* our mapping of data.mdb (found lazily), for txnlog_release_memory */
     size_t map_len;
 };
@@ -66,7 +59,6 @@ static int open_tables(struct txnlog *log)
     if (rc)
         return fail(log, rc, "begin");
     if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->log_dbi)) ||
-        (rc = mdb_dbi_open(txn, "snap", MDB_CREATE, &log->snap_dbi)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->meta_dbi))) {
         mdb_txn_abort(txn);
         return fail(log, rc, "open tables");
@@ -135,7 +127,6 @@ int txnlog_open(struct txnlog **out, const char *dir, size_t map_size_bytes, cha
     }
     if ((rc = open_tables(log)) || (rc = load_last_zxid(log)))
         goto err_after_env;
-    log->snap_zxid = -1;
     *out = log;
     return TXNLOG_OK;
 
@@ -355,210 +346,6 @@ size_t txnlog_count(struct txnlog *log)
     int rc = mdb_stat(txn, log->log_dbi, &st);
     mdb_txn_abort(txn);
     return rc ? 0 : st.ms_entries;
-}
-
-/* ---- snapshots: key = zxid(8) + chunk index(4), all big-endian ---- */
-
-static void snap_key(uint8_t out[12], int64_t zxid, uint32_t chunk)
-{
-    zxid_key(out, zxid);
-    be32_store(out + 8, chunk);
-}
-
-
-#define META_SNAPSHOT "snapshotZxid" /* the newest complete snapshot */
-
-/* Remove snapshot chunks: those of zxid `only` (>= 0), or those below `below`. */
-static int drop_snapshot_keys(MDB_txn *txn, MDB_dbi dbi, int64_t only, int64_t below)
-{
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, dbi, &cur);
-    if (rc)
-        return rc;
-    MDB_val key, val;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    while (rc == 0) {
-        int64_t z = key_zxid(&key);
-        if (only < 0 && z >= below)
-            break;
-        if (only < 0 || z == only) {
-            if ((rc = mdb_cursor_del(cur, 0)))
-                break;
-            rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
-            if (rc == EINVAL)
-                rc = MDB_NOTFOUND;
-        } else {
-            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-        }
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Run fn(txn) in one durable write transaction. */
-static int in_txn(struct txnlog *log, const char *what, int (*fn)(struct txnlog *, MDB_txn *))
-{
-    ZK_ASSERT(!log->batch);
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
-    if (rc)
-        return fail(log, rc, what);
-    if ((rc = fn(log, txn))) {
-        mdb_txn_abort(txn);
-        return fail(log, rc, what);
-    }
-    rc = mdb_txn_commit(txn);
-    return rc ? fail(log, rc, what) : TXNLOG_OK;
-}
-
-static int begin_fn(struct txnlog *log, MDB_txn *txn)
-{
-    return drop_snapshot_keys(txn, log->snap_dbi, log->snap_zxid, 0); /* a crashed attempt */
-}
-
-int txnlog_snapshot_begin(struct txnlog *log, int64_t zxid)
-{
-    ZK_ASSERT(zxid >= 0);
-    log->snap_zxid = zxid;
-    log->snap_chunk = 0;
-    return in_txn(log, "begin snapshot", begin_fn);
-}
-
-static int chunk_fn(struct txnlog *log, MDB_txn *txn)
-{
-    uint8_t kb[12];
-    snap_key(kb, log->snap_zxid, log->snap_chunk);
-    MDB_val key = {12, kb}, val = {log->snap_pending_len, (void *)log->snap_pending};
-    return mdb_put(txn, log->snap_dbi, &key, &val, 0);
-}
-
-int txnlog_snapshot_write(struct txnlog *log, const void *data, size_t len)
-{
-    ZK_ASSERT(log->snap_zxid >= 0);
-    const uint8_t *p = data;
-    for (size_t off = 0; off < len;) {
-        size_t n = len - off < SNAP_CHUNK_BYTES ? len - off : SNAP_CHUNK_BYTES;
-        log->snap_pending = p + off;
-        log->snap_pending_len = n;
-        int rc = in_txn(log, "write snapshot", chunk_fn); /* each chunk its own txn */
-        if (rc)
-            return rc;
-        log->snap_chunk++;
-        off += n;
-    }
-    return TXNLOG_OK;
-}
-
-static int finish_fn(struct txnlog *log, MDB_txn *txn)
-{
-    MDB_val key = {strlen(META_SNAPSHOT), (void *)META_SNAPSHOT}, cur;
-    int rc = mdb_get(txn, log->meta_dbi, &key, &cur);
-    if (rc == 0 && cur.mv_size == 8 && key_zxid(&cur) > log->snap_zxid) /* a newer one exists */
-        return drop_snapshot_keys(txn, log->snap_dbi, log->snap_zxid, 0);
-    if (rc && rc != MDB_NOTFOUND)
-        return rc;
-    uint8_t vb[8];
-    zxid_key(vb, log->snap_zxid);
-    MDB_val val = {8, vb};
-    rc = mdb_put(txn, log->meta_dbi, &key, &val, 0);
-    return rc ? rc : drop_snapshot_keys(txn, log->snap_dbi, -1, log->snap_zxid);
-}
-
-int txnlog_snapshot_finish(struct txnlog *log)
-{
-    ZK_ASSERT(log->snap_zxid >= 0);
-    if (log->snap_chunk == 0) { /* an empty snapshot still needs its one (empty) chunk */
-        log->snap_pending = NULL;
-        log->snap_pending_len = 0;
-        int rc = in_txn(log, "write snapshot", chunk_fn);
-        if (rc)
-            return rc;
-    }
-    int rc = in_txn(log, "finish snapshot", finish_fn);
-    log->snap_zxid = -1;
-    return rc;
-}
-
-int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len)
-{
-    int rc = txnlog_snapshot_begin(log, zxid);
-    if (rc == TXNLOG_OK)
-        rc = txnlog_snapshot_write(log, data, len);
-    return rc == TXNLOG_OK ? txnlog_snapshot_finish(log) : rc;
-}
-
-/* Copy every chunk of the snapshot at zxid into one buffer. */
-static int gather_snapshot(struct txnlog *log, MDB_cursor *cur, int64_t zxid, void **data,
-                           size_t *len)
-{
-    uint8_t kb[12];
-    snap_key(kb, zxid, 0);
-    MDB_val key = {12, kb}, val;
-    size_t total = 0, cap = 0;
-    uint8_t *buf = NULL;
-    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-    bool found = false;
-    while (rc == 0 && key_zxid(&key) == zxid) {
-        found = true;
-        if (total + val.mv_size > cap) {
-            cap = (total + val.mv_size) * 2;
-            uint8_t *nb = zk_realloc(buf, cap);
-            if (!nb) {
-                zk_free(buf);
-                snprintf(log->errmsg, sizeof log->errmsg, "out of memory reading snapshot");
-                return TXNLOG_ENOMEM;
-            }
-            buf = nb;
-        }
-        if (val.mv_size)
-            memcpy(buf + total, val.mv_data, val.mv_size);
-        total += val.mv_size;
-        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-    }
-    if (rc && rc != MDB_NOTFOUND) {
-        zk_free(buf);
-        return fail(log, rc, "read snapshot");
-    }
-    if (!buf && found) { /* an empty snapshot: still a snapshot */
-        buf = zk_malloc(1);
-        if (!buf)
-            return TXNLOG_ENOMEM;
-    }
-    *data = buf;
-    *len = total;
-    return TXNLOG_OK;
-}
-
-int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_t *len)
-{
-    *zxid = 0;
-    *data = NULL;
-    *len = 0;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return fail(log, rc, "begin read snapshot");
-    if ((rc = mdb_cursor_open(txn, log->snap_dbi, &cur))) {
-        mdb_txn_abort(txn);
-        return fail(log, rc, "cursor snapshot");
-    }
-    /* Only a finished snapshot counts: chunks of one being written when the process died are
-     * ignored (and dropped by the next snapshot). */
-    MDB_val mkey = {strlen(META_SNAPSHOT), (void *)META_SNAPSHOT}, mval;
-    rc = mdb_get(txn, log->meta_dbi, &mkey, &mval);
-    int result = TXNLOG_OK;
-    if (rc == 0 && mval.mv_size == 8) {
-        *zxid = key_zxid(&mval);
-        result = gather_snapshot(log, cur, *zxid, data, len);
-        if (result == TXNLOG_OK && !*data)
-            result = fail(log, MDB_NOTFOUND, "the finished snapshot's chunks are missing");
-    } else if (rc != MDB_NOTFOUND) {
-        result = fail(log, rc, "find snapshot");
-    }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return result;
 }
 
 static int open_batch(struct txnlog *log)

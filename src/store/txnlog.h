@@ -1,11 +1,10 @@
-/* The durable transaction log and snapshot store, in one LMDB environment.
+/* The durable transaction log, in one LMDB environment (snapshots are files: snapfile.h).
  *
  * Records are opaque bytes keyed by zxid (the server encodes them, see txnrec.h). Appends are
- * gathered in one LMDB write transaction and made durable together by txnlog_commit: one fsync
- * for the whole batch (group commit). Snapshots are stored in chunks keyed by (zxid, chunk) so a
- * large tree never needs one huge value. Small metadata (acceptedEpoch, currentEpoch) lives in
- * its own table. One thread writes at a time (the log writer thread while it holds a batch, else
- * the loop); reads (txnlog_read_after) may run in another thread meanwhile (LMDB's MVCC). */
+ * gathered in one LMDB write transaction and made durable together by txnlog_commit (group
+ * commit; the server puts its journal in front of it, see server/durablelog.h). Small metadata
+ * (acceptedEpoch, currentEpoch, committedZxid) lives in its own table. One thread writes at a
+ * time; reads (txnlog_read_after) may run in another thread meanwhile (LMDB's MVCC). */
 #ifndef ZK_TXNLOG_H
 #define ZK_TXNLOG_H
 
@@ -60,19 +59,6 @@ typedef int (*txnlog_visit_fn)(void *ctx, int64_t zxid, const void *rec, size_t 
 int txnlog_read_after(struct txnlog *log, int64_t after_zxid, txnlog_visit_fn fn, void *ctx);
 /* Number of durable records. */
 size_t txnlog_count(struct txnlog *log);
-
-/* Write a snapshot in pieces, each in its own durable transaction, so neither the caller nor
- * LMDB ever holds the whole of a large snapshot: begin, write (any number of times), finish.
- * Only a finished snapshot is ever returned by txnlog_snapshot_latest; finish drops older ones.
- * No other write may be made between begin and finish. */
-int txnlog_snapshot_begin(struct txnlog *log, int64_t zxid);
-int txnlog_snapshot_write(struct txnlog *log, const void *data, size_t len);
-int txnlog_snapshot_finish(struct txnlog *log);
-/* Store a snapshot taken at zxid (begin + write + finish) and drop older snapshots. */
-int txnlog_snapshot_put(struct txnlog *log, int64_t zxid, const void *data, size_t len);
-/* Newest snapshot: *data is zk_malloc'd (caller frees); returns TXNLOG_OK with *data NULL and
- * *zxid 0 when there is none. */
-int txnlog_snapshot_latest(struct txnlog *log, int64_t *zxid, void **data, size_t *len);
 
 /* Write a named integer inside the pending batch (opening one if needed): durable together with
  * the batch's records at the next txnlog_commit. */
