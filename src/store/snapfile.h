@@ -11,8 +11,8 @@
  * Files are also the unit of transfer to a member that is too far behind: the leader sends the
  * raw bytes of its newest file in chunks, the receiver appends them to snapshot.<zxid>.partial
  * (kept across reconnects, so a transfer resumes where it stopped) and installs the file once
- * its length and checksum are right. Writes happen in a forked child or the log writer's
- * absence; nothing here touches the tree or LMDB. */
+ * its length and checksum are right. Writes happen in a forked child, at a member's first start
+ * or in --import-zookeeper; nothing here touches the tree or LMDB. */
 #ifndef ZK_SNAPFILE_H
 #define ZK_SNAPFILE_H
 
