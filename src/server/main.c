@@ -29,11 +29,11 @@ int main(int argc, char **argv)
         snprintf(prefix, sizeof prefix, "zk%d", cfg.myid);
         zk_log_set_prefix(prefix);
     }
-    static struct srv s;
-    int rc = srv_init(&s, &cfg);
+    static struct server s;
+    int rc = server_init(&s, &cfg);
     if (rc == 0)
-        rc = srv_run(&s);
-    srv_destroy(&s);
+        rc = server_run(&s);
+    server_destroy(&s);
     ZK_INFO("stopped");
     return rc == 0 ? 0 : 1;
 }

@@ -1,299 +1,295 @@
-/* The member's core loop: recovery at start, ordering of writes, group commit, apply, snapshots,
- * session expiry (see server.h for the pipeline). */
+/* The member as a process (see server.h): the event loop, the timers and signals, and the
+ * member_env functions that connect the member to sockets and the clock. */
 #include "server/server.h"
 
-#include <errno.h>
+#include <dirent.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <malloc.h>
-#include <msgpack.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/assert.h"
 #include "common/log.h"
-#include "server/repl.h"
+#include "member/member.h"
+#include "server/clientio.h"
+#include "server/peer.h"
 #include "server/sdnotify.h"
-#include "session/tracker.h"
 #include "server/storage.h"
-
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t srv_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- writes ---- */
-
-int srv_track_session(struct srv *s, int64_t session_id, int32_t timeout_ms)
-{
-    /* The stored timeout came through the log: clamp it to this member's limits so no txn
-     * (or an old one from before a config change) can set an unbounded session lifetime. */
-    if (timeout_ms < s->cfg.min_session_timeout_ms)
-        timeout_ms = s->cfg.min_session_timeout_ms;
-    if (timeout_ms > s->cfg.max_session_timeout_ms)
-        timeout_ms = s->cfg.max_session_timeout_ms;
-    return sess_tracker_touch(s->tracker, session_id, timeout_ms, srv_now_ms());
-}
-
-void srv_track_session_change(struct srv *s, const struct store_txn *txn, int32_t err)
-{
-    if (txn->type == ZOP_CLOSESESSION) {
-        sess_tracker_remove(s->tracker, txn->session_id);
-        return;
-    }
-    if (txn->type != ZOP_CREATESESSION || err != ZE_OK || txn->session_id == 0)
-        return;
-    int32_t timeout_ms;
-    uint8_t passwd[ZK_PASSWD_LEN];
-    if (store_session_get(s->store, txn->session_id, &timeout_ms, passwd) &&
-        srv_track_session(s, txn->session_id, timeout_ms) != 0)
-        ZK_ERROR("out of memory tracking session");
-}
-
-static void maybe_snapshot(struct srv *s);
-
-void srv_flush(struct srv *s)
-{
-    repl_flush(s);
-    client_drain_all(s);
-    client_unthrottle(s);
-    maybe_snapshot(s);
-    client_reap_doomed(s);
-}
-
-/* ---- memory ---- */
 
 #define TRIM_INTERVAL_MS 10000
 
-/* Give back the freed heap (glibc keeps it otherwise). */
-static void trim_memory(struct srv *s)
+/* ---- the member's seams ---- */
+
+static int env_peer_send(void *io, uint32_t to, const uint8_t *msg, size_t len)
 {
-    malloc_trim(0);
-    s->last_trim_ms = srv_now_ms();
+    struct server *s = io;
+    return s->peers ? peer_net_send(s->peers, to, msg, len) : -1;
 }
 
-/* ---- snapshots ---- */
-
-/* ZooKeeper's rule: a snapshot after snapCount/2 + a random part of snapCount/2 txns, so the
- * members of an ensemble do not all write one at the same moment; or once snapSizeLimitInKb of
- * log has been written since the last one. */
-static void pick_snapshot_threshold(struct srv *s)
+static size_t env_peer_queued(void *io, uint32_t to)
 {
-    long half = s->cfg.snap_count / 2;
-    s->snap_threshold = half + (half > 0 ? (long)((uint64_t)rand() % (uint64_t)(half + 1)) : 1);
+    struct server *s = io;
+    return s->peers ? peer_net_queued(s->peers, to) : 0;
 }
 
-static void maybe_snapshot(struct srv *s)
+static size_t env_peer_queue_max(void *io) { return ((struct server *)io)->cfg.peer_queue_max_bytes; }
+
+static void env_peer_reset(void *io, uint32_t to, const char *why)
 {
-    bool due = s->txns_since_snapshot >= s->snap_threshold ||
-               (s->cfg.snap_size_limit_bytes > 0 &&
-                s->bytes_since_snapshot >= s->cfg.snap_size_limit_bytes);
-    if (!due || storage_snapshot_start(s->storage, s->store) != 0)
-        return;
-    ZK_INFO("snapshot at zxid 0x%llx started (%ld txns, %lld bytes since the last one)",
-            (unsigned long long)store_last_zxid(s->store), s->txns_since_snapshot,
-            (long long)s->bytes_since_snapshot);
-    s->txns_since_snapshot = 0;
-    s->bytes_since_snapshot = 0;
-    pick_snapshot_threshold(s);
+    struct server *s = io;
+    if (s->peers)
+        peer_net_reset(s->peers, to, why);
 }
 
-/* ---- ticks: session expiry and container reaping (this member orders writes) ---- */
-
-static void expire_session(void *ctx, int64_t session_id)
+static void env_peer_push(void *io)
 {
-    struct srv *s = ctx;
-    ZK_INFO("session 0x%llx expired", (unsigned long long)session_id);
-    struct store_txn txn = {.session_id = session_id, .type = ZOP_CLOSESESSION};
-    if (repl_submit(s, &txn) != ZE_OK)
-        ZK_ERROR("could not log the expiry of session 0x%llx", (unsigned long long)session_id);
+    struct server *s = io;
+    if (s->peers)
+        peer_net_push(s->peers);
 }
 
-struct reap_round {
-    struct srv *srv;
-    long budget; /* znode.container.maxPerMinute, spread over the check interval */
-};
-
-static void reap_node(void *ctx, const char *path)
+static int env_conn_send(void *io, uint64_t conn, const uint8_t *data, size_t len)
 {
-    struct reap_round *round = ctx;
-    if (round->budget <= 0)
-        return;
-    round->budget--;
-    struct jute_writer body;
-    jw_init(&body);
-    jw_string(&body, path);
-    struct store_txn txn = {.type = ZOP_DELETECONTAINER, .body = body.data,
-                            .body_len = (uint32_t)body.len};
-    if (body.err || repl_submit(round->srv, &txn) != ZE_OK)
-        ZK_ERROR_RL("could not log the deletion of %s", path);
-    jw_free(&body);
+    return clientio_send(((struct server *)io)->clients, conn, data, len);
 }
 
-static void reap_containers(struct srv *s)
+static size_t env_conn_queued(void *io, uint64_t conn)
 {
-    long per_round = (long)((int64_t)s->cfg.container_max_per_minute * s->cfg.container_check_ms /
-                            60000);
-    struct reap_round round = {s, per_round > 0 ? per_round : 1};
-    store_reap_candidates(s->store, srv_wall_ms(), reap_node, &round);
+    return clientio_queued(((struct server *)io)->clients, conn);
 }
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void env_conn_reading(void *io, uint64_t conn, bool on)
 {
-    (void)fd;
-    (void)what;
-    struct srv *s = arg;
-    int64_t now = srv_now_ms();
-    if (now - s->last_trim_ms >= TRIM_INTERVAL_MS)
-        trim_memory(s);
-    if (!repl_is_leader(s) || !repl_serving(s))
-        return; /* the leader alone decides expiry and reaping */
-    sess_tracker_expire(s->tracker, now, expire_session, s);
-    if (now - s->last_reap_ms >= s->cfg.container_check_ms) {
-        s->last_reap_ms = now;
-        reap_containers(s);
+    clientio_reading(((struct server *)io)->clients, conn, on);
+}
+
+static void env_conn_close(void *io, uint64_t conn, bool after_flush)
+{
+    clientio_close(((struct server *)io)->clients, conn, after_flush);
+}
+
+static void env_conn_push(void *io) { clientio_push(((struct server *)io)->clients); }
+
+static int64_t clock_ms(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t env_now_ms(void *io)
+{
+    (void)io;
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+static int64_t env_wall_ms(void *io)
+{
+    (void)io;
+    return clock_ms(CLOCK_REALTIME);
+}
+
+static void env_random(void *io, void *buf, size_t len)
+{
+    (void)io;
+    if (getrandom(buf, len, 0) != (ssize_t)len) {
+        ZK_ERROR("getrandom failed; exiting");
+        abort(); /* session passwords must not be guessable */
     }
 }
 
+static void env_serving(void *io, bool serving)
+{
+    (void)io;
+    if (serving)
+        sdnotify_ready();
+}
+
+static long count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+static void env_process_facts(void *io, long *open_fds, long *max_fds)
+{
+    (void)io;
+    struct rlimit rl = {0, 0};
+    *open_fds = count_open_fds();
+    *max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : -1;
+}
+
+static struct member_env make_env(struct server *s)
+{
+    return (struct member_env){
+        .io = s,
+        .peer_send = env_peer_send,
+        .peer_queued = env_peer_queued,
+        .peer_queue_max = env_peer_queue_max,
+        .peer_reset = env_peer_reset,
+        .peer_push = env_peer_push,
+        .conn_send = env_conn_send,
+        .conn_queued = env_conn_queued,
+        .conn_reading = env_conn_reading,
+        .conn_close = env_conn_close,
+        .conn_push = env_conn_push,
+        .now_ms = env_now_ms,
+        .wall_ms = env_wall_ms,
+        .random = env_random,
+        .serving = env_serving,
+        .process_facts = env_process_facts,
+    };
+}
+
+/* ---- peer transport events ---- */
+
+static void on_peer_message(void *ctx, uint32_t from, const uint8_t *data, size_t len)
+{
+    member_peer_message(((struct server *)ctx)->member, from, data, len);
+}
+
+static void on_peer_down(void *ctx, uint32_t id)
+{
+    member_peer_down(((struct server *)ctx)->member, id);
+}
+
+static void on_peer_drained(void *ctx, uint32_t id)
+{
+    member_peer_drained(((struct server *)ctx)->member, id);
+}
+
+/* ---- timers and signals ---- */
+
 static void on_core_tick(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd;
-    (void)what;
-    struct srv *s = arg;
-    repl_tick(s);
-    storage_poll(s->storage);
+    (void)fd, (void)what;
+    member_tick(((struct server *)arg)->member);
+}
+
+static void on_session_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    member_session_tick(((struct server *)arg)->member);
+}
+
+static void on_trim(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    malloc_trim(0); /* glibc keeps freed heap otherwise */
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
-    struct srv *s = arg;
+    struct server *s = arg;
     ZK_INFO("signal %d: shutting down", (int)sig);
     sdnotify_stopping();
     s->stopping = true;
     event_base_loopbreak(s->base);
 }
 
-/* ---- lifecycle ---- */
-
-static int open_storage(struct srv *s)
+static struct event *add_timer(struct server *s, int64_t ms, event_callback_fn fn)
 {
-    struct storage_config sc = {s->cfg.data_dir, s->cfg.data_log_dir, s->cfg.lmdb_map_bytes};
-    if (storage_open(&s->storage, s->base, &sc) != 0)
-        return -1;
-    struct store_options opts = {
-        .max_data_len = s->cfg.max_buffer,
-        .extended_types = s->cfg.extended_types,
-        .notify = client_notify,
-        .notify_ctx = s,
-        .max_reply_len = s->cfg.max_buffer,
-    };
-    s->store = store_new(&opts);
-    s->tracker = sess_tracker_new(s->cfg.tick_ms);
-    if (!s->store || !s->tracker) {
-        ZK_ERROR("out of memory at start");
-        return -1;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct event *ev = event_new(s->base, -1, EV_PERSIST, fn, s);
+    if (ev && event_add(ev, &tv) != 0) {
+        event_free(ev);
+        return NULL;
     }
-    return repl_start(s);
+    return ev;
 }
 
-static int start_events(struct srv *s)
+static int start_events(struct server *s)
 {
-    struct timeval core_tick = {0, REPL_TICK_MS * 1000};
-    s->core_tick_ev = event_new(s->base, -1, EV_PERSIST, on_core_tick, s);
-    if (!s->core_tick_ev || event_add(s->core_tick_ev, &core_tick))
-        return -1;
-    struct timeval tick = {0, 0};
     int64_t half_tick_ms = s->cfg.tick_ms / 2 > 0 ? s->cfg.tick_ms / 2 : 1;
-    tick.tv_sec = half_tick_ms / 1000;
-    tick.tv_usec = (half_tick_ms % 1000) * 1000;
-    s->tick_ev = event_new(s->base, -1, EV_PERSIST, on_tick, s);
+    s->core_tick_ev = add_timer(s, MEMBER_TICK_MS, on_core_tick);
+    s->session_tick_ev = add_timer(s, half_tick_ms, on_session_tick);
+    s->trim_ev = add_timer(s, TRIM_INTERVAL_MS, on_trim);
     s->sig_ev[0] = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sig_ev[1] = evsignal_new(s->base, SIGINT, on_signal, s);
-    if (!s->tick_ev || !s->sig_ev[0] || !s->sig_ev[1] || event_add(s->tick_ev, &tick) ||
-        event_add(s->sig_ev[0], NULL) || event_add(s->sig_ev[1], NULL))
+    if (!s->core_tick_ev || !s->session_tick_ev || !s->trim_ev || !s->sig_ev[0] ||
+        !s->sig_ev[1] || event_add(s->sig_ev[0], NULL) || event_add(s->sig_ev[1], NULL))
         return -1;
-    return client_listen(s);
+    return clientio_listen(s->clients);
 }
 
-int srv_init(struct srv *s, const struct zk_config *cfg)
+/* ---- lifecycle ---- */
+
+static int start_member(struct server *s)
+{
+    struct storage_config sc = {s->cfg.data_dir, s->cfg.data_log_dir, s->cfg.lmdb_map_bytes};
+    struct member_storage seam;
+    if (storage_open(&s->storage, s->base, &sc) != 0)
+        return -1;
+    storage_seam(s->storage, &seam);
+    struct member_init init = {&s->cfg, make_env(s), &seam};
+    s->member = member_new(&init);
+    if (!s->member || member_start(s->member) != 0)
+        return -1;
+    clientio_attach(s->clients, s->member);
+    if (s->cfg.n_members > 0) {
+        struct peer_callbacks cbs = {.on_message = on_peer_message, .on_down = on_peer_down,
+                                     .on_drained = on_peer_drained, .ctx = s};
+        s->peers = peer_net_new(s->base, &s->cfg, &cbs);
+        if (!s->peers) {
+            ZK_ERROR("cannot start the peer transport");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int server_init(struct server *s, const struct zk_config *cfg)
 {
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    i64map_init(&s->conn_by_id);
-    i64map_init(&s->conn_by_session);
-    jw_init(&s->scratch);
-    jw_init(&s->body_scratch);
-    s->start_ms = srv_now_ms();
-    s->last_reap_ms = s->start_ms;
-    s->next_conn_id = 1;
-    /* Session ids as ZooKeeper makes them: member id in the top byte, then milliseconds, so
-     * ids stay unique across members and restarts. */
-    s->next_session_id = (int64_t)(((uint64_t)srv_wall_ms() << 24) >> 8) |
-                         (int64_t)((uint64_t)cfg->myid << 56);
-    if (s->next_session_id == 0)
-        s->next_session_id = 1;
     signal(SIGPIPE, SIG_IGN);
     s->base = event_base_new();
-    srand((unsigned)(srv_wall_ms() ^ cfg->myid)); /* only spreads the members' snapshots */
-    pick_snapshot_threshold(s);
-    if (!s->base || open_storage(s) || start_events(s))
+    s->clients = s->base ? clientio_new(s->base, &s->cfg) : NULL;
+    if (!s->clients || start_member(s) || start_events(s))
         return -1;
     return 0;
 }
 
-int srv_run(struct srv *s)
+int server_run(struct server *s)
 {
-    ZK_INFO("listening for clients on port %d (%s), zxid 0x%llx", s->cfg.client_port,
-            s->cfg.n_members ? "ensemble" : "standalone",
-            (unsigned long long)store_last_zxid(s->store));
+    ZK_INFO("listening for clients on port %d (%s)", s->cfg.client_port,
+            s->cfg.n_members ? "ensemble" : "standalone");
     while (!s->stopping) {
         if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
             ZK_ERROR("event loop failed");
             return -1;
         }
-        srv_flush(s);
+        member_flush(s->member);
+        clientio_reap(s->clients);
     }
     return 0;
 }
 
-void srv_destroy(struct srv *s)
+void server_destroy(struct server *s)
 {
-    if (s->storage && s->repl)
-        srv_flush(s); /* writes already accepted get their fsync and reply before we go */
-    client_close_all(s);
-    client_reap_doomed(s);
-    if (s->listener)
-        evconnlistener_free(s->listener);
-    if (s->accept_retry_ev)
-        event_free(s->accept_retry_ev);
-    repl_stop(s);
-    if (s->tick_ev)
-        event_free(s->tick_ev);
-    if (s->core_tick_ev)
-        event_free(s->core_tick_ev);
-    for (int i = 0; i < 2; i++)
-        if (s->sig_ev[i])
-            event_free(s->sig_ev[i]);
+    if (s->member) {
+        member_stop(s->member);
+        clientio_reap(s->clients);
+    }
+    clientio_free(s->clients);
+    peer_net_free(s->peers);
+    member_free(s->member);
+    storage_close(s->storage);
+    struct event *evs[] = {s->core_tick_ev, s->session_tick_ev, s->trim_ev, s->sig_ev[0],
+                           s->sig_ev[1]};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
     if (s->base)
         event_base_free(s->base);
-    storage_close(s->storage);
-    store_free(s->store);
-    sess_tracker_free(s->tracker);
-    i64map_free(&s->conn_by_id);
-    i64map_free(&s->conn_by_session);
-    jw_free(&s->scratch);
-    jw_free(&s->body_scratch);
 }

@@ -13,6 +13,7 @@
 #include "common/hist.h"
 #include "common/log.h"
 #include "proto/jute.h"
+#include "member/storage_ops.h"
 #include "server/durablelog.h"
 #include "server/snapshotter.h"
 #include "store/snapfile.h"
@@ -34,6 +35,7 @@ struct storage {
     int64_t snap_latest;    /* newest finished snapshot, -1 none */
     int64_t snap_retry_at_ms;
     int64_t snap_backoff_ms;
+    struct snapfile_receiver *recv; /* a snapshot file arriving from the leader */
 };
 
 static int64_t mono_ms(void)
@@ -81,6 +83,7 @@ void storage_close(struct storage *s)
 {
     if (!s)
         return;
+    snapfile_receive_close(s->recv);
     dlog_close(s->log);
     snapshotter_free(s->snapper);
     zk_free(s);
@@ -174,9 +177,10 @@ fail:
     return -1;
 }
 
-int storage_recover(struct storage *s, struct store *st, struct storage_recovered *out,
-                    int (*fn)(void *ctx, int64_t zxid, const void *rec, size_t len), void *ctx)
+static int st_recover(void *sctx, struct store *st, struct storage_recovered *out,
+                      storage_record_fn fn, void *ctx)
 {
+    struct storage *s = sctx;
     if (dlog_recover(s->log) != 0 || load_newest_snapshot(s, st) != 0)
         return -1;
     /* There is always a snapshot the log starts after, so a leader can always stream one. */
@@ -200,21 +204,26 @@ int storage_recover(struct storage *s, struct store *st, struct storage_recovere
 
 /* ---- the log ---- */
 
-int storage_append(struct storage *s, int64_t zxid, const void *rec, size_t len)
+static int st_append(void *ctx, int64_t zxid, const void *rec, size_t len)
 {
+    struct storage *s = ctx;
     return dlog_append(s->log, zxid, rec, len);
 }
 
-void storage_flush(struct storage *s, int64_t committed_mark)
+static void st_flush(void *ctx, int64_t committed_mark)
 {
+    struct storage *s = ctx;
     dlog_flush(s->log, committed_mark, s->purge_target);
 }
 
-int64_t storage_durable_zxid(const struct storage *s) { return dlog_durable(s->log); }
-int64_t storage_last_zxid(const struct storage *s) { return dlog_last(s->log); }
-
-int storage_set_epochs(struct storage *s, int64_t accepted, int64_t current, int64_t committed)
+static int64_t st_durable(const void *ctx)
 {
+    return dlog_durable(((const struct storage *)ctx)->log);
+}
+
+static int st_set_epochs(void *ctx, int64_t accepted, int64_t current, int64_t committed)
+{
+    struct storage *s = ctx;
     const char *names[2];
     int64_t values[2];
     int n = 0;
@@ -225,22 +234,21 @@ int storage_set_epochs(struct storage *s, int64_t accepted, int64_t current, int
     return n ? dlog_commit_meta(s->log, names, values, n, committed) : 0;
 }
 
-int storage_truncate_after(struct storage *s, int64_t zxid, int64_t committed)
+static int st_truncate_after(void *ctx, int64_t zxid, int64_t committed)
 {
-    return dlog_truncate_after(s->log, zxid, committed);
+    return dlog_truncate_after(((struct storage *)ctx)->log, zxid, committed);
 }
 
-int storage_read_after(struct storage *s, int64_t after,
-                       int (*fn)(void *ctx, int64_t zxid, const void *rec, size_t len),
-                       void *ctx)
+static int st_read_after(void *sctx, int64_t after, storage_record_fn fn, void *ctx)
 {
-    return dlog_read_after(s->log, after, fn, ctx);
+    return dlog_read_after(((struct storage *)sctx)->log, after, fn, ctx);
 }
 
 /* ---- snapshots ---- */
 
-int storage_snapshot_start(struct storage *s, const struct store *st)
+static int st_snapshot_start(void *ctx, const struct store *st)
 {
+    struct storage *s = ctx;
     if (snapshotter_busy(s->snapper) || mono_ms() < s->snap_retry_at_ms)
         return -1;
     if (store_last_zxid(st) <= s->snap_latest)
@@ -248,9 +256,10 @@ int storage_snapshot_start(struct storage *s, const struct store *st)
     return snapshotter_start(s->snapper, st);
 }
 
-bool storage_snapshot_running(const struct storage *s) { return snapshotter_busy(s->snapper); }
-int64_t storage_snapshot_latest(const struct storage *s) { return s->snap_latest; }
-const char *storage_snapshot_dir(const struct storage *s) { return s->snap_dir; }
+static int64_t st_snapshot_latest(const void *ctx)
+{
+    return ((const struct storage *)ctx)->snap_latest;
+}
 
 /* Keep the log back to the older of the kept snapshots, so that a newest file found damaged at
  * a restart never leaves a gap; the next snapshot moves the mark on. */
@@ -281,8 +290,9 @@ static void snapshot_failed(struct storage *s, int64_t zxid)
                 (long long)s->snap_backoff_ms);
 }
 
-int storage_poll(struct storage *s)
+static void st_poll(void *ctx)
 {
+    struct storage *s = ctx;
     int64_t zxid, ms;
     int r = snapshotter_poll(s->snapper, &zxid, &ms);
     if (r > 0)
@@ -292,7 +302,6 @@ int storage_poll(struct storage *s)
     /* LMDB's copy-on-write reads every commit's fresh pages through its map: release them each
      * tick so they never pile up in RSS. */
     dlog_release_memory(s->log);
-    return r > 0;
 }
 
 /* ---- installing a leader's snapshot ---- */
@@ -308,11 +317,11 @@ static int reset_log_to(struct storage *s, int64_t snap_zxid, const void *const 
     return 0;
 }
 
-int storage_install(struct storage *s, struct store *st, int64_t snap_zxid,
-                    const void *const *recs, const size_t *lens, const int64_t *zxids, size_t n,
-                    int (*apply)(void *ctx, int64_t zxid, const void *rec, size_t len),
-                    void *ctx)
+static int st_install(void *sctx, struct store *st, int64_t snap_zxid, const void *const *recs,
+                      const size_t *lens, const int64_t *zxids, size_t n,
+                      storage_record_fn apply, void *ctx)
 {
+    struct storage *s = sctx;
     if (load_snapshot_file(s, st, snap_zxid) != 0)
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -326,11 +335,107 @@ int storage_install(struct storage *s, struct store *st, int64_t snap_zxid,
     return reset_log_to(s, snap_zxid, recs, lens, zxids, n, target);
 }
 
-uint64_t storage_disk_bytes(struct storage *s) { return dlog_disk_bytes(s->log); }
-uint64_t storage_fsyncs(const struct storage *s) { return dlog_fsyncs(s->log); }
-const struct hist *storage_commit_hist(const struct storage *s) { return dlog_commit_hist(s->log); }
-const struct hist *storage_batch_hist(const struct storage *s) { return dlog_batch_hist(s->log); }
-const struct hist *storage_checkpoint_hist(const struct storage *s)
+/* ---- snapshot files for a catch-up ---- */
+
+static int64_t st_file_size(void *ctx, int64_t zxid)
 {
-    return dlog_checkpoint_hist(s->log);
+    return snapfile_size(((struct storage *)ctx)->snap_dir, zxid);
+}
+
+static int64_t st_file_pread(void *ctx, int64_t zxid, uint64_t off, void *buf, size_t len)
+{
+    return snapfile_pread(((struct storage *)ctx)->snap_dir, zxid, off, buf, len);
+}
+
+static int st_receive_open(void *ctx, int64_t zxid, uint64_t size, uint64_t *have)
+{
+    struct storage *s = ctx;
+    char err[SNAPFILE_ERRMSG_SIZE];
+    snapfile_receive_close(s->recv);
+    s->recv = NULL;
+    if (snapfile_receive_open(&s->recv, s->snap_dir, zxid, size, have, err, sizeof err) != 0) {
+        ZK_ERROR_RL("cannot receive a snapshot file: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int st_receive_chunk(void *ctx, uint64_t off, const void *p, size_t len)
+{
+    struct storage *s = ctx;
+    char err[SNAPFILE_ERRMSG_SIZE];
+    if (!s->recv || snapfile_receive_chunk(s->recv, off, p, len, err, sizeof err) != 0) {
+        ZK_WARN_RL("snapshot file chunk refused: %s", s->recv ? err : "no file open");
+        return -1;
+    }
+    return 0;
+}
+
+static int st_receive_finish(void *ctx)
+{
+    struct storage *s = ctx;
+    char err[SNAPFILE_ERRMSG_SIZE];
+    struct snapfile_receiver *r = s->recv;
+    s->recv = NULL;
+    if (!r || snapfile_receive_finish(r, err, sizeof err) != 0) {
+        ZK_WARN_RL("received snapshot file refused: %s", r ? err : "no file open");
+        return -1;
+    }
+    return 0;
+}
+
+static void st_receive_close(void *ctx)
+{
+    struct storage *s = ctx;
+    snapfile_receive_close(s->recv);
+    s->recv = NULL;
+}
+
+/* ---- numbers ---- */
+
+static uint64_t st_disk_bytes(void *ctx) { return dlog_disk_bytes(((struct storage *)ctx)->log); }
+static uint64_t st_fsyncs(const void *ctx) { return dlog_fsyncs(((const struct storage *)ctx)->log); }
+
+static const struct hist *st_commit_hist(const void *ctx)
+{
+    return dlog_commit_hist(((const struct storage *)ctx)->log);
+}
+
+static const struct hist *st_batch_hist(const void *ctx)
+{
+    return dlog_batch_hist(((const struct storage *)ctx)->log);
+}
+
+static const struct hist *st_checkpoint_hist(const void *ctx)
+{
+    return dlog_checkpoint_hist(((const struct storage *)ctx)->log);
+}
+
+void storage_seam(struct storage *s, struct member_storage *out)
+{
+    *out = (struct member_storage){
+        .ctx = s,
+        .recover = st_recover,
+        .append = st_append,
+        .flush = st_flush,
+        .durable = st_durable,
+        .set_epochs = st_set_epochs,
+        .truncate_after = st_truncate_after,
+        .read_after = st_read_after,
+        .snapshot_start = st_snapshot_start,
+        .poll = st_poll,
+        .snapshot_latest = st_snapshot_latest,
+        .install = st_install,
+        .file_size = st_file_size,
+        .file_pread = st_file_pread,
+        .receive_open = st_receive_open,
+        .receive_chunk = st_receive_chunk,
+        .receive_finish = st_receive_finish,
+        .receive_close = st_receive_close,
+        .disk_bytes = st_disk_bytes,
+        .fsyncs = st_fsyncs,
+        .commit_hist = st_commit_hist,
+        .batch_hist = st_batch_hist,
+        .checkpoint_hist = st_checkpoint_hist,
+    };
 }

@@ -3,17 +3,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "common/assert.h"
 #include "common/hist.h"
-#include "server/repl.h"
-#include "server/server.h"
-#include "server/stages.h"
-#include "server/storage.h"
+#include "member/member_internal.h"
+#include "member/stages.h"
 
 #define ZK_COMPAT_VERSION "3.8.0-zabkeeper-0.1"
 
@@ -43,11 +39,11 @@ static void outf(struct jute_writer *out, const char *fmt, ...)
         jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *mode_name(const struct srv *s) { return repl_mode(s); }
+static const char *mode_name(const struct member *m) { return repl_mode(m->repl); }
 
-static size_t outstanding(const struct srv *s)
+static size_t outstanding(const struct member *m)
 {
-    int64_t n = repl_last_proposed(s) - store_last_zxid(s->store);
+    int64_t n = repl_last_proposed(m->repl) - store_last_zxid(m->store);
     return n > 0 ? (size_t)n : 0;
 }
 
@@ -57,77 +53,82 @@ static void write_version_line(struct jute_writer *out)
          __TIME__);
 }
 
-static void write_server_stats(struct srv *s, struct jute_writer *out)
+static void write_server_stats(struct member *m, struct jute_writer *out)
 {
-    const struct srv_stats *st = &s->stats;
+    const struct member_stats *st = &m->stats;
     double avg = st->latency_count ? (double)st->latency_total_ms / (double)st->latency_count : 0;
     outf(out, "Latency min/avg/max: %lld/%.4f/%lld\n", (long long)st->latency_min_ms, avg,
          (long long)st->latency_max_ms);
     outf(out, "Received: %llu\n", (unsigned long long)st->packets_received);
     outf(out, "Sent: %llu\n", (unsigned long long)st->packets_sent);
-    outf(out, "Connections: %zu\n", s->n_conns);
-    outf(out, "Outstanding: %zu\n", outstanding(s));
-    outf(out, "Zxid: 0x%llx\n", (unsigned long long)store_last_zxid(s->store));
-    outf(out, "Mode: %s\n", mode_name(s));
+    outf(out, "Connections: %zu\n", conns_count(m->conns));
+    outf(out, "Outstanding: %zu\n", outstanding(m));
+    outf(out, "Zxid: 0x%llx\n", (unsigned long long)store_last_zxid(m->store));
+    outf(out, "Mode: %s\n", mode_name(m));
     /* ZooKeeper's node map counts the root twice ("" and "/"); print what it would print. */
-    outf(out, "Node count: %zu\n", store_node_count(s->store) + 1);
+    outf(out, "Node count: %zu\n", store_node_count(m->store) + 1);
 }
 
-static long open_fds(void)
+static uint64_t disk_bytes(struct member *m)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    long n = 0;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n - 3; /* ".", ".." and the directory's own descriptor */
+    return m->storage.disk_bytes ? m->storage.disk_bytes(m->storage.ctx) : 0;
+}
+
+static uint64_t fsyncs(const struct member *m)
+{
+    return m->storage.fsyncs ? m->storage.fsyncs(m->storage.ctx) : 0;
 }
 
 /* A histogram as mntr lines: count, p50, p99, max (zabkeeper's own, prefixed). */
 static void write_hist(struct jute_writer *out, const char *name, const struct hist *h)
 {
+    if (!h)
+        return;
     outf(out, "%s_count\t%llu\n", name, (unsigned long long)h->count);
     outf(out, "%s_p50\t%.0f\n", name, hist_quantile(h, 0.50));
     outf(out, "%s_p99\t%.0f\n", name, hist_quantile(h, 0.99));
     outf(out, "%s_max\t%llu\n", name, (unsigned long long)h->max_us);
 }
 
-static void write_mntr(struct srv *s, struct jute_writer *out)
+static void write_mntr(struct member *m, struct jute_writer *out)
 {
-    const struct srv_stats *st = &s->stats;
+    const struct member_stats *st = &m->stats;
     double avg = st->latency_count ? (double)st->latency_total_ms / (double)st->latency_count : 0;
-    struct rlimit rl = {0, 0};
-    getrlimit(RLIMIT_NOFILE, &rl);
+    long open_fds = -1, max_fds = -1;
+    if (m->env.process_facts)
+        m->env.process_facts(m->env.io, &open_fds, &max_fds);
     outf(out, "zk_version\t%s, built on %s\n", ZK_COMPAT_VERSION, __DATE__);
-    outf(out, "zk_server_state\t%s\n", mode_name(s));
+    outf(out, "zk_server_state\t%s\n", mode_name(m));
     outf(out, "zk_avg_latency\t%.4f\n", avg);
     outf(out, "zk_max_latency\t%lld\n", (long long)st->latency_max_ms);
     outf(out, "zk_min_latency\t%lld\n", (long long)st->latency_min_ms);
     outf(out, "zk_packets_received\t%llu\n", (unsigned long long)st->packets_received);
     outf(out, "zk_packets_sent\t%llu\n", (unsigned long long)st->packets_sent);
-    outf(out, "zk_num_alive_connections\t%zu\n", s->n_conns);
-    outf(out, "zk_outstanding_requests\t%zu\n", outstanding(s));
-    outf(out, "zk_znode_count\t%zu\n", store_node_count(s->store) + 1);
-    outf(out, "zk_watch_count\t%zu\n", store_watch_count(s->store));
-    outf(out, "zk_ephemerals_count\t%zu\n", store_ephemeral_count(s->store));
+    outf(out, "zk_num_alive_connections\t%zu\n", conns_count(m->conns));
+    outf(out, "zk_outstanding_requests\t%zu\n", outstanding(m));
+    outf(out, "zk_znode_count\t%zu\n", store_node_count(m->store) + 1);
+    outf(out, "zk_watch_count\t%zu\n", store_watch_count(m->store));
+    outf(out, "zk_ephemerals_count\t%zu\n", store_ephemeral_count(m->store));
     outf(out, "zk_approximate_data_size\t%llu\n",
-         (unsigned long long)store_approximate_data_size(s->store));
-    outf(out, "zk_open_file_descriptor_count\t%ld\n", open_fds());
-    outf(out, "zk_max_file_descriptor_count\t%llu\n", (unsigned long long)rl.rlim_cur);
-    outf(out, "zk_uptime\t%lld\n", (long long)(srv_now_ms() - s->start_ms));
-    outf(out, "zk_global_sessions\t%zu\n", store_session_count(s->store));
+         (unsigned long long)store_approximate_data_size(m->store));
+    outf(out, "zk_open_file_descriptor_count\t%ld\n", open_fds);
+    outf(out, "zk_max_file_descriptor_count\t%ld\n", max_fds);
+    outf(out, "zk_uptime\t%lld\n", (long long)(member_now(m) - m->start_ms));
+    outf(out, "zk_global_sessions\t%zu\n", store_session_count(m->store));
     outf(out, "zk_local_sessions\t0\n");
-    outf(out, "zk_last_zxid\t0x%llx\n", (unsigned long long)store_last_zxid(s->store));
-    outf(out, "zk_fsync_count\t%llu\n", (unsigned long long)storage_fsyncs(s->storage));
+    outf(out, "zk_last_zxid\t0x%llx\n", (unsigned long long)store_last_zxid(m->store));
+    outf(out, "zk_fsync_count\t%llu\n", (unsigned long long)fsyncs(m));
     outf(out, "zk_txns_logged\t%llu\n", (unsigned long long)st->txns_logged);
-    outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
-    outf(out, "zk_tree_digest\t%016llx\n", (unsigned long long)store_digest(s->store));
-    write_hist(out, "zabkeeper_log_commit_us", storage_commit_hist(s->storage));
-    write_hist(out, "zabkeeper_log_commit_records", storage_batch_hist(s->storage));
-    write_hist(out, "zabkeeper_log_checkpoint_us", storage_checkpoint_hist(s->storage));
-    const struct stages *stg = repl_stages(s);
+    outf(out, "zk_log_disk_bytes\t%llu\n", (unsigned long long)disk_bytes(m));
+    outf(out, "zk_tree_digest\t%016llx\n", (unsigned long long)store_digest(m->store));
+    const struct member_storage *sto = &m->storage;
+    if (sto->commit_hist)
+        write_hist(out, "zabkeeper_log_commit_us", sto->commit_hist(sto->ctx));
+    if (sto->batch_hist)
+        write_hist(out, "zabkeeper_log_commit_records", sto->batch_hist(sto->ctx));
+    if (sto->checkpoint_hist)
+        write_hist(out, "zabkeeper_log_checkpoint_us", sto->checkpoint_hist(sto->ctx));
+    const struct stages *stg = repl_stages(m->repl);
     for (int i = 0; stg && i < STAGE_COUNT; i++) {
         char name[96];
         snprintf(name, sizeof name, "zabkeeper_stage_%s_us", stages_name((enum stage_hist)i));
@@ -135,15 +136,15 @@ static void write_mntr(struct srv *s, struct jute_writer *out)
     }
 }
 
-static void write_conf(struct srv *s, struct jute_writer *out)
+static void write_conf(struct member *m, struct jute_writer *out)
 {
-    const struct zk_config *c = &s->cfg;
+    const struct zk_config *c = &m->cfg;
     outf(out, "clientPort=%d\n", c->client_port);
     outf(out, "secureClientPort=-1\n");
     outf(out, "dataDir=%s\n", c->data_dir);
-    outf(out, "dataDirSize=%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
+    outf(out, "dataDirSize=%llu\n", (unsigned long long)disk_bytes(m));
     outf(out, "dataLogDir=%s\n", c->data_log_dir);
-    outf(out, "dataLogSize=%llu\n", (unsigned long long)storage_disk_bytes(s->storage));
+    outf(out, "dataLogSize=%llu\n", (unsigned long long)disk_bytes(m));
     outf(out, "tickTime=%d\n", c->tick_ms);
     outf(out, "maxClientCnxns=%d\n", c->max_client_cnxns);
     outf(out, "minSessionTimeout=%d\n", c->min_session_timeout_ms);
@@ -155,10 +156,10 @@ static void write_conf(struct srv *s, struct jute_writer *out)
     outf(out, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\n", c->init_limit, c->sync_limit);
     outf(out, "membership: \n");
     for (int i = 0; i < c->n_members; i++) {
-        const struct zk_member *m = &c->members[i];
-        outf(out, "server.%d=%s:%d:%d:%s;0.0.0.0:%d\n", m->id, m->host, m->peer_port,
-             m->election_port, m->observer ? "observer" : "participant",
-             m->client_port ? m->client_port : c->client_port);
+        const struct zk_member *z = &c->members[i];
+        outf(out, "server.%d=%s:%d:%d:%s;0.0.0.0:%d\n", z->id, z->host, z->peer_port,
+             z->election_port, z->observer ? "observer" : "participant",
+             z->client_port ? z->client_port : c->client_port);
     }
     outf(out, "version=0\n");
 }
@@ -176,49 +177,49 @@ static void write_envi(struct jute_writer *out)
     outf(out, "server.implementation=zabkeeper (C, libevent, LMDB)\n");
 }
 
-static void write_dirs(struct srv *s, struct jute_writer *out)
+static void write_dirs(struct member *m, struct jute_writer *out)
 {
-    outf(out, "datadir_size: %llu\n", (unsigned long long)storage_disk_bytes(s->storage));
-    outf(out, "logdir_size: %llu\n", (unsigned long long)storage_disk_bytes(s->storage));
+    outf(out, "datadir_size: %llu\n", (unsigned long long)disk_bytes(m));
+    outf(out, "logdir_size: %llu\n", (unsigned long long)disk_bytes(m));
 }
 
-void fourlw_answer(struct srv *s, const char *word, struct jute_writer *out)
+void fourlw_answer(struct member *m, const char *word, struct jute_writer *out)
 {
-    if (!config_fourlw_allowed(&s->cfg, word)) {
+    if (!config_fourlw_allowed(&m->cfg, word)) {
         outf(out, "%s is not executed because it is not in the whitelist.\n", word);
         return;
     }
     if (!strcmp(word, "ruok"))
         outf(out, "imok");
     else if (!strcmp(word, "isro"))
-        outf(out, repl_serving(s) ? "rw" : "null");
-    else if (!repl_serving(s))
+        outf(out, repl_serving(m->repl) ? "rw" : "null");
+    else if (!repl_serving(m->repl))
         outf(out, "This ZooKeeper instance is not currently serving requests\n");
     else if (!strcmp(word, "srvr")) {
         write_version_line(out);
-        write_server_stats(s, out);
+        write_server_stats(m, out);
     } else if (!strcmp(word, "stat")) {
         write_version_line(out);
         outf(out, "Clients:\n");
-        client_describe_all(s, out);
+        conns_describe(m->conns, out);
         outf(out, "\n");
-        write_server_stats(s, out);
+        write_server_stats(m, out);
     } else if (!strcmp(word, "mntr"))
-        write_mntr(s, out);
+        write_mntr(m, out);
     else if (!strcmp(word, "conf"))
-        write_conf(s, out);
+        write_conf(m, out);
     else if (!strcmp(word, "envi"))
         write_envi(out);
     else if (!strcmp(word, "dirs"))
-        write_dirs(s, out);
+        write_dirs(m, out);
     else if (!strcmp(word, "cons")) {
-        client_describe_all(s, out);
+        conns_describe(m->conns, out);
         outf(out, "\n");
     } else if (!strcmp(word, "wchs"))
-        outf(out, "%zu connections watching paths\nTotal watches:%zu\n", s->n_conns,
-             store_watch_count(s->store));
+        outf(out, "%zu connections watching paths\nTotal watches:%zu\n", conns_count(m->conns),
+             store_watch_count(m->store));
     else if (!strcmp(word, "srst") || !strcmp(word, "crst")) {
-        memset(&s->stats, 0, sizeof s->stats);
+        memset(&m->stats, 0, sizeof m->stats);
         outf(out, "%s stats reset.\n", word[0] == 's' ? "Server" : "Connection");
     } else
         outf(out, "%s: not available in zabkeeper\n", word);

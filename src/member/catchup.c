@@ -1,16 +1,13 @@
 /* Streamed catch-up of a member that is too far behind (see catchup.h). */
-#include "server/catchup.h"
+#include "member/catchup.h"
 
 #include <string.h>
 
 #include "common/alloc.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "member/member_internal.h"
 #include "proto/jute.h"
-#include "server/config.h"
-#include "server/peer.h"
-#include "server/storage.h"
-#include "store/snapfile.h"
 
 enum frame_kind { F_BEGIN = 1, F_CHUNK, F_FILEDONE, F_LOGREC, F_END, F_RESUME };
 
@@ -39,7 +36,7 @@ struct in_stream {
     bool complete;
     uint32_t from;
     int64_t snap, target;
-    struct snapfile_receiver *recv;
+    bool receiving; /* storage has a reception open for this stream */
     int64_t last_rec;
     size_t n, cap, bytes;
     int64_t *zxids;
@@ -48,8 +45,9 @@ struct in_stream {
 };
 
 struct catchup {
-    struct storage *storage;
-    struct peer_net *peers;
+    struct member *m;
+    const struct member_storage *st; /* the member's storage seam */
+    const struct member_env *env;    /* ...and network seam */
     /* Paced below the link's queue bound (peerQueueMaxKB), however small it is set: a chunk
      * is at most a quarter of it, the stream waits at half of it, and the messages held for a
      * member during its stream may fill the other half. */
@@ -60,7 +58,7 @@ struct catchup {
     uint8_t *chunk;
 };
 
-struct catchup *catchup_new(struct storage *storage, struct peer_net *peers)
+struct catchup *catchup_new(struct member *m)
 {
     struct catchup *cu = zk_calloc(1, sizeof *cu);
     if (!cu)
@@ -70,9 +68,10 @@ struct catchup *catchup_new(struct storage *storage, struct peer_net *peers)
         zk_free(cu);
         return NULL;
     }
-    cu->storage = storage;
-    cu->peers = peers;
-    size_t qmax = peer_net_queue_max(peers);
+    cu->m = m;
+    cu->st = &m->storage;
+    cu->env = &m->env;
+    size_t qmax = cu->env->peer_queue_max(cu->env->io);
     cu->chunk_bytes = qmax / 4 < CHUNK_BYTES ? qmax / 4 : CHUNK_BYTES;
     cu->window_bytes = qmax / 2 < WINDOW_BYTES ? qmax / 2 : WINDOW_BYTES;
     cu->held_max_bytes = qmax / 2;
@@ -82,7 +81,7 @@ struct catchup *catchup_new(struct storage *storage, struct peer_net *peers)
     return cu;
 }
 
-static void in_reset(struct in_stream *in);
+static void in_reset(struct catchup *cu);
 
 void catchup_free(struct catchup *cu)
 {
@@ -90,10 +89,15 @@ void catchup_free(struct catchup *cu)
         return;
     for (int i = 0; i < ZK_SERVERS_MAX; i++)
         jw_free(&cu->out[i].held);
-    in_reset(&cu->in);
+    in_reset(cu);
     jw_free(&cu->frame);
     zk_free(cu->chunk);
     zk_free(cu);
+}
+
+static size_t queued(const struct catchup *cu, uint32_t to)
+{
+    return cu->env->peer_queued(cu->env->io, to);
 }
 
 /* ---- frames ---- */
@@ -113,7 +117,7 @@ static int send_frame(struct catchup *cu, uint32_t to)
 {
     if (cu->frame.err)
         return -1;
-    return peer_net_send(cu->peers, to, cu->frame.data, cu->frame.len);
+    return cu->env->peer_send(cu->env->io, to, cu->frame.data, cu->frame.len);
 }
 
 /* ---- leader side ---- */
@@ -144,8 +148,8 @@ int catchup_start(struct catchup *cu, uint32_t to, int64_t target)
     for (int i = 0; i < ZK_SERVERS_MAX && !os; i++)
         if (!cu->out[i].active)
             os = &cu->out[i];
-    int64_t snap = storage_snapshot_latest(cu->storage);
-    int64_t size = snap >= 0 ? snapfile_size(storage_snapshot_dir(cu->storage), snap) : -1;
+    int64_t snap = cu->st->snapshot_latest(cu->st->ctx);
+    int64_t size = snap >= 0 ? cu->st->file_size(cu->st->ctx, snap) : -1;
     if (!os || size < 0 || snap > target) {
         ZK_WARN_RL("cannot stream a snapshot to member %u (snapshot 0x%llx, target 0x%llx)", to,
                    (unsigned long long)snap, (unsigned long long)target);
@@ -177,7 +181,7 @@ int catchup_hold(struct catchup *cu, uint32_t to, const uint8_t *msg, size_t len
     ZK_ASSERT(os);
     if (os->held.len + 4 + len > cu->held_max_bytes) {
         out_drop(os, "too many messages waiting behind the snapshot");
-        peer_net_reset(cu->peers, to, "catch-up could not keep up");
+        cu->env->peer_reset(cu->env->io, to, "catch-up could not keep up");
         return -1;
     }
     jw_int(&os->held, (int32_t)len);
@@ -191,7 +195,7 @@ void catchup_peer_down(struct catchup *cu, uint32_t id)
     if (os)
         os->dead = true;
     if (cu->in.active && cu->in.from == id)
-        in_reset(&cu->in); /* the partial file stays for a resume */
+        in_reset(cu); /* the partial file stays for a resume */
 }
 
 /* One chunk of the file; moves to the log phase after the last one. */
@@ -204,8 +208,7 @@ static int pump_file(struct catchup *cu, struct out_stream *os)
     }
     size_t want = os->size - os->offset < cu->chunk_bytes ? (size_t)(os->size - os->offset)
                                                           : cu->chunk_bytes;
-    int64_t n = snapfile_pread(storage_snapshot_dir(cu->storage), os->snap, os->offset,
-                               cu->chunk, want);
+    int64_t n = cu->st->file_pread(cu->st->ctx, os->snap, os->offset, cu->chunk, want);
     if (n <= 0)
         return -1; /* pruned under us (a newer snapshot): the member re-syncs */
     struct jute_writer *f = begin_frame(cu, F_CHUNK, os->snap);
@@ -236,7 +239,7 @@ static int send_record(void *ctx, int64_t zxid, const void *rec, size_t len)
     }
     lp->os->log_after = zxid;
     /* paced like the file: stop once the link holds a window's worth (records may be large) */
-    if (peer_net_queued(lp->cu->peers, lp->os->to) >= lp->cu->window_bytes)
+    if (queued(lp->cu, lp->os->to) >= lp->cu->window_bytes)
         return 1;
     return ++lp->sent >= LOG_PUMP_RECORDS ? 1 : 0;
 }
@@ -246,12 +249,12 @@ static int send_record(void *ctx, int64_t zxid, const void *rec, size_t len)
 static int pump_log(struct catchup *cu, struct out_stream *os, bool *wait)
 {
     if (os->log_after < os->target) {
-        if (storage_durable_zxid(cu->storage) < os->target) {
+        if (cu->st->durable(cu->st->ctx) < os->target) {
             *wait = true;
             return 0;
         }
         struct log_pump lp = {cu, os, 0, 0};
-        int rc = storage_read_after(cu->storage, os->log_after, send_record, &lp);
+        int rc = cu->st->read_after(cu->st->ctx, os->log_after, send_record, &lp);
         if (lp.failed || rc < 0)
             return -1;
         if (lp.sent == 0 && os->log_after < os->target) {
@@ -276,7 +279,7 @@ static int pump_held(struct catchup *cu, struct out_stream *os)
     while (jr_remaining(&jr) > 0) {
         struct jute_bytes m = jr_bytes(&jr);
         ZK_ASSERT(jr_ok(&jr) && m.len >= 0); /* we wrote it */
-        if (peer_net_send(cu->peers, os->to, m.ptr, (size_t)m.len) != 0)
+        if (cu->env->peer_send(cu->env->io, os->to, m.ptr, (size_t)m.len) != 0)
             return -1;
     }
     ZK_INFO("catch-up of member %u: stream to 0x%llx sent", os->to,
@@ -290,7 +293,7 @@ static void pump_one(struct catchup *cu, struct out_stream *os)
     int rc = 0;
     bool wait = false;
     while (os->active && !os->dead && rc == 0 && !wait &&
-           peer_net_queued(cu->peers, os->to) < cu->window_bytes) {
+           queued(cu, os->to) < cu->window_bytes) {
         switch (os->phase) {
         case OUT_FILE: rc = pump_file(cu, os); break;
         case OUT_LOG: rc = pump_log(cu, os, &wait); break;
@@ -322,9 +325,11 @@ static void on_resume(struct catchup *cu, uint32_t from, int64_t snap, uint64_t 
 
 /* ---- member side ---- */
 
-static void in_reset(struct in_stream *in)
+static void in_reset(struct catchup *cu)
 {
-    snapfile_receive_close(in->recv);
+    struct in_stream *in = &cu->in;
+    if (in->receiving)
+        cu->st->receive_close(cu->st->ctx); /* the partial file stays for a resume */
     for (size_t i = 0; i < in->n; i++)
         zk_free(in->recs[i]);
     zk_free(in->recs);
@@ -333,10 +338,10 @@ static void in_reset(struct in_stream *in)
     *in = (struct in_stream){0};
 }
 
-static void in_fail(struct in_stream *in, const char *why)
+static void in_fail(struct catchup *cu, const char *why)
 {
-    ZK_WARN_RL("catch-up from member %u dropped: %s", in->from, why);
-    in_reset(in);
+    ZK_WARN_RL("catch-up from member %u dropped: %s", cu->in.from, why);
+    in_reset(cu);
 }
 
 static void send_resume(struct catchup *cu, uint32_t to, int64_t snap, uint64_t have)
@@ -356,53 +361,54 @@ static void on_begin(struct catchup *cu, uint32_t from, int64_t snap, struct jut
         ZK_WARN_RL("catch-up: member %u sent a malformed BEGIN", from);
         return;
     }
-    in_reset(&cu->in);
+    in_reset(cu);
     struct in_stream *in = &cu->in;
     *in = (struct in_stream){.active = true, .from = from, .snap = snap, .target = target,
                              .last_rec = snap};
-    const char *dir = storage_snapshot_dir(cu->storage);
-    if (snapfile_size(dir, snap) >= 0) {
+    if (cu->st->file_size(cu->st->ctx, snap) >= 0) {
         /* A finished snapshot at that zxid is that state, whoever wrote it (ours, or one a
          * stream completed last time): no need for the leader's bytes. */
         in->file_done = true;
         send_resume(cu, from, snap, size);
         return;
     }
-    char err[SNAPFILE_ERRMSG_SIZE];
     uint64_t have;
-    if (snapfile_receive_open(&in->recv, dir, snap, size, &have, err, sizeof err) != 0) {
-        in_fail(in, err);
+    if (cu->st->receive_open(cu->st->ctx, snap, size, &have) != 0) {
+        in_fail(cu, "cannot store the snapshot file");
         return;
     }
+    in->receiving = true;
     if (have > 0)
         send_resume(cu, from, snap, have);
 }
 
-static void on_chunk(struct catchup *cu, struct in_stream *in, struct jute_reader *jr)
+static void on_chunk(struct catchup *cu, struct jute_reader *jr)
 {
+    struct in_stream *in = &cu->in;
     uint64_t offset = (uint64_t)jr_long(jr);
     size_t n = jr_remaining(jr);
-    char err[SNAPFILE_ERRMSG_SIZE];
     if (in->file_done && jr_ok(jr))
         return; /* sent before our RESUME reached the leader: we have the file already */
-    if (!jr_ok(jr) || !in->recv) {
-        in_fail(in, "a chunk out of place");
+    if (!jr_ok(jr) || !in->receiving) {
+        in_fail(cu, "a chunk out of place");
         return;
     }
-    if (snapfile_receive_chunk(in->recv, offset, jr->data + jr->pos, n, err, sizeof err) != 0)
-        in_fail(in, err);
-    (void)cu;
+    if (cu->st->receive_chunk(cu->st->ctx, offset, jr->data + jr->pos, n) != 0)
+        in_fail(cu, "a chunk does not fit the file");
 }
 
-static void on_filedone(struct in_stream *in)
+static void on_filedone(struct catchup *cu)
 {
+    struct in_stream *in = &cu->in;
     if (in->file_done)
         return; /* we had it whole already */
-    char err[SNAPFILE_ERRMSG_SIZE];
-    struct snapfile_receiver *r = in->recv;
-    in->recv = NULL;
-    if (!r || snapfile_receive_finish(r, err, sizeof err) != 0) {
-        in_fail(in, r ? err : "FILEDONE without a file");
+    if (!in->receiving) {
+        in_fail(cu, "FILEDONE without a file");
+        return;
+    }
+    in->receiving = false;
+    if (cu->st->receive_finish(cu->st->ctx) != 0) {
+        in_fail(cu, "the snapshot file did not check out");
         return;
     }
     in->file_done = true;
@@ -436,24 +442,26 @@ static int keep_record(struct in_stream *in, int64_t zxid, const uint8_t *p, siz
     return 0;
 }
 
-static void on_logrec(struct in_stream *in, struct jute_reader *jr)
+static void on_logrec(struct catchup *cu, struct jute_reader *jr)
 {
+    struct in_stream *in = &cu->in;
     int64_t zxid = jr_long(jr);
     size_t len = jr_remaining(jr);
     if (!jr_ok(jr) || !in->file_done || zxid <= in->last_rec || zxid > in->target ||
         in->bytes + len > RECORDS_MAX_BYTES) {
-        in_fail(in, "a log record out of place or over the bound");
+        in_fail(cu, "a log record out of place or over the bound");
         return;
     }
     if (keep_record(in, zxid, jr->data + jr->pos, len) != 0)
-        in_fail(in, "out of memory");
+        in_fail(cu, "out of memory");
 }
 
-static void on_end(struct in_stream *in, struct jute_reader *jr)
+static void on_end(struct catchup *cu, struct jute_reader *jr)
 {
+    struct in_stream *in = &cu->in;
     int64_t target = jr_long(jr);
     if (!jr_ok(jr) || !in->file_done || target != in->target || in->last_rec != target) {
-        in_fail(in, "END before the stream was whole");
+        in_fail(cu, "END before the stream was whole");
         return;
     }
     in->complete = true;
@@ -490,11 +498,11 @@ void catchup_receive(struct catchup *cu, uint32_t from, const uint8_t *frame, si
         return;
     }
     switch (kind) {
-    case F_CHUNK: on_chunk(cu, in, &jr); break;
-    case F_FILEDONE: on_filedone(in); break;
-    case F_LOGREC: on_logrec(in, &jr); break;
-    case F_END: on_end(in, &jr); break;
-    default: in_fail(in, "unknown frame kind");
+    case F_CHUNK: on_chunk(cu, &jr); break;
+    case F_FILEDONE: on_filedone(cu); break;
+    case F_LOGREC: on_logrec(cu, &jr); break;
+    case F_END: on_end(cu, &jr); break;
+    default: in_fail(cu, "unknown frame kind");
     }
 }
 
@@ -510,8 +518,8 @@ int catchup_install(struct catchup *cu, struct store *st,
 {
     struct in_stream *in = &cu->in;
     ZK_ASSERT(in->active && in->complete);
-    int rc = storage_install(cu->storage, st, in->snap, (const void *const *)in->recs,
+    int rc = cu->st->install(cu->st->ctx, st, in->snap, (const void *const *)in->recs,
                              in->lens, in->zxids, in->n, apply, ctx);
-    in_reset(in);
+    in_reset(cu);
     return rc;
 }

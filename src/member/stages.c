@@ -1,7 +1,7 @@
 /* Write-path stage timings (see stages.h). Entries sit in a FIFO in zxid order (the order a
  * member appends them); durability, acknowledgement and commit each move a cursor forward, as
  * they happen in zxid order too. */
-#include "server/stages.h"
+#include "member/stages.h"
 
 #include <stdbool.h>
 #include <string.h>

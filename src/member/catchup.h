@@ -24,12 +24,12 @@
 
 #define CATCHUP_TAG 0xc1
 
-struct peer_net;
-struct storage;
+struct member;
 struct store;
 struct catchup;
 
-struct catchup *catchup_new(struct storage *storage, struct peer_net *peers);
+/* Uses the member's storage and network seams (member.h). */
+struct catchup *catchup_new(struct member *m);
 void catchup_free(struct catchup *cu);
 
 /* ---- leader side ---- */

@@ -1,0 +1,1007 @@
+/* Client connections, without sockets: jute framing, the connect handshake, per-session FIFO
+ * request queues, replies and watch notifications, limits (design.md #6, #8). Bytes come in
+ * through conns_input and leave through the member's network seam (member_env). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/assert.h"
+#include "common/log.h"
+#include "common/sha1.h"
+#include "member/member_internal.h"
+#include "session/sessions.h"
+
+#define OUT_HIGH_BYTES (4u << 20)   /* stop reading a client whose replies pile up */
+#define OUT_LOW_BYTES (256u << 10)  /* ...and resume below this */
+#define OUT_HARD_BYTES (64u << 20)  /* a client that lets this much pile up is disconnected */
+#define PENDING_MAX 4096            /* requests queued per connection before we stop reading */
+#define AUTH_IDS_MAX 16
+#define HANDSHAKE_TIMEOUT_MS 10000  /* ZooKeeper's sessionlessCnxnTimeout */
+#define ADDR_MAX 64
+
+enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_ESTABLISHED };
+enum req_kind { REQ_WRITE, REQ_SYNC, REQ_LOCAL, REQ_ERROR };
+
+/* One request waiting for its turn to be answered (FIFO per connection). */
+struct pending_req {
+    struct pending_req *next;
+    int32_t xid;
+    int32_t type;
+    enum req_kind kind;
+    int32_t err;       /* REQ_ERROR */
+    int64_t wait_zxid; /* REQ_SYNC: reply once this member applied this zxid */
+    int64_t start_ms;
+    uint32_t body_len;
+    uint8_t body[];    /* REQ_LOCAL/REQ_SYNC: the request body, kept until it runs */
+};
+
+struct conn {
+    struct conn *next, *prev;
+    struct conn *fresh_prev, *fresh_next; /* on the handshake-deadline list (CONN_NEW) */
+    bool on_fresh;
+    struct conns *cs;
+    uint64_t id;
+    enum conn_state state;
+    bool closing;            /* asked the io layer to close it; waiting for conns_closed */
+    bool close_after_write;
+    bool reading_paused;
+    bool throttled;          /* stopped reading: globalOutstandingLimit was reached */
+    bool ro_byte;
+    int64_t opened_ms;
+    int64_t session_id;
+    int32_t timeout_ms;
+    uint8_t passwd[ZK_PASSWD_LEN];
+    struct pending_req *head, *tail;
+    size_t n_pending;
+    struct jute_writer auth; /* jute vector<Id> (ip, digest, super), stamped on the session's txns */
+    int32_t n_auth;
+    uint64_t received, sent;
+    char addr[ADDR_MAX];
+    int port;
+};
+
+struct conns {
+    struct member *m;
+    struct conn *list;            /* every open connection */
+    struct conn *fresh_head, *fresh_tail; /* CONN_NEW connections, oldest first */
+    struct i64map by_id;          /* conn id (also the watcher id) -> conn */
+    struct i64map by_session;     /* session id -> the conn that owns it here */
+    size_t n;
+    size_t syncs_waiting;         /* queued syncs, over all connections */
+    size_t outstanding;           /* queued requests, over all connections */
+    size_t n_throttled;
+    struct jute_writer scratch;   /* frame assembly */
+    struct jute_writer body;      /* reply bodies */
+};
+
+static void process_input_again(struct conn *c);
+static void drain(struct conn *c);
+
+static const struct member_env *env_of(const struct conn *c) { return &c->cs->m->env; }
+
+/* The handshake-deadline list: connections in CONN_NEW, oldest first. */
+static void fresh_remove(struct conn *c)
+{
+    struct conns *cs = c->cs;
+    if (!c->on_fresh)
+        return;
+    if (c->fresh_prev)
+        c->fresh_prev->fresh_next = c->fresh_next;
+    else
+        cs->fresh_head = c->fresh_next;
+    if (c->fresh_next)
+        c->fresh_next->fresh_prev = c->fresh_prev;
+    else
+        cs->fresh_tail = c->fresh_prev;
+    c->on_fresh = false;
+}
+
+static void fresh_append(struct conn *c)
+{
+    struct conns *cs = c->cs;
+    c->fresh_prev = cs->fresh_tail;
+    c->fresh_next = NULL;
+    if (cs->fresh_tail)
+        cs->fresh_tail->fresh_next = c;
+    else
+        cs->fresh_head = c;
+    cs->fresh_tail = c;
+    c->on_fresh = true;
+}
+
+/* ---- lifetime ---- */
+
+struct conns *conns_new(struct member *m)
+{
+    struct conns *cs = zk_calloc(1, sizeof *cs);
+    if (!cs)
+        return NULL;
+    cs->m = m;
+    i64map_init(&cs->by_id);
+    i64map_init(&cs->by_session);
+    jw_init(&cs->scratch);
+    jw_init(&cs->body);
+    return cs;
+}
+
+static void unlink_session(struct conn *c)
+{
+    struct conns *cs = c->cs;
+    if (c->session_id && i64map_get(&cs->by_session, c->session_id) == c)
+        i64map_del(&cs->by_session, c->session_id);
+}
+
+/* Ask the io layer to close c; it stays (inert) until conns_closed. */
+static void conn_close(struct conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    if (why)
+        ZK_INFO("closing connection %s:%d session 0x%llx: %s", c->addr, c->port,
+                (unsigned long long)c->session_id, why);
+    c->closing = true;
+    unlink_session(c);
+    store_remove_watcher(c->cs->m->store, c->id);
+    env_of(c)->conn_close(env_of(c)->io, c->id, false);
+}
+
+/* Every queued request leaves through here: the counts of waiting syncs and of outstanding
+ * requests stay exact. */
+static void free_req(struct conns *cs, struct pending_req *r)
+{
+    if (r->kind == REQ_SYNC) {
+        ZK_ASSERT(cs->syncs_waiting > 0);
+        cs->syncs_waiting--;
+    }
+    ZK_ASSERT(cs->outstanding > 0);
+    cs->outstanding--;
+    zk_free(r);
+}
+
+static void conn_free(struct conn *c)
+{
+    struct conns *cs = c->cs;
+    for (struct pending_req *r = c->head, *next; r; r = next) {
+        next = r->next;
+        free_req(cs, r);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->list = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cs->n--;
+    if (c->throttled)
+        cs->n_throttled--;
+    fresh_remove(c);
+    jw_free(&c->auth);
+    zk_free(c);
+}
+
+void conns_closed(struct conns *cs, uint64_t id)
+{
+    struct conn *c = i64map_del(&cs->by_id, (int64_t)id);
+    if (!c)
+        return;
+    if (!c->closing) { /* the client went away */
+        c->closing = true;
+        unlink_session(c);
+        store_remove_watcher(cs->m->store, c->id);
+    }
+    conn_free(c);
+}
+
+void conns_free(struct conns *cs)
+{
+    if (!cs)
+        return;
+    while (cs->list) {
+        i64map_del(&cs->by_id, (int64_t)cs->list->id);
+        conn_free(cs->list);
+    }
+    i64map_free(&cs->by_id);
+    i64map_free(&cs->by_session);
+    jw_free(&cs->scratch);
+    jw_free(&cs->body);
+    zk_free(cs);
+}
+
+void conns_close_all(struct conns *cs)
+{
+    for (struct conn *c = cs->list; c; c = c->next)
+        conn_close(c, NULL);
+}
+
+size_t conns_count(const struct conns *cs) { return cs->n; }
+size_t conns_outstanding(const struct conns *cs) { return cs->outstanding; }
+
+/* ---- output ---- */
+
+/* Stop reading; the connection is closed once its queued output has been written. */
+static void close_after_write(struct conn *c)
+{
+    if (c->closing || c->close_after_write)
+        return;
+    c->close_after_write = true;
+    unlink_session(c);
+    env_of(c)->conn_close(env_of(c)->io, c->id, true);
+}
+
+static size_t queued(const struct conn *c)
+{
+    return env_of(c)->conn_queued(env_of(c)->io, c->id);
+}
+
+static void set_reading(struct conn *c, bool on)
+{
+    env_of(c)->conn_reading(env_of(c)->io, c->id, on);
+}
+
+static void send_frame(struct conn *c, const struct jute_writer *jw)
+{
+    if (c->closing || c->close_after_write)
+        return;
+    if (jw->err || env_of(c)->conn_send(env_of(c)->io, c->id, jw->data, jw->len) != 0) {
+        conn_close(c, "out of memory queueing a reply");
+        return;
+    }
+    c->sent++;
+    c->cs->m->stats.packets_sent++;
+    size_t q = queued(c);
+    if (q > OUT_HARD_BYTES) {
+        /* A client that does not read what it asked for (or its notifications) must not make
+         * the member grow: ZooKeeper's clients reconnect and re-read. */
+        ZK_WARN_RL("%s:%d session 0x%llx: %zu bytes of replies unread; disconnecting", c->addr,
+                   c->port, (unsigned long long)c->session_id, q);
+        conn_close(c, NULL);
+        return;
+    }
+    if (!c->reading_paused && q > OUT_HIGH_BYTES) {
+        c->reading_paused = true; /* the client is not reading its replies: stop reading it */
+        set_reading(c, false);
+    }
+}
+
+static void send_reply(struct conn *c, int32_t xid, int32_t err, const struct jute_writer *body)
+{
+    struct member *m = c->cs->m;
+    struct jute_writer *jw = &c->cs->scratch;
+    jw_reset(jw);
+    size_t mark = jw_begin_frame(jw);
+    zk_reply_header_write(jw, xid, store_last_zxid(m->store), err);
+    if (err == ZE_OK && body && body->len)
+        jw_raw(jw, body->data, body->len);
+    jw_end_frame(jw, mark);
+    send_frame(c, jw);
+}
+
+static void record_latency(struct member *m, int64_t start_ms)
+{
+    int64_t ms = member_now(m) - start_ms;
+    struct member_stats *st = &m->stats;
+    if (st->latency_count == 0 || ms < st->latency_min_ms)
+        st->latency_min_ms = ms;
+    if (ms > st->latency_max_ms)
+        st->latency_max_ms = ms;
+    st->latency_total_ms += (uint64_t)ms;
+    st->latency_count++;
+}
+
+void conns_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                  const struct acl_list *acl)
+{
+    struct conns *cs = ctx;
+    struct conn *c = i64map_get(&cs->by_id, (int64_t)watcher);
+    if (!c || c->closing)
+        return;
+    if (!store_acl_allows_read(acl, c->auth.data, (uint32_t)c->auth.len))
+        return; /* as ZooKeeper 3.8: no events about nodes the connection may not read */
+    struct jute_writer *jw = &cs->scratch;
+    jw_reset(jw);
+    size_t mark = jw_begin_frame(jw);
+    zk_reply_header_write(jw, ZXID_NOTIFICATION, -1, ZE_OK);
+    jw_int(jw, event_type);
+    jw_int(jw, ZST_SYNC_CONNECTED);
+    jw_string(jw, path);
+    jw_end_frame(jw, mark);
+    send_frame(c, jw);
+}
+
+/* ---- auth and identity ---- */
+
+/* c->auth is the jute vector<Id> of the connection's identities: ip first (every connection
+ * has it, as in ZooKeeper), then digest ids, and super when the digest is the superDigest. */
+static void add_auth_id(struct conn *c, const char *scheme, const char *id)
+{
+    if (c->n_auth == AUTH_IDS_MAX)
+        return;
+    if (c->auth.len == 0)
+        jw_int(&c->auth, 0);
+    jw_string(&c->auth, scheme);
+    jw_string(&c->auth, id);
+    jw_put_int_at(&c->auth, 0, ++c->n_auth);
+}
+
+static bool has_auth_id(const struct conn *c, const char *scheme, const char *id)
+{
+    struct jute_reader jr;
+    jr_init(&jr, c->auth.data, c->auth.len);
+    int32_t n = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
+        struct jute_bytes s = jr_bytes(&jr), v = jr_bytes(&jr);
+        if (jr_ok(&jr) && (size_t)s.len == strlen(scheme) && !memcmp(s.ptr, scheme, (size_t)s.len) &&
+            (size_t)v.len == strlen(id) && !memcmp(v.ptr, id, (size_t)v.len))
+            return true;
+    }
+    return false;
+}
+
+/* AuthPacket{int type, ustring scheme, buffer auth}: digest ids are user:Base64(SHA1(user:pw)). */
+static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
+{
+    struct jute_reader jr;
+    jr_init(&jr, body, len);
+    (void)jr_int(&jr);
+    struct jute_bytes scheme = jr_bytes(&jr);
+    struct jute_bytes auth = jr_bytes(&jr);
+    if (!jr_ok(&jr))
+        return ZE_MARSHALLINGERROR;
+    if (scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6) && auth.len > 0) {
+        /* As ZooKeeper's DigestAuthenticationProvider: the user is what precedes the first ':'
+         * (all of it when there is none) and the digest covers the whole credential. */
+        const uint8_t *colon = memchr(auth.ptr, ':', (size_t)auth.len);
+        size_t user_len = colon ? (size_t)(colon - auth.ptr) : (size_t)auth.len;
+        if (user_len > 255)
+            return ZE_AUTHFAILED;
+        uint8_t digest[20];
+        char b64[32], id[300];
+        zk_sha1(auth.ptr, (size_t)auth.len, digest);
+        zk_base64(digest, sizeof digest, b64);
+        snprintf(id, sizeof id, "%.*s:%s", (int)user_len, (const char *)auth.ptr, b64);
+        if (!has_auth_id(c, "digest", id))
+            add_auth_id(c, "digest", id);
+        const char *super = c->cs->m->cfg.super_digest;
+        if (super[0] && !strcmp(id, super) && !has_auth_id(c, "super", ""))
+            add_auth_id(c, "super", "");
+        return ZE_OK;
+    }
+    if (scheme.len == 2 && !memcmp(scheme.ptr, "ip", 2))
+        return ZE_OK; /* every connection already has its ip identity */
+    return ZE_AUTHFAILED;
+}
+
+/* WhoAmIResponse{vector<ClientInfo{ustring authScheme, ustring user}>}: one per identity; a
+ * digest id shows its user name only, as ZooKeeper's provider does. */
+static void write_whoami(struct conn *c, struct jute_writer *out)
+{
+    struct jute_reader jr;
+    jr_init(&jr, c->auth.data, c->auth.len);
+    int32_t n = jr_vector_count(&jr, 8);
+    jw_int(out, n);
+    for (int32_t i = 0; i < n; i++) {
+        struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
+        ZK_ASSERT(jr_ok(&jr)); /* we built it */
+        const uint8_t *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
+        bool digest = scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6);
+        jw_bytes(out, scheme.ptr, scheme.len);
+        jw_bytes(out, id.ptr, digest && colon ? (int32_t)(colon - id.ptr) : id.len);
+    }
+}
+
+/* ---- executing requests in FIFO order ---- */
+
+static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
+                       uint32_t len)
+{
+    struct member *m = c->cs->m;
+    struct jute_writer *out = &c->cs->body;
+    jw_reset(out);
+    int32_t err;
+    if (type == ZOP_AUTH) {
+        err = handle_auth(c, body, len);
+        send_reply(c, ZXID_AUTH, err, NULL);
+        if (err != ZE_OK)
+            close_after_write(c); /* as ZooKeeper: AuthFailed, then close */
+        return;
+    }
+    if (type == ZOP_WHOAMI) {
+        write_whoami(c, out);
+        err = ZE_OK;
+    } else {
+        err = store_read_as(m->store, type, body, len, c->session_id, c->id, c->auth.data,
+                            (uint32_t)c->auth.len, out);
+        if (err == ZE_MARSHALLINGERROR)
+            ZK_WARN_RL("%s:%d: read (opcode %d) refused: malformed, or its reply would exceed "
+                       "jute.maxbuffer (%d)", c->addr, c->port, (int)type, m->cfg.max_buffer);
+    }
+    send_reply(c, xid, err, out);
+}
+
+static void exec_sync(struct conn *c, struct pending_req *r)
+{
+    struct jute_reader jr;
+    jr_init(&jr, r->body, r->body_len);
+    struct jute_bytes path = jr_bytes(&jr);
+    struct jute_writer *out = &c->cs->body;
+    jw_reset(out);
+    jw_bytes(out, path.ptr, path.len < 0 ? 0 : path.len); /* SyncResponse{path}, never null */
+    send_reply(c, r->xid, jr_ok(&jr) ? ZE_OK : ZE_MARSHALLINGERROR, out);
+}
+
+static bool sync_ready(const struct conn *c, const struct pending_req *r)
+{
+    return store_last_zxid(c->cs->m->store) >= r->wait_zxid;
+}
+
+static void pop_head(struct conn *c)
+{
+    struct pending_req *r = c->head;
+    ZK_ASSERT(r && c->n_pending > 0);
+    c->head = r->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->n_pending--;
+    free_req(c->cs, r);
+}
+
+/* Answer every queued request that no longer waits for an earlier write. */
+static void drain(struct conn *c)
+{
+    while (c->head && !c->closing) {
+        struct pending_req *r = c->head;
+        if (r->kind == REQ_WRITE || (r->kind == REQ_SYNC && !sync_ready(c, r)))
+            break;
+        if (r->kind == REQ_SYNC)
+            exec_sync(c, r);
+        else if (r->kind == REQ_ERROR)
+            send_reply(c, r->xid, r->err, NULL);
+        else
+            exec_local(c, r->xid, r->type, r->body, r->body_len);
+        record_latency(c->cs->m, r->start_ms);
+        pop_head(c);
+    }
+}
+
+static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t xid,
+                                   int32_t type, const uint8_t *body, uint32_t len)
+{
+    bool keep_body = kind == REQ_LOCAL || kind == REQ_SYNC;
+    struct pending_req *r = zk_malloc(sizeof *r + (keep_body ? len : 0));
+    if (!r) {
+        conn_close(c, "out of memory queueing a request");
+        return NULL;
+    }
+    memset(r, 0, sizeof *r);
+    r->xid = xid;
+    r->type = type;
+    r->kind = kind;
+    r->start_ms = member_now(c->cs->m);
+    if (keep_body) {
+        r->body_len = len;
+        if (len)
+            memcpy(r->body, body, len);
+    }
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->n_pending++;
+    c->cs->outstanding++;
+    if (kind == REQ_SYNC)
+        c->cs->syncs_waiting++;
+    return r;
+}
+
+static void queue_error(struct conn *c, int32_t xid, int32_t type, int32_t err)
+{
+    if (!c->head) {
+        send_reply(c, xid, err, NULL);
+        return;
+    }
+    struct pending_req *r = enqueue(c, REQ_ERROR, xid, type, NULL, 0);
+    if (r)
+        r->err = err;
+}
+
+/* ---- requests of an established session ---- */
+
+static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
+                         uint32_t len)
+{
+    struct member *m = c->cs->m;
+    struct store_txn txn = {
+        .session_id = c->session_id, .cxid = xid, .type = type, .body = body,
+        .body_len = len, .auth = c->auth.data, .auth_len = (uint32_t)c->auth.len,
+    };
+    int32_t err = repl_submit(m->repl, &txn); /* validates it completely first */
+    if (err == ZE_CONNECTIONLOSS) {
+        conn_close(c, "no leader to order the write"); /* the client retries elsewhere */
+        return;
+    }
+    if (err != ZE_OK) {
+        queue_error(c, xid, type, err);
+        return;
+    }
+    if (type == ZOP_CLOSESESSION && repl_is_leader(m->repl))
+        sessions_forget(m->sessions, c->session_id); /* closing: never expire it too */
+    enqueue(c, REQ_WRITE, xid, type, NULL, 0);
+}
+
+static bool is_local_op(int32_t type)
+{
+    switch (type) {
+    case ZOP_EXISTS: case ZOP_GETDATA: case ZOP_GETACL: case ZOP_GETCHILDREN:
+    case ZOP_GETCHILDREN2: case ZOP_CHECKWATCHES: case ZOP_REMOVEWATCHES: case ZOP_MULTIREAD:
+    case ZOP_AUTH: case ZOP_SETWATCHES: case ZOP_GETEPHEMERALS: case ZOP_GETALLCHILDRENNUMBER:
+    case ZOP_SETWATCHES2: case ZOP_ADDWATCH: case ZOP_WHOAMI:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void start_sync(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
+                       uint32_t len)
+{
+    struct pending_req *r = enqueue(c, REQ_SYNC, xid, type, body, len);
+    if (!r)
+        return;
+    r->wait_zxid = INT64_MAX; /* until the leader says which zxid to wait for */
+    int64_t zxid;
+    if (repl_sync(c->cs->m->repl, c->id, xid, &zxid))
+        r->wait_zxid = zxid;
+    drain(c);
+}
+
+static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
+                     uint32_t len)
+{
+    if (type == ZOP_PING) { /* answered at once, even behind pending writes */
+        send_reply(c, ZXID_PING, ZE_OK, NULL);
+        return;
+    }
+    if (is_local_op(type)) {
+        if (!c->head)
+            exec_local(c, xid, type, body, len);
+        else
+            enqueue(c, REQ_LOCAL, xid, type, body, len);
+        return;
+    }
+    if (type == ZOP_SYNC) {
+        start_sync(c, xid, type, body, len);
+        return;
+    }
+    if (type == ZOP_RECONFIG) {
+        queue_error(c, xid, type, ZE_RECONFIGDISABLED);
+        return;
+    }
+    if (type == ZOP_CREATESESSION || type == ZOP_DELETECONTAINER) {
+        /* Sessions are created by the handshake only: a createSession sent as a request would
+         * re-create this session with a timeout no handshake negotiated. deleteContainer is
+         * the server's own (ZooKeeper 3.8 answers BadArguments to a client that sends it). */
+        queue_error(c, xid, type, ZE_BADARGUMENTS);
+        return;
+    }
+    if (zk_op_is_write(type) && type != ZOP_CHECK) {
+        submit_write(c, xid, type, body, len);
+        return;
+    }
+    /* As ZooKeeper (Request.isValid): Unimplemented, then the connection is closed. */
+    ZK_WARN_RL("%s:%d sent unknown opcode %d", c->addr, c->port, (int)type);
+    queue_error(c, xid, type, ZE_UNIMPLEMENTED);
+    close_after_write(c);
+}
+
+static void handle_request(struct conn *c, const uint8_t *frame, uint32_t len)
+{
+    struct jute_reader jr;
+    jr_init(&jr, frame, len);
+    int32_t xid = jr_int(&jr);
+    int32_t type = jr_int(&jr);
+    if (!jr_ok(&jr)) {
+        conn_close(c, "request shorter than its header");
+        return;
+    }
+    struct member *m = c->cs->m;
+    sessions_touch(m->sessions, c->session_id, repl_is_leader(m->repl), member_now(m));
+    dispatch(c, xid, type, frame + 8, len - 8);
+}
+
+/* ---- the connect handshake ---- */
+
+/* ConnectResponse{int protocolVersion, int timeOut, long sessionId, buffer passwd[, bool ro]};
+ * timeOut 0 and sessionId 0 tell every client the session is expired. */
+static void send_connect_response(struct conn *c, bool valid)
+{
+    static const uint8_t zero_passwd[ZK_PASSWD_LEN];
+    struct jute_writer *jw = &c->cs->scratch;
+    jw_reset(jw);
+    size_t mark = jw_begin_frame(jw);
+    jw_int(jw, 0);
+    jw_int(jw, valid ? c->timeout_ms : 0);
+    jw_long(jw, valid ? c->session_id : 0);
+    jw_bytes(jw, valid ? c->passwd : zero_passwd, ZK_PASSWD_LEN);
+    if (c->ro_byte)
+        jw_bool(jw, false);
+    jw_end_frame(jw, mark);
+    send_frame(c, jw);
+    if (!valid)
+        close_after_write(c);
+}
+
+static void create_session(struct conn *c)
+{
+    struct member *m = c->cs->m;
+    c->session_id = sessions_new_id(m->sessions, m->store);
+    m->env.random(m->env.io, c->passwd, sizeof c->passwd);
+    struct jute_writer body;
+    jw_init(&body);
+    sessions_create_body(&body, c->timeout_ms, c->passwd);
+    struct store_txn txn = {.session_id = c->session_id, .type = ZOP_CREATESESSION,
+                            .body = body.data, .body_len = (uint32_t)body.len};
+    int32_t rc = body.err ? ZE_SYSTEMERROR : repl_submit(m->repl, &txn);
+    jw_free(&body);
+    if (rc != ZE_OK || i64map_put(&c->cs->by_session, c->session_id, c) != 0) {
+        conn_close(c, "could not log the new session");
+        return;
+    }
+    c->state = CONN_CONNECTING; /* the ConnectResponse waits for the createSession commit */
+}
+
+static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes passwd)
+{
+    struct member *m = c->cs->m;
+    bool leader = repl_is_leader(m->repl);
+    enum session_resume rr = sessions_check_resume(m->sessions, m->store, session_id, passwd.ptr,
+                                                   passwd.len, leader, c->passwd);
+    /* As ZooKeeper 3.8: the session's current connection here is closed before the password
+     * is checked, so a resume attempt always moves the session off its old connection. */
+    struct conn *old = i64map_get(&c->cs->by_session, session_id);
+    if (old && old != c)
+        conn_close(old, "session is being resumed on a new connection");
+    if (rr != RESUME_OK) {
+        ZK_INFO("%s:%d: session 0x%llx %s", c->addr, c->port, (unsigned long long)session_id,
+                rr == RESUME_BAD_PASSWORD ? "wrong password" : "expired or unknown");
+        send_connect_response(c, false);
+        return;
+    }
+    c->session_id = session_id;
+    if (i64map_put(&c->cs->by_session, session_id, c) != 0 ||
+        (leader && sessions_track(m->sessions, session_id, c->timeout_ms, member_now(m)) != 0)) {
+        conn_close(c, "out of memory resuming a session");
+        return;
+    }
+    c->state = CONN_ESTABLISHED;
+    send_connect_response(c, true);
+}
+
+static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
+{
+    struct member *m = c->cs->m;
+    struct jute_reader jr;
+    jr_init(&jr, frame, len);
+    (void)jr_int(&jr); /* protocolVersion */
+    int64_t last_zxid_seen = jr_long(&jr);
+    int32_t timeout = jr_int(&jr);
+    int64_t session_id = jr_long(&jr);
+    struct jute_bytes passwd = jr_bytes(&jr);
+    if (!jr_ok(&jr)) {
+        conn_close(c, "malformed ConnectRequest");
+        return;
+    }
+    c->ro_byte = jr_remaining(&jr) >= 1;
+    fresh_remove(c); /* the handshake came in time */
+    if (!repl_serving(m->repl)) {
+        /* Not part of an established quorum: the client should try another member. */
+        conn_close(c, NULL);
+        return;
+    }
+    if (last_zxid_seen > store_last_zxid(m->store)) {
+        /* The client has seen a newer state than ours: let it find a member that has it. */
+        ZK_INFO("%s:%d has seen zxid 0x%llx, ahead of ours 0x%llx", c->addr, c->port,
+                (unsigned long long)last_zxid_seen, (unsigned long long)store_last_zxid(m->store));
+        conn_close(c, NULL);
+        return;
+    }
+    c->timeout_ms = sessions_negotiate(m->sessions, timeout);
+    if (session_id == 0)
+        create_session(c);
+    else
+        resume_session(c, session_id, passwd);
+}
+
+bool conns_on_applied(struct conns *cs, const struct store_txn *txn, int32_t err,
+                      const struct jute_writer *body)
+{
+    if (txn->session_id == 0)
+        return false; /* an internal txn (container/TTL reaping): nobody to answer */
+    struct conn *c = i64map_get(&cs->by_session, txn->session_id);
+    if (!c || c->closing)
+        return false;
+    if (txn->type == ZOP_CREATESESSION) {
+        if (c->state != CONN_CONNECTING)
+            return false;
+        c->state = CONN_ESTABLISHED;
+        send_connect_response(c, err == ZE_OK);
+        process_input_again(c); /* requests the client pipelined behind its ConnectRequest */
+        return true;
+    }
+    struct pending_req *r = c->head;
+    bool mine = r && r->kind == REQ_WRITE && r->xid == txn->cxid && r->type == txn->type;
+    if (!mine) {
+        if (txn->type == ZOP_CLOSESESSION) /* expired, or closed through another member */
+            conn_close(c, "session closed");
+        return false;
+    }
+    send_reply(c, r->xid, err, body);
+    record_latency(cs->m, r->start_ms);
+    pop_head(c);
+    if (txn->type == ZOP_CLOSESESSION) {
+        close_after_write(c);
+        return true;
+    }
+    drain(c);
+    return true;
+}
+
+void conns_on_failed(struct conns *cs, const struct store_txn *txn, int32_t err)
+{
+    if (txn->session_id == 0)
+        return;
+    struct conn *c = i64map_get(&cs->by_session, txn->session_id);
+    if (!c || c->closing)
+        return;
+    if (txn->type == ZOP_CREATESESSION || err == ZE_CONNECTIONLOSS) {
+        conn_close(c, "the write could not be ordered (no leader)");
+        return;
+    }
+    struct pending_req *r = c->head;
+    if (r && r->kind == REQ_WRITE && r->xid == txn->cxid) {
+        send_reply(c, r->xid, err, NULL);
+        pop_head(c);
+        drain(c);
+    }
+}
+
+void conns_sync_resolved(struct conns *cs, uint64_t conn_id, int32_t xid, int64_t zxid)
+{
+    struct conn *c = i64map_get(&cs->by_id, (int64_t)conn_id);
+    if (!c || c->closing)
+        return;
+    for (struct pending_req *r = c->head; r; r = r->next) {
+        if (r->kind == REQ_SYNC && r->xid == xid && r->wait_zxid == INT64_MAX) {
+            r->wait_zxid = zxid;
+            break;
+        }
+    }
+    drain(c);
+}
+
+void conns_describe(const struct conns *cs, struct jute_writer *out)
+{
+    for (const struct conn *c = cs->list; c; c = c->next) {
+        if (c->closing)
+            continue;
+        char line[256];
+        int n = snprintf(line, sizeof line, " /%s:%d[%d](queued=%zu,recved=%llu,sent=%llu)\n",
+                         c->addr, c->port, c->state == CONN_ESTABLISHED ? 1 : 0, c->n_pending,
+                         (unsigned long long)c->received, (unsigned long long)c->sent);
+        if (n > 0)
+            jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    }
+}
+
+/* ---- limits, checked at the end of each turn ---- */
+
+/* globalOutstandingLimit: while the member holds that many queued requests, connections stop
+ * being read (ZooKeeper's throttling); conns_flush resumes them. */
+static bool throttle_if_over_limit(struct conn *c)
+{
+    struct conns *cs = c->cs;
+    int limit = cs->m->cfg.global_outstanding_limit;
+    if (c->state != CONN_ESTABLISHED || limit <= 0 || cs->outstanding < (size_t)limit)
+        return false;
+    if (!c->throttled) {
+        c->throttled = true;
+        cs->n_throttled++;
+        set_reading(c, false);
+        ZK_WARN_RL("%zu requests outstanding (globalOutstandingLimit=%d): throttling clients",
+                   cs->outstanding, limit);
+    }
+    return true;
+}
+
+static void unthrottle(struct conns *cs)
+{
+    int limit = cs->m->cfg.global_outstanding_limit;
+    if (cs->n_throttled == 0 || cs->outstanding >= (size_t)limit / 2 + 1)
+        return;
+    for (struct conn *c = cs->list; c; c = c->next) {
+        if (!c->throttled)
+            continue;
+        c->throttled = false;
+        cs->n_throttled--;
+        process_input_again(c);
+    }
+}
+
+/* Handshakes that did not come in time (oldest first). */
+static void reap_handshakes(struct conns *cs)
+{
+    int64_t now = member_now(cs->m);
+    while (cs->fresh_head && now - cs->fresh_head->opened_ms >= HANDSHAKE_TIMEOUT_MS) {
+        struct conn *c = cs->fresh_head;
+        fresh_remove(c);
+        ZK_WARN_RL("%s:%d sent no ConnectRequest within %d ms; closing", c->addr, c->port,
+                   HANDSHAKE_TIMEOUT_MS);
+        conn_close(c, NULL);
+    }
+}
+
+/* Syncs whose leader answer was lost (a link reset) give up after syncLimit. */
+static void drain_syncs(struct conns *cs)
+{
+    if (cs->syncs_waiting == 0)
+        return; /* the usual case: no walk over every connection each loop turn */
+    int64_t give_up_ms = (int64_t)cs->m->cfg.sync_limit * cs->m->cfg.tick_ms;
+    int64_t now = member_now(cs->m);
+    for (struct conn *c = cs->list; c; c = c->next) {
+        struct pending_req *r = c->head;
+        if (!r || r->kind != REQ_SYNC || c->closing)
+            continue;
+        if (r->wait_zxid == INT64_MAX && now - r->start_ms > give_up_ms)
+            conn_close(c, "the leader did not answer a sync");
+        else
+            drain(c);
+    }
+}
+
+void conns_flush(struct conns *cs)
+{
+    drain_syncs(cs);
+    unthrottle(cs);
+    reap_handshakes(cs);
+}
+
+/* ---- framing ---- */
+
+static void answer_fourlw(struct conn *c, const uint8_t word[4])
+{
+    char cmd[5];
+    memcpy(cmd, word, 4);
+    cmd[4] = '\0';
+    struct jute_writer *out = &c->cs->scratch;
+    jw_reset(out);
+    fourlw_answer(c->cs->m, cmd, out);
+    send_frame(c, out);
+    close_after_write(c);
+}
+
+/* Ask the io layer to offer this connection's buffered input again (it was paused). */
+static void process_input_again(struct conn *c)
+{
+    if (!c->closing && !c->close_after_write && !c->reading_paused && !c->throttled)
+        set_reading(c, true);
+}
+
+/* Is there room to take another frame from this connection now? */
+static bool can_take(struct conn *c)
+{
+    return !c->closing && !c->close_after_write && c->state != CONN_CONNECTING &&
+           c->n_pending < PENDING_MAX && !c->reading_paused && !throttle_if_over_limit(c);
+}
+
+static void update_backpressure(struct conn *c)
+{
+    if (c->closing || c->close_after_write || c->throttled)
+        return;
+    size_t out = queued(c);
+    bool overloaded = c->n_pending >= PENDING_MAX || out > OUT_HIGH_BYTES;
+    if (overloaded && !c->reading_paused) {
+        c->reading_paused = true;
+        set_reading(c, false);
+    } else if (!overloaded && c->reading_paused && out < OUT_LOW_BYTES &&
+               c->n_pending < PENDING_MAX / 2) {
+        c->reading_paused = false;
+        set_reading(c, true);
+    }
+}
+
+/* One frame at data (avail bytes): handled and its size returned, or 0 if it is not whole
+ * yet, or -1 when the connection is being closed. */
+static long take_frame(struct conn *c, const uint8_t *data, size_t avail)
+{
+    if (avail < 4)
+        return 0;
+    if (c->state == CONN_NEW && fourlw_is_command(data)) {
+        answer_fourlw(c, data);
+        return -1;
+    }
+    uint32_t len = be32_load(data);
+    if (len > (uint32_t)c->cs->m->cfg.max_buffer || (c->state == CONN_NEW && len < 20)) {
+        ZK_WARN_RL("%s:%d: frame length %d out of range; closing", c->addr, c->port, (int32_t)len);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (avail < 4 + (size_t)len)
+        return 0;
+    c->received++;
+    c->cs->m->stats.packets_received++;
+    if (c->state == CONN_NEW)
+        handle_connect(c, data + 4, len);
+    else
+        handle_request(c, data + 4, len);
+    return 4 + (long)len;
+}
+
+size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t len)
+{
+    struct conn *c = i64map_get(&cs->by_id, (int64_t)id);
+    if (!c)
+        return len; /* already closed: nothing more is taken from it */
+    size_t used = 0;
+    while (can_take(c)) {
+        long n = take_frame(c, data + used, len - used);
+        if (n <= 0) {
+            if (n < 0)
+                used = len; /* closing: the rest is of no use */
+            break;
+        }
+        used += (size_t)n;
+    }
+    if (!c->closing && !c->close_after_write && !can_take(c) && used < len)
+        set_reading(c, false); /* what is left waits; process_input_again re-offers it */
+    update_backpressure(c);
+    return used;
+}
+
+void conns_writable(struct conns *cs, uint64_t id)
+{
+    struct conn *c = i64map_get(&cs->by_id, (int64_t)id);
+    if (!c || !c->reading_paused)
+        return;
+    update_backpressure(c);
+}
+
+/* ---- accepting ---- */
+
+bool conns_admit(const struct conns *cs, const char *addr)
+{
+    int max = cs->m->cfg.max_client_cnxns;
+    if (max <= 0)
+        return true;
+    int n = 0;
+    for (const struct conn *c = cs->list; c; c = c->next)
+        if (!c->closing && !strcmp(c->addr, addr))
+            n++;
+    if (n < max)
+        return true;
+    ZK_WARN_RL("too many connections from %s (maxClientCnxns=%d); refusing", addr, max);
+    return false;
+}
+
+void conns_open(struct conns *cs, uint64_t id, const char *addr, int port)
+{
+    struct conn *c = zk_calloc(1, sizeof *c);
+    if (!c || i64map_put(&cs->by_id, (int64_t)id, c) != 0) {
+        ZK_ERROR_RL("out of memory accepting a connection from %s", addr);
+        zk_free(c);
+        cs->m->env.conn_close(cs->m->env.io, id, false);
+        return;
+    }
+    c->cs = cs;
+    c->id = id;
+    c->opened_ms = member_now(cs->m);
+    jw_init(&c->auth);
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    add_auth_id(c, "ip", addr);
+    c->port = port;
+    c->next = cs->list;
+    if (cs->list)
+        cs->list->prev = c;
+    cs->list = c;
+    cs->n++;
+    fresh_append(c);
+}

@@ -1,0 +1,119 @@
+/* One zabkeeper member's logic, without I/O: client sessions and requests, the write path through
+ * the Zab core, the replicated store, catch-up, snapshots and session expiry. It talks to the
+ * world only through three seams (design.md #9), as TigerBeetle's replica is generic over its
+ * message bus, storage and time:
+ *
+ *   network  member_env: send to a member, send to / pause / close a client connection; events
+ *            come in as member_* calls (a connection's bytes, a member's message, links down);
+ *   storage  member_storage (storage_ops.h): the durable log, the epochs, snapshot files;
+ *   time     member_env's clocks, and member_tick / member_session_tick called on schedule.
+ *
+ * Production wires these to libevent, sockets, LMDB, the journal and the clock (src/server);
+ * the whole-member simulator (tests/sim/member_sim.c) wires them to a simulated network, disk
+ * and clock, and runs several members in one process. Nothing here blocks or sleeps.
+ *
+ * Calls follow one discipline: events (input, messages, ticks) may queue work; member_flush,
+ * called once after each batch of events (a loop turn), hands writes to the core, starts durable
+ * commits, answers what became ready and pushes replies out (design.md #5). */
+#ifndef ZK_MEMBER_H
+#define ZK_MEMBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "member/storage_ops.h"
+#include "server/config.h"
+
+struct member;
+struct jute_writer;
+
+/* The network and the clock, as the member sees them. `io` is passed back to every call. */
+struct member_env {
+    void *io;
+    /* ---- members (peer links are FIFO per pair; a send may be dropped, the core copes) ---- */
+    /* Queue a message for member `to`. 0, or -1 (link down or its queue full: link reset). */
+    int (*peer_send)(void *io, uint32_t to, const uint8_t *msg, size_t len);
+    /* Bytes queued on the link to `to` (0 if down), and the link's bound. */
+    size_t (*peer_queued)(void *io, uint32_t to);
+    size_t (*peer_queue_max)(void *io);
+    /* Drop the link to `to` (it reconnects by itself). */
+    void (*peer_reset)(void *io, uint32_t to, const char *why);
+    /* Write what is queued for members now (overlap their work with our fsync). May be NULL. */
+    void (*peer_push)(void *io);
+    /* ---- client connections, by the id member_conn_open was given ---- */
+    /* Queue bytes for the connection. 0, or -1 (it is gone or out of memory: it is closed). */
+    int (*conn_send)(void *io, uint64_t conn, const uint8_t *data, size_t len);
+    /* Bytes queued for the connection and not yet written. */
+    size_t (*conn_queued)(void *io, uint64_t conn);
+    /* Stop or resume reading the connection. */
+    void (*conn_reading)(void *io, uint64_t conn, bool on);
+    /* Close the connection: at once, or once what is queued is written (after_flush). The
+     * member then gets member_conn_closed. */
+    void (*conn_close)(void *io, uint64_t conn, bool after_flush);
+    /* Write what is queued for clients now (replies before the next fsync). May be NULL. */
+    void (*conn_push)(void *io);
+    /* ---- time and randomness ---- */
+    int64_t (*now_ms)(void *io);  /* monotonic */
+    int64_t (*wall_ms)(void *io); /* wall clock: ctime/mtime, session ids */
+    void (*random)(void *io, void *buf, size_t len);
+    /* ---- the process around it (may be NULL) ---- */
+    /* The member started or stopped serving clients (systemd readiness). */
+    void (*serving)(void *io, bool serving);
+    /* Open and allowed file descriptors, for mntr. */
+    void (*process_facts)(void *io, long *open_fds, long *max_fds);
+};
+
+/* Everything the member needs to start; the member copies what it keeps. */
+struct member_init {
+    const struct zk_config *cfg;
+    struct member_env env;
+    const struct member_storage *storage;
+};
+
+struct member *member_new(const struct member_init *init);
+/* Recover the state from storage and start the core. 0, or -1 (logged): cannot start. */
+int member_start(struct member *m);
+/* Everything still queued gets its chance (a last flush); connections are told to close. */
+void member_stop(struct member *m);
+void member_free(struct member *m);
+
+/* ---- events from the network ---- */
+/* A client connected from addr:port (numeric). The id is the io layer's, unique while open. */
+void member_conn_open(struct member *m, uint64_t conn, const char *addr, int port);
+/* Bytes arrived: the member takes as many whole frames as it will now and returns the number
+ * of bytes it consumed (the rest stays with the io layer and is offered again). */
+size_t member_conn_input(struct member *m, uint64_t conn, const uint8_t *data, size_t len);
+/* The connection's queued output fell to its low-water mark: paused reading may resume. */
+void member_conn_writable(struct member *m, uint64_t conn);
+/* The connection is gone (closed by the client, an error, or after member asked). */
+void member_conn_closed(struct member *m, uint64_t conn);
+/* May the io layer accept one more connection from addr (maxClientCnxns)? */
+bool member_conn_admit(struct member *m, const char *addr);
+
+/* A message from member `from` (its link said who it is). */
+void member_peer_message(struct member *m, uint32_t from, const uint8_t *data, size_t len);
+/* Our link to member id went down / has room again. */
+void member_peer_down(struct member *m, uint32_t id);
+void member_peer_drained(struct member *m, uint32_t id);
+
+/* ---- time ---- */
+/* The core's tick (MEMBER_TICK_MS) and the session tick (every tickTime/2). */
+#define MEMBER_TICK_MS 50
+void member_tick(struct member *m);
+void member_session_tick(struct member *m);
+/* End of a batch of events: see the header comment. */
+void member_flush(struct member *m);
+
+/* ---- introspection (srvr, mntr, tests, the simulator's checker) ---- */
+bool member_serving(const struct member *m);
+bool member_is_leader(const struct member *m);
+/* "standalone", "leader", "follower" or "looking". */
+const char *member_mode(const struct member *m);
+const struct store *member_store(const struct member *m);
+uint32_t member_id(const struct member *m);
+/* The answer to a four-letter word, as plain text. */
+void member_fourlw(struct member *m, const char *word, struct jute_writer *out);
+bool member_is_fourlw(const uint8_t word[4]);
+
+#endif

@@ -1,0 +1,115 @@
+/* The member's rooms and how they call each other (member.h is the outside view):
+ *   member.c       lifecycle, the end-of-turn flush, ticks, snapshots, the internal commands
+ *                  (session expiry, container and TTL reaping)
+ *   conns.c        client connections: framing, the handshake, per-session FIFO queues,
+ *                  replies, notifications, limits
+ *   replication.c  the write path through the Zab core: submitting, executing the core's
+ *                  updates (storage, apply, messages), peer messages, sync
+ *   catchup.c      streamed snapshots between members
+ *   stages.c       where a write's time goes
+ *   fourlw.c       the four-letter words
+ * Completions go upward as return values or through the few functions declared here; nothing
+ * reaches into another room's data. */
+#ifndef ZK_MEMBER_INTERNAL_H
+#define ZK_MEMBER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/i64map.h"
+#include "member/member.h"
+#include "proto/jute.h"
+#include "store/store.h"
+
+struct sessions;
+struct repl;
+struct conns;
+
+struct member_stats {
+    uint64_t packets_received;
+    uint64_t packets_sent;
+    uint64_t latency_total_ms;
+    uint64_t latency_count;
+    int64_t latency_min_ms;
+    int64_t latency_max_ms;
+    uint64_t txns_logged;
+};
+
+struct member {
+    struct zk_config cfg;
+    struct member_env env;
+    struct member_storage storage;
+    struct store *store;
+    struct sessions *sessions;
+    struct repl *repl;
+    struct conns *conns;
+    struct member_stats stats;
+    int64_t start_ms;
+    int64_t txns_since_snapshot;
+    int64_t bytes_since_snapshot; /* log bytes applied since the last snapshot started */
+    long snap_threshold;          /* txns before the next snapshot (randomized) */
+    int64_t last_reap_ms;
+    bool stopping;
+};
+
+static inline int64_t member_now(const struct member *m) { return m->env.now_ms(m->env.io); }
+static inline int64_t member_wall(const struct member *m) { return m->env.wall_ms(m->env.io); }
+
+/* ---- member.c ---- */
+/* A committed txn was applied to the store: count it for the snapshot trigger. */
+void member_applied(struct member *m, size_t record_len);
+
+/* ---- conns.c: client connections ---- */
+struct conns *conns_new(struct member *m);
+void conns_free(struct conns *cs);
+void conns_open(struct conns *cs, uint64_t id, const char *addr, int port);
+size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t len);
+void conns_writable(struct conns *cs, uint64_t id);
+void conns_closed(struct conns *cs, uint64_t id);
+bool conns_admit(const struct conns *cs, const char *addr);
+/* A committed txn was applied: answer it if its session's connection is here. Returns whether
+ * a reply to that very request was queued here. */
+bool conns_on_applied(struct conns *cs, const struct store_txn *txn, int32_t err,
+                      const struct jute_writer *body);
+/* A write could not be ordered: fail its request. */
+void conns_on_failed(struct conns *cs, const struct store_txn *txn, int32_t err);
+/* The leader answered a forwarded sync. */
+void conns_sync_resolved(struct conns *cs, uint64_t conn_id, int32_t xid, int64_t zxid);
+/* Watch notifications (the store's callback). */
+void conns_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *path,
+                  const struct acl_list *acl);
+/* End of turn: answer syncs that became ready, resume throttled connections. */
+void conns_flush(struct conns *cs);
+/* The quorum is lost: every client moves to another member. */
+void conns_close_all(struct conns *cs);
+size_t conns_count(const struct conns *cs);
+size_t conns_outstanding(const struct conns *cs);
+/* One `stat`/`cons` line per connection. */
+void conns_describe(const struct conns *cs, struct jute_writer *out);
+
+/* ---- replication.c: the write path ---- */
+struct repl *repl_new(struct member *m);
+void repl_free(struct repl *r);
+/* Recover from storage and start the core. 0 or -1 (logged). */
+int repl_start(struct repl *r);
+/* Submit a write (validated here). ZE_OK, ZE_CONNECTIONLOSS (no leader) or the error. */
+int32_t repl_submit(struct repl *r, struct store_txn *txn);
+void repl_flush(struct repl *r);
+void repl_tick(struct repl *r);
+void repl_peer_message(struct repl *r, uint32_t from, const uint8_t *data, size_t len);
+void repl_peer_down(struct repl *r, uint32_t id);
+void repl_peer_drained(struct repl *r, uint32_t id);
+/* A sync asks the leader which zxid to wait for: answered at once on the leader (returns true,
+ * sets *zxid); elsewhere conns_sync_resolved follows. */
+bool repl_sync(struct repl *r, uint64_t conn_id, int32_t xid, int64_t *zxid);
+bool repl_is_leader(const struct repl *r);
+bool repl_serving(const struct repl *r);
+const char *repl_mode(const struct repl *r);
+int64_t repl_last_proposed(const struct repl *r);
+const struct stages *repl_stages(const struct repl *r);
+
+/* ---- fourlw.c ---- */
+bool fourlw_is_command(const uint8_t word[4]);
+void fourlw_answer(struct member *m, const char *word, struct jute_writer *out);
+
+#endif
