@@ -526,7 +526,12 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
     }
     if (type == ZOP_CLOSESESSION && repl_is_leader(m->repl))
         sessions_forget(m->sessions, c->session_id); /* closing: never expire it too */
-    enqueue(c, REQ_WRITE, xid, type, NULL, 0);
+    if (!enqueue(c, REQ_WRITE, xid, type, NULL, 0))
+        return;
+    if (m->sabotage & MEMBER_SABOTAGE_EARLY_REPLY && type != ZOP_CLOSESESSION && c->head == c->tail) {
+        send_reply(c, xid, ZE_OK, NULL); /* planted bug: the answer does not wait for the commit */
+        pop_head(c);
+    }
 }
 
 static bool is_local_op(int32_t type)

@@ -65,6 +65,8 @@ static void expire_session(void *ctx, int64_t session_id)
 {
     struct member *m = ctx;
     ZK_INFO("session 0x%llx expired", (unsigned long long)session_id);
+    if (m->sabotage & MEMBER_SABOTAGE_KEEP_EPHEMERALS)
+        return; /* planted bug: no closeSession, so its ephemerals stay */
     struct store_txn txn = {.session_id = session_id, .type = ZOP_CLOSESESSION};
     if (repl_submit(m->repl, &txn) != ZE_OK)
         ZK_ERROR_RL("could not log the expiry of session 0x%llx",
@@ -160,6 +162,7 @@ struct member *member_new(const struct member_init *init)
         return NULL;
     m->cfg = *init->cfg;
     m->env = init->env;
+    m->sabotage = init->sabotage;
     m->storage = *init->storage;
     m->start_ms = member_now(m);
     m->last_reap_ms = m->start_ms;

@@ -57,6 +57,11 @@ struct member_env {
     int64_t (*now_ms)(void *io);  /* monotonic */
     int64_t (*wall_ms)(void *io); /* wall clock: ctime/mtime, session ids */
     void (*random)(void *io, void *buf, size_t len);
+    /* ---- stopping ---- */
+    /* The member cannot go on (a committed txn cannot be applied, something the protocol
+     * already relied on cannot be made durable): it must stop rather than diverge. Does not
+     * return: production exits, the simulator takes the member down as a crash. */
+    void (*fatal)(void *io, const char *why);
     /* ---- the process around it (may be NULL) ---- */
     /* The member started or stopped serving clients (systemd readiness). */
     void (*serving)(void *io, bool serving);
@@ -64,11 +69,22 @@ struct member_env {
     void (*process_facts)(void *io, long *open_fds, long *max_fds);
 };
 
+/* Bugs planted on purpose, so the whole-member simulator can prove its checker finds them
+ * (tests/sim/member_sim.c); 0 everywhere else. */
+enum member_sabotage {
+    MEMBER_SABOTAGE_EARLY_ACK = 1u << 0,     /* the core ACKs before the entry is durable */
+    MEMBER_SABOTAGE_EARLY_REPLY = 1u << 1,   /* a write is answered before it commits */
+    MEMBER_SABOTAGE_DROP_ERROR_UPDATE = 1u << 2, /* a failed step's update is not executed */
+    MEMBER_SABOTAGE_KEEP_EPHEMERALS = 1u << 3, /* closing a session keeps its ephemerals */
+    MEMBER_SABOTAGE_MARK_AHEAD = 1u << 4,    /* the committed mark says "all I logged" */
+};
+
 /* Everything the member needs to start; the member copies what it keeps. */
 struct member_init {
     const struct zk_config *cfg;
     struct member_env env;
     const struct member_storage *storage;
+    unsigned sabotage; /* enum member_sabotage flags; 0 in production */
 };
 
 struct member *member_new(const struct member_init *init);

@@ -49,11 +49,18 @@ struct member {
     int64_t bytes_since_snapshot; /* log bytes applied since the last snapshot started */
     long snap_threshold;          /* txns before the next snapshot (randomized) */
     int64_t last_reap_ms;
+    unsigned sabotage; /* enum member_sabotage (tests only) */
     bool stopping;
 };
 
 static inline int64_t member_now(const struct member *m) { return m->env.now_ms(m->env.io); }
 static inline int64_t member_wall(const struct member *m) { return m->env.wall_ms(m->env.io); }
+
+/* The member stops (env.fatal does not return). */
+static inline void member_fatal(const struct member *m, const char *why)
+{
+    m->env.fatal(m->env.io, why);
+}
 
 /* ---- member.c ---- */
 /* A committed txn was applied to the store: count it for the snapshot trigger. */

@@ -109,10 +109,8 @@ static void apply_entry(struct repl *r, uint64_t zxid, const uint8_t *payload, s
     jw_reset(&r->body);
     if (reply)
         stages_committed(r->stages, txn.zxid);
-    if (store_apply(m->store, &txn, reply ? &r->body : NULL, &err) != 0) {
-        ZK_ERROR("out of memory applying zxid 0x%llx; exiting", (unsigned long long)zxid);
-        abort(); /* a member that cannot apply a committed txn must not diverge */
-    }
+    if (store_apply(m->store, &txn, reply ? &r->body : NULL, &err) != 0)
+        member_fatal(m, "out of memory applying a committed txn"); /* must not diverge */
     ZK_ASSERT(store_last_zxid(m->store) == txn.zxid);
     member_applied(m, len);
     if (!reply)
@@ -210,6 +208,8 @@ static int start_core(struct repl *r, struct tail *t, const struct storage_recov
         ZK_ERROR("cannot create the consensus core (bad configuration or out of memory)");
         return -1;
     }
+    if (m->sabotage & MEMBER_SABOTAGE_EARLY_ACK)
+        zab_sabotage(r->zab, ZAB_SABOTAGE_EARLY_ACK);
     struct zab_event ev = {.type = ZAB_START};
     ev.start.accepted_epoch = rec->accepted_epoch;
     ev.start.current_epoch = rec->current_epoch;
@@ -249,11 +249,11 @@ int repl_start(struct repl *r)
 /* ---- executing the core's updates ---- */
 
 /* The member cannot go on without these being durable: the core already acted on them. */
-static void storage_or_exit(int rc, const char *what)
+static void storage_or_exit(const struct member *m, int rc, const char *what)
 {
     if (rc != 0) {
-        ZK_ERROR("cannot persist %s; exiting", what);
-        abort();
+        ZK_ERROR("cannot persist %s; stopping", what);
+        member_fatal(m, what);
     }
 }
 
@@ -266,7 +266,7 @@ static void append_entries(struct repl *r, const struct zab_update *up)
             stages_proposed(r->stages, (int64_t)e->zxid, r->submit_recv_us);
         else
             stages_follower_received(r->stages, (int64_t)e->zxid);
-        storage_or_exit(m->storage.append(m->storage.ctx, (int64_t)e->zxid, e->payload.data,
+        storage_or_exit(m, m->storage.append(m->storage.ctx, (int64_t)e->zxid, e->payload.data,
                                           e->payload.len), "log entries");
         m->stats.txns_logged++;
     }
@@ -279,9 +279,9 @@ static void install_snapshot(struct repl *r, uint64_t zxid)
     struct member *m = r->m;
     if (!r->catchup || !catchup_ready(r->catchup, r->leader, (int64_t)zxid) ||
         catchup_install(r->catchup, m->store, apply_record, r) != 0) {
-        ZK_ERROR("cannot install the leader's snapshot at 0x%llx; exiting",
+        ZK_ERROR("cannot install the leader's snapshot at 0x%llx; stopping",
                  (unsigned long long)zxid);
-        abort(); /* the core believes it is installed: going on would diverge */
+        member_fatal(m, "a snapshot install"); /* the core believes it is installed */
     }
     r->reported_persisted = (int64_t)zxid;
     m->txns_since_snapshot = 0;
@@ -296,14 +296,14 @@ static void persist_epochs(struct repl *r, const struct zab_update *up)
     int64_t accepted = up->flags & ZAB_UPD_ACCEPTED_EPOCH ? (int64_t)up->accepted_epoch : -1;
     int64_t current = up->flags & ZAB_UPD_CURRENT_EPOCH ? (int64_t)up->current_epoch : -1;
     /* Durable before any message of this update leaves (Zab: persist, then answer). */
-    storage_or_exit(m->storage.set_epochs(m->storage.ctx, accepted, current,
+    storage_or_exit(m, m->storage.set_epochs(m->storage.ctx, accepted, current,
                                           (int64_t)zab_committed(r->zab)), "the epoch");
 }
 
 static void truncate_log(struct repl *r, uint64_t zxid)
 {
     struct member *m = r->m;
-    storage_or_exit(m->storage.truncate_after(m->storage.ctx, (int64_t)zxid,
+    storage_or_exit(m, m->storage.truncate_after(m->storage.ctx, (int64_t)zxid,
                                               (int64_t)zab_committed(r->zab)), "a truncation");
     if (r->reported_persisted > (int64_t)zxid)
         r->reported_persisted = (int64_t)zxid;
@@ -402,10 +402,8 @@ static void on_established(struct repl *r)
     r->established = true;
     /* A new leader gives every session a fresh timeout (sessions do not expire merely because
      * of an election). */
-    if (r->role == ZAB_LEADING && sessions_rebuild(m->sessions, m->store, member_now(m)) != 0) {
-        ZK_ERROR("out of memory rebuilding the session tracker; exiting");
-        abort();
-    }
+    if (r->role == ZAB_LEADING && sessions_rebuild(m->sessions, m->store, member_now(m)) != 0)
+        member_fatal(m, "out of memory rebuilding the session tracker");
     ZK_INFO("serving as %s of epoch %u (zxid 0x%llx, %zu sessions)", repl_mode(r), r->epoch,
             (unsigned long long)store_last_zxid(m->store), store_session_count(m->store));
     if (m->env.serving)
@@ -461,7 +459,8 @@ static void step(struct repl *r, const struct zab_event *ev)
 {
     struct zab_update up;
     int rc = zab_step(r->zab, ev, &up);
-    exec_update(r, &up);
+    if (rc == ZAB_OK || rc == ZAB_EINVAL || !(r->m->sabotage & MEMBER_SABOTAGE_DROP_ERROR_UPDATE))
+        exec_update(r, &up);
     if (rc != ZAB_OK && rc != ZAB_EINVAL)
         ZK_WARN_RL("consensus step (event %d) failed: %s", (int)ev->type, zab_strerror(rc));
 }
@@ -549,6 +548,14 @@ static void report_links_down(struct repl *r)
     }
 }
 
+/* What storage may treat as committed at the next start. */
+static int64_t committed_mark(const struct repl *r)
+{
+    if (r->m->sabotage & MEMBER_SABOTAGE_MARK_AHEAD)
+        return (int64_t)zab_last_logged(r->zab);
+    return (int64_t)zab_committed(r->zab);
+}
+
 void repl_flush(struct repl *r)
 {
     struct member *m = r->m;
@@ -562,7 +569,7 @@ void repl_flush(struct repl *r)
         env->peer_push(env->io); /* overlap the other members' work with our fsync */
     if (env->conn_push)
         env->conn_push(env->io); /* replies of commits applied this turn: do not make them wait */
-    m->storage.flush(m->storage.ctx, (int64_t)zab_committed(r->zab));
+    m->storage.flush(m->storage.ctx, committed_mark(r));
     int64_t durable = m->storage.durable(m->storage.ctx);
     if (durable > r->reported_persisted) {
         r->reported_persisted = durable;

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "member/member.h"
@@ -101,6 +103,14 @@ static void env_random(void *io, void *buf, size_t len)
     }
 }
 
+static void env_fatal(void *io, const char *why)
+{
+    (void)io;
+    ZK_ERROR("stopping: %s", why);
+    fflush(stderr);
+    _exit(70); /* no clean-up: nothing may be written as if the member could go on */
+}
+
 static void env_serving(void *io, bool serving)
 {
     (void)io;
@@ -145,6 +155,7 @@ static struct member_env make_env(struct server *s)
         .now_ms = env_now_ms,
         .wall_ms = env_wall_ms,
         .random = env_random,
+        .fatal = env_fatal,
         .serving = env_serving,
         .process_facts = env_process_facts,
     };
@@ -231,7 +242,7 @@ static int start_member(struct server *s)
     if (storage_open(&s->storage, s->base, &sc) != 0)
         return -1;
     storage_seam(s->storage, &seam);
-    struct member_init init = {&s->cfg, make_env(s), &seam};
+    struct member_init init = {.cfg = &s->cfg, .env = make_env(s), .storage = &seam};
     s->member = member_new(&init);
     if (!s->member || member_start(s->member) != 0)
         return -1;
