@@ -129,16 +129,18 @@ static int snap_node(struct zkimp *im, struct acl_out *acls, const struct zt_nod
     return 0;
 }
 
-static void encode_sessions(struct zkimp *im, struct store_snap_writer *w)
+static int encode_sessions(struct zkimp *im, struct store_snap_writer *w)
 {
     size_t b = 0;
+    int rc = 0;
     const struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &im->tree.sessions) {
         const struct zt_session *s = CHAIN_ITEM(l, const struct zt_session, link);
         uint8_t pw[ZKF_PASSWD_LEN];
         zkf_session_passwd(s->id, pw); /* what ZooKeeper checks a reconnecting client against */
-        store_snap_encode_session(w, s->id, s->timeout, pw);
+        rc = rc ? rc : store_snap_encode_session(w, s->id, s->timeout, pw);
     }
+    return rc;
 }
 
 /* Header h, the ACLs in use, the sessions, the nodes in pre-order, to sink. 0, -1 (im->err),
@@ -149,11 +151,10 @@ static int encode_model(struct zkimp *im, struct acl_out *acls, const struct sto
     struct store_snap_writer *w = store_snap_writer_new(sink, ctx);
     if (!w)
         return zkimp_fail(im, "out of memory");
-    store_snap_encode_header(w, h);
-    for (size_t i = 0; i < acls->n; i++)
-        store_snap_encode_acl(w, acls->v[i]->bytes, acls->v[i]->len);
-    encode_sessions(im, w);
-    int rc = 0;
+    int rc = store_snap_encode_header(w, h);
+    for (size_t i = 0; i < acls->n && rc == 0; i++)
+        rc = store_snap_encode_acl(w, acls->v[i]->bytes, acls->v[i]->len);
+    rc = rc ? rc : encode_sessions(im, w);
     for (const struct zt_node *n = im->tree.root; n && rc == 0; n = zt_next_preorder(n)) {
         struct store_snap_node r;
         rc = snap_node(im, acls, n, &r);

@@ -142,27 +142,31 @@ int store_snap_encode_node(struct store_snap_writer *w, const struct store_snap_
 
 /* ---- writing a store ---- */
 
-static void write_acls(const struct store *st, struct store_snap_writer *w)
+static int write_acls(const struct store *st, struct store_snap_writer *w)
 {
     uint32_t index = 0;
     size_t b = 0;
+    int rc = 0;
     struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &st->acls) {
         struct acl_list *a = CHAIN_ITEM(l, struct acl_list, link);
         a->snap_index = index++; /* what the nodes' records refer to */
-        store_snap_encode_acl(w, a->bytes, a->len);
+        rc = rc ? rc : store_snap_encode_acl(w, a->bytes, a->len);
     }
     ZK_ASSERT(index == st->acls.count);
+    return rc;
 }
 
-static void write_sessions(const struct store *st, struct store_snap_writer *w)
+static int write_sessions(const struct store *st, struct store_snap_writer *w)
 {
     size_t b = 0;
+    int rc = 0;
     const struct chain_link *l;
     CHAIN_FOR_EACH(l, b, &st->sessions) {
         const struct session *s = CHAIN_ITEM(l, const struct session, link);
-        store_snap_encode_session(w, s->id, s->timeout_ms, s->passwd);
+        rc = rc ? rc : store_snap_encode_session(w, s->id, s->timeout_ms, s->passwd);
     }
+    return rc;
 }
 
 static int write_node(struct store_snap_writer *w, const struct znode *n)
@@ -177,11 +181,12 @@ static int write_node(struct store_snap_writer *w, const struct znode *n)
 }
 
 /* Pre-order walk (parents before children) without a stack. */
-static void write_nodes(const struct store *st, struct store_snap_writer *w)
+static int write_nodes(const struct store *st, struct store_snap_writer *w)
 {
     size_t written = 0;
+    int rc = 0;
     const struct znode *n = st->root;
-    while (n && write_node(w, n) == 0) {
+    while (n && (rc = write_node(w, n)) == 0) {
         written++;
         if (n->first_child) {
             n = n->first_child;
@@ -191,7 +196,8 @@ static void write_nodes(const struct store *st, struct store_snap_writer *w)
             n = n->parent;
         n = n ? n->next_sibling : NULL;
     }
-    ZK_ASSERT(n || written == st->nodes.count);
+    ZK_ASSERT(rc != 0 || written == st->nodes.count);
+    return rc;
 }
 
 int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx)
@@ -202,11 +208,12 @@ int store_snapshot_write(const struct store *st, store_sink_fn sink, void *ctx)
         return -1;
     struct store_snap_header h = {st->last_zxid, st->acls.count, st->sessions.count,
                                   st->nodes.count, st->digest};
-    store_snap_encode_header(w, &h);
-    write_acls(st, w);
-    write_sessions(st, w);
-    write_nodes(st, w);
-    return store_snap_writer_end(w);
+    int rc = store_snap_encode_header(w, &h);
+    rc = rc ? rc : write_acls(st, w);
+    rc = rc ? rc : write_sessions(st, w);
+    rc = rc ? rc : write_nodes(st, w);
+    int end = store_snap_writer_end(w); /* frees w, and is rc when rc is not 0 */
+    return rc ? rc : end;
 }
 
 /* ---- reading ---- */

@@ -207,10 +207,10 @@ static void encode_tiny(msgpack_sbuffer *sb, uint64_t digest)
     msgpack_sbuffer_init(sb);
     struct store_snap_writer *w = store_snap_writer_new(sink_sbuffer, sb);
     cr_assert_not_null(w);
-    store_snap_encode_header(w, &h);
-    store_snap_encode_acl(w, acl.data, acl.len);
-    store_snap_encode_session(w, SID, 30000, pw);
-    store_snap_encode_node(w, &root);
+    cr_assert_eq(store_snap_encode_header(w, &h), 0);
+    cr_assert_eq(store_snap_encode_acl(w, acl.data, acl.len), 0);
+    cr_assert_eq(store_snap_encode_session(w, SID, 30000, pw), 0);
+    cr_assert_eq(store_snap_encode_node(w, &root), 0);
     cr_assert_eq(store_snap_encode_node(w, &eph), 0);
     cr_assert_eq(store_snap_writer_end(w), 0);
     jw_free(&acl);
