@@ -81,53 +81,7 @@ void violation(struct sim *s, const char *fmt, ...)
     trace(s, "VIOLATION: %s", s->res->what);
 }
 
-/* ---- Event heap, ordered by (time, seq) so equal times replay identically. ---- */
-static bool sev_less(const struct sev *a, const struct sev *b)
-{
-    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
-}
-
-static void heap_push(struct sim *s, struct sev e)
-{
-    if (s->n_heap == s->cap_heap) {
-        s->cap_heap = s->cap_heap ? s->cap_heap * 2 : 256;
-        s->heap = realloc(s->heap, s->cap_heap * sizeof(*s->heap));
-        ZK_ASSERT(s->heap != NULL);
-    }
-    e.seq = s->ev_seq++;
-    size_t i = s->n_heap++;
-    while (i > 0 && sev_less(&e, &s->heap[(i - 1) / 2])) {
-        s->heap[i] = s->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    s->heap[i] = e;
-}
-
-static struct sev heap_pop(struct sim *s)
-{
-    ZK_ASSERT(s->n_heap > 0);
-    struct sev top = s->heap[0];
-    struct sev last = s->heap[--s->n_heap];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->n_heap) {
-            break;
-        }
-        if (c + 1 < s->n_heap && sev_less(&s->heap[c + 1], &s->heap[c])) {
-            c++;
-        }
-        if (!sev_less(&s->heap[c], &last)) {
-            break;
-        }
-        s->heap[i] = s->heap[c];
-        i = c;
-    }
-    if (s->n_heap > 0) {
-        s->heap[i] = last;
-    }
-    return top;
-}
+static void heap_push(struct sim *s, struct sev e) { sim_heap_push(&s->heap, &e); }
 
 /* ---- Payloads: 8-byte id plus a deterministic tail so sizes vary. ---- */
 static uint64_t payload_id(struct zab_buf b)
@@ -207,7 +161,7 @@ static void schedule_disk(struct sim *s, struct member *mb)
         return;
     }
     mb->disk_busy = true;
-    struct sev e = {.time = s->now + 1 + rng_below(&s->rng, s->disk_max), .kind = E_DISK,
+    struct sev e = {.k.time = s->now + 1 + rng_below(&s->rng, s->disk_max), .kind = E_DISK,
                     .to = (uint32_t)(mb - s->m), .to_inc = mb->incarnation};
     heap_push(s, e);
 }
@@ -405,7 +359,7 @@ static void send_one(struct sim *s, struct member *mb, const struct zab_out_msg 
             at = s->link_last[from][to]; /* FIFO: not before what was sent earlier */
         }
         s->link_last[from][to] = at > s->link_last[from][to] ? at : s->link_last[from][to];
-        struct sev e = {.time = at, .kind = E_MSG,
+        struct sev e = {.k.time = at, .kind = E_MSG,
                         .to = (uint32_t)to, .from = from, .to_inc = s->m[to].incarnation,
                         .from_inc = mb->incarnation, .buf = b, .len = len};
         heap_push(s, e);
@@ -561,7 +515,7 @@ static void on_tick(struct sim *s, struct sev *e)
         ev.tick.session_activity = (struct zab_buf){activity, sizeof(activity)};
         sim_step(s, mb, &ev);
     }
-    struct sev next = {.time = s->now + UNITS_PER_TICK, .kind = E_TICK, .to = e->to};
+    struct sev next = {.k.time = s->now + UNITS_PER_TICK, .kind = E_TICK, .to = e->to};
     heap_push(s, next);
 }
 
@@ -675,7 +629,7 @@ static void on_chaos(struct sim *s)
         (s->liveness && s->global.v[s->global.n - 1].id < s->live_from_id)) {
         submit(s);
     }
-    struct sev next = {.time = s->now + UNITS_PER_TICK, .kind = E_CHAOS};
+    struct sev next = {.k.time = s->now + UNITS_PER_TICK, .kind = E_CHAOS};
     heap_push(s, next);
 }
 
@@ -734,21 +688,21 @@ static void teardown(struct sim *s)
         free(mb->log);
         free(mb->applied.v);
     }
-    while (s->n_heap > 0) {
-        struct sev e = heap_pop(s);
+    struct sev e;
+    while (sim_heap_pop(&s->heap, &e)) {
         free(e.buf);
     }
-    free(s->heap);
+    sim_heap_free(&s->heap);
     free(s->global.v);
     free(s->props.v);
 }
 
 static void run_loop(struct sim *s, uint64_t end_safety, uint64_t end)
 {
-    while (!s->res->violation && s->n_heap > 0) {
-        struct sev e = heap_pop(s);
-        ZK_ASSERT(e.time >= s->now);
-        s->now = e.time;
+    struct sev e;
+    while (!s->res->violation && sim_heap_pop(&s->heap, &e)) {
+        ZK_ASSERT(e.k.time >= s->now);
+        s->now = e.k.time;
         if (!s->liveness && s->now >= end_safety) {
             start_liveness(s);
         }
@@ -786,13 +740,14 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
     ZK_ASSERT(s->n >= 1 && s->n <= ZAB_PEERS_MAX);
     s->quorum = s->n / 2 + 1;
     s->props = (struct prop_map){calloc(1024, sizeof(struct prop)), 1024, 0};
+    sim_heap_init(&s->heap, sizeof(struct sev));
     swarm(s);
     for (uint32_t i = 0; i < s->n; i++) {
         restart(s, &s->m[i]);
-        struct sev t = {.time = 1 + i * 3, .kind = E_TICK, .to = i};
+        struct sev t = {.k.time = 1 + i * 3, .kind = E_TICK, .to = i};
         heap_push(s, t);
     }
-    heap_push(s, (struct sev){.time = 5, .kind = E_CHAOS});
+    heap_push(s, (struct sev){.k.time = 5, .kind = E_CHAOS});
     uint64_t end_safety = (uint64_t)s->o.safety_ticks * UNITS_PER_TICK;
     run_loop(s, end_safety, end_safety + (uint64_t)s->o.liveness_ticks * UNITS_PER_TICK);
     res->ticks = s->now / UNITS_PER_TICK;

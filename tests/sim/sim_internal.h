@@ -9,23 +9,11 @@
 
 #include "consensus/zab.h"
 #include "sim.h"
+#include "sim_heap.h"
+#include "sim_rng.h"
 
 #define UNITS_PER_TICK 10
 #define SEQ_ENTRY 16 /* snapshot encoding: zxid + payload id, little endian */
-
-/* ---- PRNG (splitmix64): the only source of choices. ---- */
-static inline uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static inline uint64_t rng_below(uint64_t *s, uint64_t n) { return n == 0 ? 0 : rng_next(s) % n; }
-static inline bool rng_chance(uint64_t *s, uint32_t per_million)
-{
-    return rng_below(s, 1000000) < per_million;
-}
 
 /* ---- Small containers. ---- */
 struct seq_ent {
@@ -80,7 +68,7 @@ struct member {
 enum sev_kind { E_MSG, E_TICK, E_DISK, E_CHAOS };
 
 struct sev {
-    uint64_t time, seq;
+    struct sim_heap_key k; /* delivery time (units) and push order */
     enum sev_kind kind;
     uint32_t to, from; /* member indexes */
     uint64_t to_inc, from_inc;
@@ -95,9 +83,7 @@ struct sim {
     uint64_t now;
     uint32_t n, quorum;
     struct member m[ZAB_PEERS_MAX];
-    struct sev *heap;
-    size_t n_heap, cap_heap;
-    uint64_t ev_seq;
+    struct sim_heap heap; /* of struct sev */
     /* faults, swarmed per seed */
     uint32_t p_loss, p_dup, p_reorder, p_crash, p_part, p_submit; /* per million */
     uint64_t link_last[ZAB_PEERS_MAX][ZAB_PEERS_MAX]; /* links are FIFO (TCP) unless reordered */
