@@ -32,7 +32,7 @@ GROWTH_BOUND_KB = 200 * 1024
 
 @pytest.fixture(scope="module")
 def ens():
-    e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-memory-pending"), 25760)
+    e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-memory-pending"), 25770)
     e.up(3)
     yield e
     e.down()
