@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # the sourcing script sets project, run, build, ...
 # Shell functions shared by bench/vs-zookeeper and bench/scale (sourced, not run): start, watch,
 # kill and restart an Apache ZooKeeper 3.8 ensemble (QuorumPeerMain from Debian's jar) and a
 # zabkeeper ensemble (deploy/localcluster) side by side on loopback, read four-letter words,
