@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-dev zlib1g-dev libsystemd-dev
+          # TLS (OpenSSL through libevent) and client SASL (Cyrus SASL, its DIGEST-MD5 plugin)
+          libssl-dev openssl libsasl2-dev libsasl2-modules python3-puresasl
           libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
           python3-pytest default-jre-headless iproute2 procps
           # the Debian package and its test (deploy/make-deb, tests/package)

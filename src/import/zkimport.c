@@ -181,7 +181,7 @@ int zkimport_main(int argc, char **argv)
     const char *data = argv[2], *logs = argc == 5 ? argv[3] : argv[2];
     static struct zk_config cfg;
     char err[512];
-    if (config_load(argv[argc - 1], &cfg, err, sizeof err) != 0) {
+    if (config_load(argv[argc - 1], NULL, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "zabkeeper: bad configuration: %s\n", err);
         return 2;
     }

@@ -7,8 +7,8 @@
 #include "common/alloc.h"
 #include "common/assert.h"
 #include "common/log.h"
-#include "common/sha1.h"
 #include "member/member_internal.h"
+#include "security/digest.h"
 #include "session/sessions.h"
 
 #define OUT_HIGH_BYTES (4u << 20)   /* stop reading a client whose replies pile up */
@@ -347,18 +347,17 @@ static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
     struct jute_bytes auth = jr_bytes(&jr);
     if (!jr_ok(&jr))
         return ZE_MARSHALLINGERROR;
-    if (scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6) && auth.len > 0) {
+    const struct zk_security *sec = &c->cs->m->cfg.sec;
+    if (scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6) && auth.len > 0 &&
+        sec->digest_enabled) {
         /* As ZooKeeper's DigestAuthenticationProvider: the user is what precedes the first ':'
          * (all of it when there is none) and the digest covers the whole credential. */
         const uint8_t *colon = memchr(auth.ptr, ':', (size_t)auth.len);
         size_t user_len = colon ? (size_t)(colon - auth.ptr) : (size_t)auth.len;
-        if (user_len > 255)
+        char id[400];
+        if (user_len > 255 ||
+            zk_digest_id(sec->digest_alg, auth.ptr, (size_t)auth.len, id, sizeof id) != 0)
             return ZE_AUTHFAILED;
-        uint8_t digest[20];
-        char b64[32], id[300];
-        zk_sha1(auth.ptr, (size_t)auth.len, digest);
-        zk_base64(digest, sizeof digest, b64);
-        snprintf(id, sizeof id, "%.*s:%s", (int)user_len, (const char *)auth.ptr, b64);
         if (!has_auth_id(c, "digest", id))
             add_auth_id(c, "digest", id);
         const char *super = c->cs->m->cfg.super_digest;
@@ -369,6 +368,90 @@ static int32_t handle_auth(struct conn *c, const uint8_t *body, uint32_t len)
     if (scheme.len == 2 && !memcmp(scheme.ptr, "ip", 2))
         return ZE_OK; /* every connection already has its ip identity */
     return ZE_AUTHFAILED;
+}
+
+/* Is item one of the words of a comma- or space-separated list? */
+static bool in_line_list_csv(const char *list, const char *item)
+{
+    size_t len = strlen(item);
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == len && n && !memcmp(p, item, len))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* Is item one of the lines of a '\n'-separated list? */
+static bool in_line_list(const char *list, const char *item)
+{
+    size_t len = strlen(item);
+    for (const char *p = list; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n == len && !memcmp(p, item, len))
+            return true;
+        p += n + (nl ? 1 : 0);
+    }
+    return false;
+}
+
+/* A SASL exchange ended well: the sasl id (ZooKeeper's SaslServer authorization id), super
+ * when zookeeper.superUser names it, and the letAnySaslUserDoX id every sasl user holds. */
+static void sasl_authenticated(struct conn *c, const char *authzid)
+{
+    const struct zk_security *sec = &c->cs->m->cfg.sec;
+    ZK_INFO("%s:%d session 0x%llx: SASL authorization id %s", c->addr, c->port,
+            (unsigned long long)c->session_id, authzid);
+    if (!has_auth_id(c, "sasl", authzid))
+        add_auth_id(c, "sasl", authzid);
+    if (in_line_list(sec->sasl_super_users, authzid) && !has_auth_id(c, "super", ""))
+        add_auth_id(c, "super", "");
+    if (sec->let_any_sasl_user[0] && !has_auth_id(c, "sasl", sec->let_any_sasl_user))
+        add_auth_id(c, "sasl", sec->let_any_sasl_user);
+}
+
+/* GetSASLRequest{buffer token} -> SetSASLResponse{buffer token}. A failure ends the connection
+ * (not the session) with AuthFailed, or SessionClosedRequireAuth when enforce.auth asks for
+ * sasl, unless allowSaslFailedClients keeps it, as ZooKeeperServer.processSasl does. */
+static void handle_sasl(struct conn *c, int32_t xid, const uint8_t *body, uint32_t len)
+{
+    const struct member_env *env = env_of(c);
+    const struct zk_security *sec = &c->cs->m->cfg.sec;
+    struct jute_reader jr;
+    jr_init(&jr, body, len);
+    struct jute_bytes token = jr_bytes(&jr);
+    const uint8_t *out = NULL;
+    size_t out_len = 0;
+    char id[512] = "SASL is not configured on this server";
+    int rc = MEMBER_SASL_FAILED;
+    if (jr_ok(&jr) && env->sasl_step)
+        rc = env->sasl_step(env->io, c->id, token.ptr, token.len > 0 ? (size_t)token.len : 0, &out,
+                            &out_len, id, sizeof id);
+    else if (!jr_ok(&jr))
+        snprintf(id, sizeof id, "malformed SASL request");
+    struct jute_writer *resp = &c->cs->body;
+    jw_reset(resp);
+    if (rc == MEMBER_SASL_FAILED) {
+        bool required = sec->enforce_auth && in_line_list_csv(sec->enforce_auth_schemes, "sasl");
+        ZK_WARN_RL("%s:%d session 0x%llx: SASL authentication failed: %s", c->addr, c->port,
+                   (unsigned long long)c->session_id, id);
+        if (sec->allow_sasl_failed && !required) {
+            jw_bytes(resp, NULL, -1);
+            send_reply(c, xid, ZE_OK, resp);
+            return;
+        }
+        send_reply(c, xid, required ? ZE_SESSIONCLOSEDREQUIRESASLAUTH : ZE_AUTHFAILED, NULL);
+        close_after_write(c);
+        return;
+    }
+    if (rc == MEMBER_SASL_DONE)
+        sasl_authenticated(c, id);
+    jw_bytes(resp, out, out ? (int32_t)out_len : -1);
+    send_reply(c, xid, ZE_OK, resp);
 }
 
 /* WhoAmIResponse{vector<ClientInfo{ustring authScheme, ustring user}>}: one per identity; a
@@ -403,6 +486,10 @@ static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t 
         send_reply(c, ZXID_AUTH, err, NULL);
         if (err != ZE_OK)
             close_after_write(c); /* as ZooKeeper: AuthFailed, then close */
+        return;
+    }
+    if (type == ZOP_SASL) {
+        handle_sasl(c, xid, body, len);
         return;
     }
     if (type == ZOP_WHOAMI) {
@@ -540,7 +627,7 @@ static bool is_local_op(int32_t type)
     case ZOP_EXISTS: case ZOP_GETDATA: case ZOP_GETACL: case ZOP_GETCHILDREN:
     case ZOP_GETCHILDREN2: case ZOP_CHECKWATCHES: case ZOP_REMOVEWATCHES: case ZOP_MULTIREAD:
     case ZOP_AUTH: case ZOP_SETWATCHES: case ZOP_GETEPHEMERALS: case ZOP_GETALLCHILDRENNUMBER:
-    case ZOP_SETWATCHES2: case ZOP_ADDWATCH: case ZOP_WHOAMI:
+    case ZOP_SETWATCHES2: case ZOP_ADDWATCH: case ZOP_WHOAMI: case ZOP_SASL:
         return true;
     default:
         return false;
@@ -560,9 +647,40 @@ static void start_sync(struct conn *c, int32_t xid, int32_t type, const uint8_t 
     drain(c);
 }
 
+/* enforce.auth.enabled: does the connection hold an id of one of enforce.auth.schemes? */
+static bool authenticated_enough(const struct conn *c)
+{
+    const char *schemes = c->cs->m->cfg.sec.enforce_auth_schemes;
+    struct jute_reader jr;
+    jr_init(&jr, c->auth.data, c->auth.len);
+    int32_t n = jr_vector_count(&jr, 8);
+    for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
+        struct jute_bytes s = jr_bytes(&jr);
+        (void)jr_bytes(&jr);
+        char scheme[32];
+        if (jr_ok(&jr) && s.len > 0 && (size_t)s.len < sizeof scheme) {
+            memcpy(scheme, s.ptr, (size_t)s.len);
+            scheme[s.len] = '\0';
+            if (in_line_list_csv(schemes, scheme))
+                return true;
+        }
+    }
+    return false;
+}
+
 static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
                      uint32_t len)
 {
+    if (c->cs->m->cfg.sec.enforce_auth && type != ZOP_AUTH && type != ZOP_SASL &&
+        !authenticated_enough(c)) {
+        /* As ZooKeeper's AuthenticationHelper: the error, then the connection is closed. */
+        ZK_WARN_RL("%s:%d session 0x%llx is not authenticated with %s (enforce.auth); closing",
+                   c->addr, c->port, (unsigned long long)c->session_id,
+                   c->cs->m->cfg.sec.enforce_auth_schemes);
+        queue_error(c, xid, type, ZE_SESSIONCLOSEDREQUIRESASLAUTH);
+        close_after_write(c);
+        return;
+    }
     if (type == ZOP_PING) { /* answered at once, even behind pending writes */
         send_reply(c, ZXID_PING, ZE_OK, NULL);
         return;
@@ -974,6 +1092,12 @@ void conns_writable(struct conns *cs, uint64_t id)
 
 bool conns_admit(const struct conns *cs, const char *addr)
 {
+    int total = cs->m->cfg.sec.max_cnxns;
+    if (total > 0 && cs->n >= (size_t)total) {
+        ZK_WARN_RL("%zu client connections open (maxCnxns=%d); refusing one from %s", cs->n,
+                   total, addr);
+        return false;
+    }
     int max = cs->m->cfg.max_client_cnxns;
     if (max <= 0)
         return true;
@@ -1002,6 +1126,8 @@ void conns_open(struct conns *cs, uint64_t id, const char *addr, int port)
     jw_init(&c->auth);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     add_auth_id(c, "ip", addr);
+    if (cs->m->cfg.sec.skip_acl)
+        add_auth_id(c, "super", ""); /* skipACL=yes: every check passes, as for super */
     c->port = port;
     c->next = cs->list;
     if (cs->list)
@@ -1009,4 +1135,17 @@ void conns_open(struct conns *cs, uint64_t id, const char *addr, int port)
     cs->list = c;
     cs->n++;
     fresh_append(c);
+}
+
+void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const char *id_value)
+{
+    struct conn *c = i64map_get(&cs->by_id, (int64_t)id);
+    if (!c || c->closing)
+        return;
+    if (!has_auth_id(c, scheme, id_value))
+        add_auth_id(c, scheme, id_value);
+    const char *super = cs->m->cfg.sec.x509_super_user;
+    if (!strcmp(scheme, "x509") && super[0] && !strcmp(id_value, super) &&
+        !has_auth_id(c, "super", ""))
+        add_auth_id(c, "super", "");
 }

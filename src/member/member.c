@@ -130,6 +130,11 @@ void member_conn_writable(struct member *m, uint64_t conn) { conns_writable(m->c
 void member_conn_closed(struct member *m, uint64_t conn) { conns_closed(m->conns, conn); }
 bool member_conn_admit(struct member *m, const char *addr) { return conns_admit(m->conns, addr); }
 
+void member_conn_identity(struct member *m, uint64_t conn, const char *scheme, const char *id)
+{
+    conns_identity(m->conns, conn, scheme, id);
+}
+
 void member_peer_message(struct member *m, uint32_t from, const uint8_t *data, size_t len)
 {
     repl_peer_message(m->repl, from, data, len);

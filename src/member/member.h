@@ -53,6 +53,12 @@ struct member_env {
     void (*conn_close)(void *io, uint64_t conn, bool after_flush);
     /* Write what is queued for clients now (replies before the next fsync). May be NULL. */
     void (*conn_push)(void *io);
+    /* Client SASL (opcode 102, sasl.h): one client token of the connection's exchange in, the
+     * server's token out (valid until the next call); on MEMBER_SASL_DONE the authorization id
+     * is in id, on MEMBER_SASL_FAILED why. NULL when SASL is not configured (every attempt
+     * fails). */
+    int (*sasl_step)(void *io, uint64_t conn, const uint8_t *in, size_t in_len,
+                     const uint8_t **out, size_t *out_len, char *id, size_t id_size);
     /* ---- time and randomness ---- */
     int64_t (*now_ms)(void *io);  /* monotonic */
     int64_t (*wall_ms)(void *io); /* wall clock: ctime/mtime, session ids */
@@ -79,6 +85,8 @@ enum member_sabotage {
     MEMBER_SABOTAGE_MARK_AHEAD = 1u << 4,    /* the committed mark says "all I logged" */
 };
 
+enum member_sasl { MEMBER_SASL_CONTINUE, MEMBER_SASL_DONE, MEMBER_SASL_FAILED };
+
 /* Everything the member needs to start; the member copies what it keeps. */
 struct member_init {
     const struct zk_config *cfg;
@@ -97,6 +105,9 @@ void member_free(struct member *m);
 /* ---- events from the network ---- */
 /* A client connected from addr:port (numeric). The id is the io layer's, unique while open. */
 void member_conn_open(struct member *m, uint64_t conn, const char *addr, int port);
+/* The io layer authenticated the connection (right after member_conn_open): scheme "x509"
+ * and the certificate's subject, as ZooKeeper's X509AuthenticationProvider names it. */
+void member_conn_identity(struct member *m, uint64_t conn, const char *scheme, const char *id);
 /* Bytes arrived: the member takes as many whole frames as it will now and returns the number
  * of bytes it consumed (the rest stays with the io layer and is offered again). */
 size_t member_conn_input(struct member *m, uint64_t conn, const uint8_t *data, size_t len);
@@ -104,7 +115,7 @@ size_t member_conn_input(struct member *m, uint64_t conn, const uint8_t *data, s
 void member_conn_writable(struct member *m, uint64_t conn);
 /* The connection is gone (closed by the client, an error, or after member asked). */
 void member_conn_closed(struct member *m, uint64_t conn);
-/* May the io layer accept one more connection from addr (maxClientCnxns)? */
+/* May the io layer accept one more connection from addr (maxClientCnxns, maxCnxns)? */
 bool member_conn_admit(struct member *m, const char *addr);
 
 /* A message from member `from` (its link said who it is). */

@@ -70,6 +70,7 @@ void member_applied(struct member *m, size_t record_len);
 struct conns *conns_new(struct member *m);
 void conns_free(struct conns *cs);
 void conns_open(struct conns *cs, uint64_t id, const char *addr, int port);
+void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const char *id_value);
 size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t len);
 void conns_writable(struct conns *cs, uint64_t id);
 void conns_closed(struct conns *cs, uint64_t id);

@@ -71,6 +71,7 @@ enum zk_err {
     ZE_NOTREADONLY = -119,
     ZE_NOWATCHER = -121,
     ZE_RECONFIGDISABLED = -123,
+    ZE_SESSIONCLOSEDREQUIRESASLAUTH = -124, /* enforce.auth: the session is not authenticated */
 };
 
 enum zk_event_type {

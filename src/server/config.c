@@ -15,10 +15,9 @@ static const char *const ignored_keys[] = {
     "peerType", "reconfigEnabled", "standaloneEnabled", "admin.enableServer", "admin.serverPort",
     "localSessionsEnabled", "localSessionsUpgradingEnabled", "forceSync", "preAllocSize",
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
-    "leaderServes", "quorumListenOnAllIPs", "secureClientPort", "dynamicConfigFile",
+    "leaderServes", "quorumListenOnAllIPs", "dynamicConfigFile",
     "clientPortListenBacklog", "commitLogCount", "syncEnabled",
-    "skipACL", "electionPortBindRetry", "maxCnxns", "serverCnxnFactory",
-    "skipACL", "quorum.auth.enableSasl", "sslQuorum", "portUnification",
+    "electionPortBindRetry", "serverCnxnFactory", "quorum.cnxn.threads.size",
     "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
     "connectToLearnerMasterLimit", "initLimit.ms", NULL,
 };
@@ -29,7 +28,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->tick_ms = 3000; /* ZooKeeper's default when zoo.cfg omits tickTime */
     cfg->init_limit = 10;
     cfg->sync_limit = 5;
-    cfg->client_port = 2181;
+    cfg->client_port = 0; /* validate() settles it */
     cfg->max_client_cnxns = 60;
     cfg->global_outstanding_limit = 1000; /* ZooKeeper's default */
     cfg->min_session_timeout_ms = -1;
@@ -43,6 +42,7 @@ static void set_defaults(struct zk_config *cfg)
     snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "srvr"); /* ZooKeeper's */
     cfg->lmdb_map_bytes = 64ULL << 30;
     cfg->peer_queue_max_bytes = 64u << 20;
+    config_security_defaults(&cfg->sec);
 }
 
 static char *trim(char *s)
@@ -163,8 +163,8 @@ static int set_path(char *dst, const char *key, const char *val, char *err, size
 
 static bool is_ignored(const char *key)
 {
-    if (!strncmp(key, "authProvider.", 13) || !strncmp(key, "metricsProvider.", 16) ||
-        !strncmp(key, "ssl.", 4) || !strncmp(key, "group.", 6) || !strncmp(key, "weight.", 7))
+    if (!strncmp(key, "metricsProvider.", 16) || !strncmp(key, "group.", 6) ||
+        !strncmp(key, "weight.", 7))
         return true;
     for (int i = 0; ignored_keys[i]; i++)
         if (!strcmp(key, ignored_keys[i]))
@@ -174,6 +174,12 @@ static bool is_ignored(const char *key)
 
 static int apply_key(struct zk_config *cfg, const char *key, char *val, char *err, size_t n)
 {
+    /* ZooKeeper reads "zookeeper.X" system properties; the same name in zoo.cfg means X. */
+    if (!strncmp(key, "zookeeper.", 10))
+        key += 10;
+    int sec = config_security_key(&cfg->sec, key, val, err, n);
+    if (sec != 0)
+        return sec < 0 ? -1 : 0;
     if (!strcmp(key, "tickTime"))
         return parse_int(key, val, 1, 1000000, &cfg->tick_ms, err, n);
     if (!strcmp(key, "initLimit"))
@@ -216,8 +222,7 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_bool(key, val, &cfg->extended_types, err, n);
     /* ZooKeeper turns unknown zoo.cfg keys into "zookeeper."-prefixed system properties, so
      * DigestAuthenticationProvider.superDigest in zoo.cfg sets the super digest there too. */
-    if (!strcmp(key, "superDigest") || !strcmp(key, "DigestAuthenticationProvider.superDigest") ||
-        !strcmp(key, "zookeeper.DigestAuthenticationProvider.superDigest"))
+    if (!strcmp(key, "superDigest") || !strcmp(key, "DigestAuthenticationProvider.superDigest"))
         return snprintf(cfg->super_digest, sizeof cfg->super_digest, "%s", val) < 0;
     if (!strcmp(key, "4lw.commands.whitelist"))
         return snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "%s", val) < 0;
@@ -237,10 +242,15 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
     }
     if (!strncmp(key, "server.", 7))
         return parse_member(cfg, key, val, err, n);
-    if (is_ignored(key))
+    if (is_ignored(key)) {
         ZK_INFO("config: %s is accepted but has no effect in zabkeeper", key);
-    else
+    } else if (config_looks_security_related(key)) {
+        snprintf(err, n, "%s: unknown setting that looks security-related: refused rather than "
+                 "ignored (docs/security.md lists what zabkeeper takes)", key);
+        return -1;
+    } else {
         ZK_WARN("config: unknown key '%s' ignored", key);
+    }
     return 0;
 }
 
@@ -269,6 +279,19 @@ static int read_myid(struct zk_config *cfg, char *err, size_t n)
     return -1;
 }
 
+/* clientPort, else this member's server.N ";clientPort", as ZooKeeper; with neither, 2181,
+ * unless a secureClientPort is set (then the member takes TLS clients only). */
+static void settle_client_port(struct zk_config *cfg)
+{
+    if (cfg->client_port)
+        return;
+    for (int i = 0; i < cfg->n_members; i++)
+        if (cfg->members[i].id == cfg->myid && cfg->members[i].client_port)
+            cfg->client_port = cfg->members[i].client_port;
+    if (!cfg->client_port && !cfg->sec.secure_client_port)
+        cfg->client_port = 2181;
+}
+
 static int validate(struct zk_config *cfg, char *err, size_t n)
 {
     if (!cfg->data_dir[0]) {
@@ -291,9 +314,10 @@ static int validate(struct zk_config *cfg, char *err, size_t n)
                  "bytes plus 64 KiB", cfg->peer_queue_max_bytes >> 10, cfg->max_buffer);
         return -1;
     }
-    if (cfg->n_members > 0)
-        return read_myid(cfg, err, n);
-    return 0;
+    if (cfg->n_members > 0 && read_myid(cfg, err, n) != 0)
+        return -1;
+    settle_client_port(cfg);
+    return config_security_validate(cfg, err, n);
 }
 
 /* One key=value line (already trimmed, not a comment). */
@@ -309,10 +333,52 @@ static int parse_line(struct zk_config *cfg, char *s, const char *name, int line
     return apply_key(cfg, trim(s), trim(eq + 1), err, n);
 }
 
-int config_parse_text(const char *text, size_t len, const char *name, struct zk_config *cfg,
-                      char *err, size_t n)
+/* The JVM properties ZooKeeper reads without the "zookeeper." prefix. */
+static bool plain_property(const char *name)
+{
+    static const char *const names[] = {"jute.maxbuffer", "java.security.auth.login.config",
+                                        "znode.container.checkIntervalMs",
+                                        "znode.container.maxPerMinute", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return !strncmp(name, "javax.net.ssl.", 14); /* refused by the security rules */
+}
+
+static int apply_props(struct zk_config *cfg, const struct config_props *props, char *err,
+                       size_t n)
+{
+    for (int i = 0; props && i < props->count; i++) {
+        char item[2048];
+        if (snprintf(item, sizeof item, "%s", props->items[i]) >= (int)sizeof item) {
+            snprintf(err, n, "-D%.64s...: too long", props->items[i]);
+            return -1;
+        }
+        char *eq = strchr(item, '=');
+        char *val = eq ? eq + 1 : item + strlen(item); /* -Dname alone is "" in Java */
+        if (eq)
+            *eq = '\0';
+        if (strncmp(item, "zookeeper.", 10) && !plain_property(item)) {
+            ZK_INFO("-D%s has no meaning for zabkeeper (a JVM setting); ignored", item);
+            continue;
+        }
+        if (apply_key(cfg, item, val, err, n) != 0) {
+            char inner[512];
+            snprintf(inner, sizeof inner, "%s", err);
+            snprintf(err, n, "-D%s: %s", item, inner);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int config_parse_text(const char *text, size_t len, const char *name,
+                      const struct config_props *props, struct zk_config *cfg, char *err,
+                      size_t n)
 {
     set_defaults(cfg);
+    if (apply_props(cfg, props, err, n) != 0)
+        return -1;
     char line[2048];
     int lineno = 0;
     for (size_t pos = 0; pos < len;) {
@@ -340,7 +406,8 @@ int config_parse_text(const char *text, size_t len, const char *name, struct zk_
 
 #define CONFIG_FILE_MAX (1u << 20)
 
-int config_load(const char *path, struct zk_config *cfg, char *err, size_t n)
+int config_load(const char *path, const struct config_props *props, struct zk_config *cfg,
+                char *err, size_t n)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -357,7 +424,7 @@ int config_load(const char *path, struct zk_config *cfg, char *err, size_t n)
         free(text);
         return -1;
     }
-    int rc = config_parse_text(text, len, path, cfg, err, n);
+    int rc = config_parse_text(text, len, path, props, cfg, err, n);
     free(text);
     return rc;
 }

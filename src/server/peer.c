@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,6 +20,7 @@
 #include "common/log.h"
 #include "consensus/zab.h"
 #include "proto/jute.h"
+#include "server/tlsctx.h"
 
 #define HELLO_MAGIC 0x5a41424bu /* "ZABK" */
 #define HELLO_VERSION 1u
@@ -37,6 +40,7 @@
 struct link { /* our outgoing connection to one member */
     struct peer_net *pn;
     uint32_t id;
+    char host[256]; /* as server.N names it: the name its certificate must carry */
     struct sockaddr_storage addr;
     int addr_len;
     struct bufferevent *bev;
@@ -51,6 +55,7 @@ struct inbound { /* a connection another member opened to us */
     struct event *hello_ev; /* closes it if no hello arrives in time */
     uint32_t id; /* 0 until the hello arrived */
     uint64_t seq; /* accept order */
+    char addr[INET6_ADDRSTRLEN];
 };
 
 struct peer_net {
@@ -68,6 +73,9 @@ struct peer_net {
     uint64_t accepted;
     struct event *accept_retry_ev;
     int accept_backoff_ms;
+    bool tls;                  /* sslQuorum: every link is mutually authenticated TLS */
+    const struct tls_settings *tls_settings;
+    struct tlsctx tls_accept, tls_connect;
 };
 
 /* A hash of the member list, so members of different ensembles never talk. */
@@ -113,7 +121,6 @@ static void link_reset(struct link *l, const char *why)
 
 static void link_on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
     struct link *l = arg;
     if (what & BEV_EVENT_CONNECTED) {
         uint8_t hello[4 + HELLO_LEN];
@@ -135,8 +142,15 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
             l->pn->cbs.on_up(l->pn->cbs.ctx, l->id);
         return;
     }
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        link_reset(l, what & BEV_EVENT_EOF ? "closed by peer" : "connection error");
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    if (l->pn->tls && !l->up) {
+        char why[512];
+        tls_describe_error(bufferevent_openssl_get_ssl(bev), bufferevent_get_openssl_error(bev), why,
+                           sizeof why);
+        ZK_WARN_RL("link to member %u: TLS handshake failed: %s", l->id, why);
+    }
+    link_reset(l, what & BEV_EVENT_EOF ? "closed by peer" : "connection error");
 }
 
 static void link_on_write(struct bufferevent *bev, void *arg)
@@ -154,10 +168,33 @@ static void link_on_read(struct bufferevent *bev, void *arg)
     evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
 }
 
+/* A TLS bufferevent over a new socket (fd -1: connect later) or an accepted one; the other
+ * side's certificate must name `host` when hostname verification asks for it. */
+static struct bufferevent *tls_bev(struct peer_net *pn, evutil_socket_t fd, bool accepting,
+                                   const char *host)
+{
+    struct tlsctx *t = accepting ? &pn->tls_accept : &pn->tls_connect;
+    SSL *ssl = SSL_new(t->ctx);
+    if (!ssl || tls_expect_peer_name(ssl, pn->tls_settings, accepting, true, host) != 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        pn->base, fd, ssl, accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+        BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 static void link_connect(struct link *l)
 {
     ZK_ASSERT(!l->bev);
-    l->bev = bufferevent_socket_new(l->pn->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    l->bev = l->pn->tls ? tls_bev(l->pn, -1, false, l->host)
+                        : bufferevent_socket_new(l->pn->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!l->bev) {
         link_schedule_retry(l);
         return;
@@ -202,6 +239,8 @@ int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t 
 
 void peer_net_push(struct peer_net *pn)
 {
+    if (pn->tls)
+        return; /* libevent's SSL bufferevents write through TLS themselves */
     for (int i = 0; i < pn->n_links; i++) {
         struct link *l = &pn->links[i];
         if (!l->up)
@@ -373,9 +412,16 @@ static void inbound_on_read(struct bufferevent *bev, void *arg)
 
 static void inbound_on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        inbound_close(arg, NULL);
+    struct inbound *in = arg;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    if (in->pn->tls && !in->id) {
+        char why[512];
+        tls_describe_error(bufferevent_openssl_get_ssl(bev), bufferevent_get_openssl_error(bev), why,
+                           sizeof why);
+        ZK_WARN_RL("peer port: TLS connection from %s refused: %s", in->addr, why);
+    }
+    inbound_close(in, NULL);
 }
 
 static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
@@ -399,18 +445,32 @@ static int prehello_slot(struct peer_net *pn)
     return oldest;
 }
 
+static void numeric_addr(const struct sockaddr *sa, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)n);
+}
+
 static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                            int socklen, void *arg)
 {
     (void)l;
-    (void)sa;
     (void)socklen;
     struct peer_net *pn = arg;
     pn->accept_backoff_ms = 0;
     int slot = prehello_slot(pn);
     struct inbound *in = zk_calloc(1, sizeof *in);
-    struct bufferevent *bev =
-        in ? bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    char addr[INET6_ADDRSTRLEN];
+    numeric_addr(sa, addr, sizeof addr);
+    /* With TLS, the hello deadline covers the handshake too. */
+    struct bufferevent *bev = !in ? NULL
+                              : pn->tls ? tls_bev(pn, fd, true, addr)
+                                        : bufferevent_socket_new(pn->base, fd, BEV_OPT_CLOSE_ON_FREE);
     struct event *timer = bev ? evtimer_new(pn->base, on_hello_timeout, in) : NULL;
     struct timeval tv = {HELLO_TIMEOUT_MS / 1000, (HELLO_TIMEOUT_MS % 1000) * 1000};
     if (!timer || evtimer_add(timer, &tv) != 0) {
@@ -427,6 +487,7 @@ static void on_peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
     in->pn = pn;
     in->bev = bev;
     in->hello_ev = timer;
+    snprintf(in->addr, sizeof in->addr, "%s", addr);
     in->seq = ++pn->accepted;
     pn->prehello[slot] = in;
     bufferevent_setcb(bev, inbound_on_read, NULL, inbound_on_event, in);
@@ -504,6 +565,7 @@ static int add_link(struct peer_net *pn, const struct zk_member *m)
     l->pn = pn;
     l->id = (uint32_t)m->id;
     l->backoff_ms = BACKOFF_MIN_MS;
+    snprintf(l->host, sizeof l->host, "%s", m->host);
     if (resolve(m->host, m->peer_port, &l->addr, &l->addr_len) != 0) {
         ZK_ERROR("cannot resolve member %d's address %s", m->id, m->host);
         return -1;
@@ -528,6 +590,13 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
     pn->queue_max = cfg->peer_queue_max_bytes;
     pn->my_id = (uint32_t)cfg->myid;
     pn->fingerprint = ensemble_fingerprint(cfg);
+    pn->tls = cfg->sec.quorum_tls;
+    pn->tls_settings = &cfg->sec.ssl_quorum;
+    if (pn->tls && (tlsctx_init(&pn->tls_accept, pn->tls_settings, "ssl.quorum.", true, true) ||
+                    tlsctx_init(&pn->tls_connect, pn->tls_settings, "ssl.quorum.", false, true))) {
+        peer_net_free(pn);
+        return NULL;
+    }
     int rc = 0;
     for (int i = 0; i < cfg->n_members && rc == 0; i++) {
         const struct zk_member *m = &cfg->members[i];
@@ -559,5 +628,13 @@ void peer_net_free(struct peer_net *pn)
     }
     if (pn->listener)
         evconnlistener_free(pn->listener);
+    tlsctx_free(&pn->tls_accept);
+    tlsctx_free(&pn->tls_connect);
     zk_free(pn);
+}
+
+void peer_net_reload_tls(struct peer_net *pn)
+{
+    tlsctx_reload_if_changed(&pn->tls_accept);
+    tlsctx_reload_if_changed(&pn->tls_connect);
 }

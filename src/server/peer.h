@@ -56,4 +56,7 @@ void peer_net_push(struct peer_net *pn);
 /* Is our outgoing link to id connected? */
 int peer_net_is_up(const struct peer_net *pn, uint32_t id);
 
+/* sslQuorum: take rotated TLS stores for new links (tlsctx.h). */
+void peer_net_reload_tls(struct peer_net *pn);
+
 #endif

@@ -16,12 +16,14 @@
 
 #include "common/log.h"
 #include "member/member.h"
+#include "security/sasl.h"
 #include "server/clientio.h"
 #include "server/peer.h"
 #include "server/sdnotify.h"
 #include "server/storage.h"
 
 #define TRIM_INTERVAL_MS 10000
+#define TLS_RELOAD_CHECK_MS 5000 /* how soon rotated certificate files are taken */
 
 /* ---- the member's seams ---- */
 
@@ -74,6 +76,13 @@ static void env_conn_close(void *io, uint64_t conn, bool after_flush)
 }
 
 static void env_conn_push(void *io) { clientio_push(((struct server *)io)->clients); }
+
+static int env_sasl_step(void *io, uint64_t conn, const uint8_t *in, size_t in_len,
+                         const uint8_t **out, size_t *out_len, char *id, size_t id_size)
+{
+    return clientio_sasl_step(((struct server *)io)->clients, conn, in, in_len, out, out_len, id,
+                              id_size);
+}
 
 static int64_t clock_ms(clockid_t clock)
 {
@@ -152,6 +161,7 @@ static struct member_env make_env(struct server *s)
         .conn_reading = env_conn_reading,
         .conn_close = env_conn_close,
         .conn_push = env_conn_push,
+        .sasl_step = zsasl_ready() ? env_sasl_step : NULL,
         .now_ms = env_now_ms,
         .wall_ms = env_wall_ms,
         .random = env_random,
@@ -198,6 +208,15 @@ static void on_trim(evutil_socket_t fd, short what, void *arg)
     malloc_trim(0); /* glibc keeps freed heap otherwise */
 }
 
+static void on_tls_reload(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    struct server *s = arg;
+    clientio_reload_tls(s->clients);
+    if (s->peers)
+        peer_net_reload_tls(s->peers);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -225,9 +244,10 @@ static int start_events(struct server *s)
     s->core_tick_ev = add_timer(s, MEMBER_TICK_MS, on_core_tick);
     s->session_tick_ev = add_timer(s, half_tick_ms, on_session_tick);
     s->trim_ev = add_timer(s, TRIM_INTERVAL_MS, on_trim);
+    s->tls_reload_ev = add_timer(s, TLS_RELOAD_CHECK_MS, on_tls_reload);
     s->sig_ev[0] = evsignal_new(s->base, SIGTERM, on_signal, s);
     s->sig_ev[1] = evsignal_new(s->base, SIGINT, on_signal, s);
-    if (!s->core_tick_ev || !s->session_tick_ev || !s->trim_ev || !s->sig_ev[0] ||
+    if (!s->core_tick_ev || !s->session_tick_ev || !s->trim_ev || !s->tls_reload_ev || !s->sig_ev[0] ||
         !s->sig_ev[1] || event_add(s->sig_ev[0], NULL) || event_add(s->sig_ev[1], NULL))
         return -1;
     return clientio_listen(s->clients);
@@ -235,8 +255,22 @@ static int start_events(struct server *s)
 
 /* ---- lifecycle ---- */
 
+static int start_sasl(const struct zk_config *cfg)
+{
+    if (!cfg->sec.jaas_path[0])
+        return 0;
+    char err[512];
+    if (zsasl_init(cfg->sec.jaas_path, cfg->sec.jaas_section, err, sizeof err) != 0) {
+        ZK_ERROR("SASL: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_member(struct server *s)
 {
+    if (start_sasl(&s->cfg) != 0)
+        return -1;
     struct storage_config sc = {s->cfg.data_dir, s->cfg.data_log_dir, s->cfg.lmdb_map_bytes};
     struct member_storage seam;
     if (storage_open(&s->storage, s->base, &sc) != 0)
@@ -273,8 +307,7 @@ int server_init(struct server *s, const struct zk_config *cfg)
 
 int server_run(struct server *s)
 {
-    ZK_INFO("listening for clients on port %d (%s)", s->cfg.client_port,
-            s->cfg.n_members ? "ensemble" : "standalone");
+    ZK_INFO("running (%s)", s->cfg.n_members ? "ensemble" : "standalone");
     while (!s->stopping) {
         if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
             ZK_ERROR("event loop failed");
@@ -296,11 +329,13 @@ void server_destroy(struct server *s)
     peer_net_free(s->peers);
     member_free(s->member);
     storage_close(s->storage);
-    struct event *evs[] = {s->core_tick_ev, s->session_tick_ev, s->trim_ev, s->sig_ev[0],
-                           s->sig_ev[1]};
+    struct event *evs[] = {s->core_tick_ev, s->session_tick_ev, s->trim_ev, s->tls_reload_ev,
+                           s->sig_ev[0], s->sig_ev[1]};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
     if (s->base)
         event_base_free(s->base);
+    if (zsasl_ready())
+        zsasl_shutdown();
 }

@@ -26,6 +26,7 @@ struct server {
     struct event *core_tick_ev;    /* the member's core tick (MEMBER_TICK_MS) */
     struct event *session_tick_ev; /* session expiry and reaping, every tickTime/2 */
     struct event *trim_ev;         /* give freed heap back, every 10 s */
+    struct event *tls_reload_ev;   /* take rotated TLS stores */
     struct event *sig_ev[2];
     struct storage *storage;
     struct clientio *clients;

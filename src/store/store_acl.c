@@ -102,6 +102,28 @@ static bool digest_id_valid(struct jute_bytes id)
 }
 
 /* IPAuthenticationProvider.isValid: address[/bits] with bits within the address size. */
+/* SASLAuthenticationProvider.isValid: a Kerberos-style name, user[/host]@REALM, or a name with
+ * no '@' at all. */
+static bool sasl_id_valid(struct jute_bytes id)
+{
+    if (id.len < 0)
+        return false;
+    const uint8_t *at = memchr(id.ptr, '@', (size_t)id.len);
+    if (!at)
+        return true;
+    size_t before = (size_t)(at - id.ptr), after = (size_t)id.len - before - 1;
+    if (memchr(at + 1, '@', after) || memchr(at + 1, '/', after))
+        return false;
+    const uint8_t *slash = memchr(id.ptr, '/', before);
+    return !slash || !memchr(slash + 1, '/', before - (size_t)(slash - id.ptr) - 1);
+}
+
+/* X509AuthenticationProvider.isValid (an X.500 name): empty, or attribute=value pairs. */
+static bool x509_id_valid(struct jute_bytes id)
+{
+    return id.len == 0 || (id.len > 0 && memchr(id.ptr, '=', (size_t)id.len) != NULL);
+}
+
 static bool ip_id_valid(struct jute_bytes id)
 {
     char buf[64];
@@ -287,8 +309,12 @@ static int32_t fixup_entry(struct jute_writer *jw, const struct acl_entry *e, co
         int32_t added = expand_auth(jw, e->perms, auth, auth_len);
         return added > 0 ? added : ZE_INVALIDACL;
     }
+    /* sasl and x509 are valid on every member whatever its configuration: this runs at apply
+     * time and must give every member the same answer. */
     bool valid = (bytes_eq(e->scheme, "digest") && digest_id_valid(e->id)) ||
-                 (bytes_eq(e->scheme, "ip") && ip_id_valid(e->id));
+                 (bytes_eq(e->scheme, "ip") && ip_id_valid(e->id)) ||
+                 (bytes_eq(e->scheme, "sasl") && sasl_id_valid(e->id)) ||
+                 (bytes_eq(e->scheme, "x509") && x509_id_valid(e->id));
     if (!valid)
         return ZE_INVALIDACL;
     write_entry(jw, e->perms, e->scheme, e->id);

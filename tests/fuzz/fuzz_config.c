@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct zk_config cfg;
     char err[256] = "";
-    if (config_parse_text(text, len, "fuzz.cfg", &cfg, err, sizeof(err)) == 0) {
+    if (config_parse_text(text, len, "fuzz.cfg", NULL, &cfg, err, sizeof(err)) == 0) {
         check_accepted(&cfg, dir);
     } else {
         ZK_ASSERT(err[0] != '\0' && terminated(err, sizeof(err))); /* refusals say why */

@@ -78,7 +78,7 @@ static void write_myid(const char *text)
 
 static void load_ok(void)
 {
-    int rc = config_load(cfg_path, &cfg, err, sizeof err);
+    int rc = config_load(cfg_path, NULL, &cfg, err, sizeof err);
     cr_assert_eq(rc, 0, "config_load failed: %s", err);
 }
 
@@ -86,7 +86,7 @@ static void load_ok(void)
 static void load_fails(const char *frag1, const char *frag2)
 {
     err[0] = '\0';
-    int rc = config_load(cfg_path, &cfg, err, sizeof err);
+    int rc = config_load(cfg_path, NULL, &cfg, err, sizeof err);
     cr_assert_eq(rc, -1, "config_load accepted a bad config");
     cr_assert_neq(err[0], '\0', "no message");
     if (frag1)
