@@ -70,6 +70,7 @@ struct conns {
     size_t syncs_waiting;         /* queued syncs, over all connections */
     size_t outstanding;           /* queued requests, over all connections */
     size_t n_throttled;
+    bool notifying;               /* inside the store's watch walk (conns_notify) */
     struct jute_writer scratch;   /* frame assembly */
     struct jute_writer body;      /* reply bodies */
 };
@@ -141,7 +142,10 @@ static void conn_close(struct conn *c, const char *why)
                 (unsigned long long)c->session_id, why);
     c->closing = true;
     unlink_session(c);
-    store_remove_watcher(c->cs->m->store, c->id);
+    /* Inside a notification the store is walking its watches: removing ours now would free
+     * registrations under it. conns_closed removes them (a closing connection gets no events). */
+    if (!c->cs->notifying)
+        store_remove_watcher(c->cs->m->store, c->id);
     env_of(c)->conn_close(env_of(c)->io, c->id, false);
 }
 
@@ -187,8 +191,8 @@ void conns_closed(struct conns *cs, uint64_t id)
     if (!c->closing) { /* the client went away */
         c->closing = true;
         unlink_session(c);
-        store_remove_watcher(cs->m->store, c->id);
     }
+    store_remove_watcher(cs->m->store, c->id); /* also what conn_close left (a notification) */
     conn_free(c);
 }
 
@@ -305,7 +309,9 @@ void conns_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *p
     jw_int(jw, ZST_SYNC_CONNECTED);
     jw_string(jw, path);
     jw_end_frame(jw, mark);
+    cs->notifying = true; /* a failed send closes c: see conn_close */
     send_frame(c, jw);
+    cs->notifying = false;
 }
 
 /* ---- auth and identity ---- */
