@@ -128,8 +128,17 @@ static int32_t apply_multi(struct store *st, const struct store_txn *txn, struct
     return out->err ? STORE_ERR_NOMEM : 0;
 }
 
+/* A session id that an ephemeral owner field could not tell from a node kind: 0 (persistent),
+ * INT64_MIN (ZooKeeper's container owner) and a top byte of 0xff (a TTL). */
+static bool session_id_usable(int64_t id)
+{
+    return id != 0 && id != INT64_MIN && ((uint64_t)id >> 56) != 0xff;
+}
+
 static int32_t apply_create_session(struct store *st, const struct store_txn *txn)
 {
+    if (!session_id_usable(txn->session_id))
+        return ZE_BADARGUMENTS; /* refused before the log; a forged log entry fails here */
     struct jute_reader jr;
     jr_init(&jr, txn->body, txn->body_len);
     int32_t timeout = jr_int(&jr);
@@ -293,6 +302,8 @@ static bool ids_well_formed(const uint8_t *ids, uint32_t len)
 static int32_t validate_create_session(const struct store_txn *txn,
                                        const struct store_txn_limits *lim)
 {
+    if (!session_id_usable(txn->session_id))
+        return ZE_BADARGUMENTS;
     struct jute_reader jr;
     jr_init(&jr, txn->body, txn->body_len);
     int32_t timeout = jr_int(&jr);

@@ -106,9 +106,7 @@ static void op_txn(struct pair *p, struct fz *in)
     ZK_ASSERT(body.err == 0);
     txn.body = body.data;
     txn.body_len = (uint32_t)body.len;
-    if (!fzs_known_pending(&txn)) {
-        apply_txn(p, &txn);
-    }
+    apply_txn(p, &txn);
     jw_free(&body);
 }
 

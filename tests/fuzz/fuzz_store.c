@@ -135,21 +135,6 @@ void fzs_free(struct fzs *s)
     jw_free(&s->reply);
 }
 
-bool fzs_known_pending(const struct store_txn *txn)
-{
-    static int enabled = -1;
-    if (enabled < 0) {
-        enabled = getenv("FUZZ_NO_FILTER") == NULL; /* to reproduce a pending input */
-    }
-    /* fuzz_apply/pending/createsession-{0,int64min}-ephemeral-snapshot-unreadable:
-     * createSession accepts ids whose ephemeralOwner encoding means persistent (0), container
-     * (INT64_MIN) or TTL (top byte 0xff); their ephemerals make a snapshot that
-     * store_snapshot_read refuses (a member could not restart from it) */
-    int64_t id = txn->session_id;
-    return enabled && txn->type == ZOP_CREATESESSION &&
-           (id == 0 || id == INT64_MIN || (id & ZK_EPHEMERAL_TTL_MASK) == ZK_EPHEMERAL_TTL_MASK);
-}
-
 /* ---- choices ---- */
 
 int64_t fzs_session(struct fz *in)

@@ -37,11 +37,6 @@ int32_t fzs_apply(struct fzs *s, const struct store_txn *txn);
 /* The store's snapshot appended to out (store_snapshot_write with a memory sink). */
 void fzs_snapshot(const struct store *st, struct jute_writer *out);
 
-/* Bugs found by the fuzzers in code being changed by others, each with its input kept in
- * regressions/<target>/pending/ (docs/fuzzing.md): true if txn would trigger one, so the CI run
- * is not stopped by a known bug while the fix is under way. Each filter goes with its fix. */
-bool fzs_known_pending(const struct store_txn *txn);
-
 /* A session id: mostly the base ones, sometimes 0, INT64_MIN or any from the input. */
 int64_t fzs_session(struct fz *in);
 /* A jute vector<Id> of a caller's identities (NULL/0: none); may be raw input. */
