@@ -232,6 +232,7 @@ static int send_record(void *ctx, int64_t zxid, const void *rec, size_t len)
         return 1;
     struct jute_writer *f = begin_frame(lp->cu, F_LOGREC, lp->os->snap);
     jw_long(f, zxid);
+    jw_long(f, lp->os->log_after); /* the record before: a lost frame shows as a break */
     jw_raw(f, rec, len);
     if (send_frame(lp->cu, lp->os->to) != 0) {
         lp->failed = 1;
@@ -446,9 +447,10 @@ static void on_logrec(struct catchup *cu, struct jute_reader *jr)
 {
     struct in_stream *in = &cu->in;
     int64_t zxid = jr_long(jr);
+    int64_t prev = jr_long(jr);
     size_t len = jr_remaining(jr);
-    if (!jr_ok(jr) || !in->file_done || zxid <= in->last_rec || zxid > in->target ||
-        in->bytes + len > RECORDS_MAX_BYTES) {
+    if (!jr_ok(jr) || !in->file_done || prev != in->last_rec || zxid <= in->last_rec ||
+        zxid > in->target || in->bytes + len > RECORDS_MAX_BYTES) {
         in_fail(cu, "a log record out of place or over the bound");
         return;
     }

@@ -10,7 +10,9 @@
  *   BEGIN    [file size:8][target zxid:8]      leader -> member: a stream to `target` starts
  *   CHUNK    [offset:8][bytes]                 file bytes
  *   FILEDONE                                    the whole file was sent
- *   LOGREC   [zxid:8][record]                  a committed record in (snapshot, target]
+ *   LOGREC   [zxid:8][prev:8][record]          a committed record in (snapshot, target], after
+ *                                               the one at prev (the snapshot's zxid first): a
+ *                                               lost frame breaks the chain, never leaves a gap
  *   END      [target:8]                         the stream is complete
  *   RESUME   [offset:8]                         member -> leader: I already have this much
  * While a stream runs, the leader holds every other message for that member (the SNAP, the
