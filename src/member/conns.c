@@ -613,6 +613,11 @@ static void submit_write(struct conn *c, int32_t xid, int32_t type, const uint8_
         conn_close(c, "no leader to order the write"); /* the client retries elsewhere */
         return;
     }
+    if (err == ZE_SESSIONMOVED) {
+        /* As ZooKeeper: a connection-level error; the client is connected elsewhere now. */
+        conn_close(c, "the session moved to another member");
+        return;
+    }
     if (err != ZE_OK) {
         queue_error(c, xid, type, err);
         return;
@@ -776,6 +781,7 @@ static void create_session(struct conn *c)
         conn_close(c, "could not log the new session");
         return;
     }
+    repl_session_here(m->repl, c->session_id);
     c->state = CONN_CONNECTING; /* the ConnectResponse waits for the createSession commit */
 }
 
@@ -803,6 +809,7 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
         return;
     }
     c->state = CONN_ESTABLISHED;
+    repl_session_here(m->repl, session_id);
     send_connect_response(c, true);
 }
 
@@ -1154,4 +1161,16 @@ void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const cha
     if (!strcmp(scheme, "x509") && super[0] && !strcmp(id_value, super) &&
         !has_auth_id(c, "super", ""))
         add_auth_id(c, "super", "");
+}
+
+void conns_session_moved(struct conns *cs, int64_t session, int32_t xid)
+{
+    struct conn *c = i64map_get(&cs->by_session, session);
+    /* Only the connection whose write was refused: the client may be back here by now. */
+    for (struct pending_req *r = c ? c->head : NULL; r; r = r->next) {
+        if (r->kind == REQ_WRITE && r->xid == xid) {
+            conn_close(c, "the session moved to another member");
+            return;
+        }
+    }
 }

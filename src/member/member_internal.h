@@ -71,6 +71,8 @@ struct conns *conns_new(struct member *m);
 void conns_free(struct conns *cs);
 void conns_open(struct conns *cs, uint64_t id, const char *addr, int port);
 void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const char *id_value);
+/* The leader refused a request of this session (xid) as moved: close its connection here. */
+void conns_session_moved(struct conns *cs, int64_t session, int32_t xid);
 size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t len);
 void conns_writable(struct conns *cs, uint64_t id);
 void conns_closed(struct conns *cs, uint64_t id);
@@ -110,6 +112,9 @@ void repl_peer_drained(struct repl *r, uint32_t id);
 /* A sync asks the leader which zxid to wait for: answered at once on the leader (returns true,
  * sets *zxid); elsewhere conns_sync_resolved follows. */
 bool repl_sync(struct repl *r, uint64_t conn_id, int32_t xid, int64_t *zxid);
+/* A client created or resumed this session here: the leader learns that its requests now come
+ * through this member (SessionMoved for any other). */
+void repl_session_here(struct repl *r, int64_t session);
 bool repl_is_leader(const struct repl *r);
 bool repl_serving(const struct repl *r);
 const char *repl_mode(const struct repl *r);

@@ -18,6 +18,8 @@
 
 #define APP_SYNC_REQ 1  /* follower -> leader: conn id, xid */
 #define APP_SYNC_RESP 2 /* leader -> follower: conn id, xid, zxid to wait for */
+#define APP_OWNER 3     /* follower -> leader: session id, now connected here */
+#define APP_MOVED 4     /* leader -> follower: session id, xid of a request refused as moved */
 #define WINDOW_ENTRIES 1000
 #define MAX_OUTSTANDING 4096
 #define RECORD_ENVELOPE_BYTES (64u << 10) /* txnrec fields and up to 16 identities */
@@ -57,6 +59,9 @@ struct repl {
     int n_links_down;
     uint8_t *msgbuf;
     size_t msgcap;
+    /* Leader: session id -> 1 + the member its client is connected to (ZooKeeper's session
+     * owner). Only sessions in the store are entered; closing one removes it. */
+    struct i64map owners;
     struct jute_writer activity;
     struct jute_writer body; /* reply bodies of applied txns */
 };
@@ -118,6 +123,8 @@ static void apply_entry(struct repl *r, uint64_t zxid, const uint8_t *payload, s
     stages_applied(r->stages, txn.zxid);
     if (repl_is_leader(r))
         sessions_on_applied(m->sessions, m->store, &txn, err, member_now(m));
+    if (txn.type == ZOP_CLOSESESSION && err == ZE_OK)
+        i64map_del(&r->owners, txn.session_id);
     if (conns_on_applied(m->conns, &txn, err, &r->body))
         stages_replied(r->stages, txn.zxid);
 }
@@ -379,6 +386,60 @@ static void flush_apps(struct repl *r)
     }
 }
 
+/* ---- session owners: SessionMoved as ZooKeeper's leader decides it ---- */
+
+static void set_owner(struct repl *r, int64_t session, uint32_t member)
+{
+    if (!store_session_exists(r->m->store, session))
+        return; /* bounded by the sessions that exist; a later request enters it */
+    if (i64map_put(&r->owners, session, (void *)(uintptr_t)(member + 1)) != 0)
+        ZK_WARN_RL("out of memory noting where session 0x%llx is connected",
+                   (unsigned long long)session);
+}
+
+/* May member `from` write for this session? The first member to write owns a session nobody
+ * resumed since this leader started (SessionTrackerImpl.checkSession). */
+static bool owner_allows(struct repl *r, int64_t session, uint32_t from)
+{
+    void *v = i64map_get(&r->owners, session);
+    if (!v) {
+        set_owner(r, session, from);
+        return true;
+    }
+    return (uintptr_t)v - 1 == from;
+}
+
+void repl_session_here(struct repl *r, int64_t session)
+{
+    if (r->standalone || !r->established)
+        return;
+    if (repl_is_leader(r)) {
+        set_owner(r, session, (uint32_t)r->m->cfg.myid);
+        return;
+    }
+    uint8_t msg[8];
+    be64_store(msg, (uint64_t)session);
+    /* Sent before any request of the resumed connection, on the same FIFO link. */
+    send_app(r, r->leader, APP_OWNER, msg, sizeof msg);
+}
+
+/* A forwarded request of a session connected elsewhere: not proposed; its member is told,
+ * and closes that (stale) connection, as ZooKeeper's FinalRequestProcessor does. */
+static bool forwarded_owner_ok(struct repl *r, uint32_t from, const struct zab_msg *msg)
+{
+    struct store_txn txn;
+    if (txnrec_decode(msg->data.data, msg->data.len, &txn) != 0 || txn.session_id == 0 ||
+        owner_allows(r, txn.session_id, from))
+        return true;
+    ZK_INFO("member %u forwarded a request of session 0x%llx, which moved; refused", from,
+            (unsigned long long)txn.session_id);
+    uint8_t moved[12];
+    be64_store(moved, (uint64_t)txn.session_id);
+    be32_store(moved + 8, (uint32_t)txn.cxid);
+    send_app(r, from, APP_MOVED, moved, sizeof moved);
+    return false;
+}
+
 static void handle_app(struct repl *r, const struct zab_app_in *a)
 {
     struct member *m = r->m;
@@ -393,6 +454,10 @@ static void handle_app(struct repl *r, const struct zab_app_in *a)
     } else if (a->tag == APP_SYNC_RESP && a->data.len == 20) {
         conns_sync_resolved(m->conns, be64_load(p), (int32_t)be32_load(p + 8),
                             (int64_t)be64_load(p + 12));
+    } else if (a->tag == APP_OWNER && a->data.len == 8 && repl_is_leader(r)) {
+        set_owner(r, (int64_t)be64_load(p), a->from);
+    } else if (a->tag == APP_MOVED && a->data.len == 12 && a->from == r->leader) {
+        conns_session_moved(m->conns, (int64_t)be64_load(p), (int32_t)be32_load(p + 8));
     }
 }
 
@@ -426,6 +491,8 @@ static void note_role(struct repl *r, const struct zab_update *up)
     static const char *names[] = {"looking", "following", "leading"};
     if (up->role != r->role || up->epoch != r->epoch || up->leader != r->leader)
         ZK_INFO("role %s, epoch %u, leader %u", names[up->role], up->epoch, up->leader);
+    if (up->role != ZAB_LEADING || up->epoch != r->epoch)
+        i64map_free(&r->owners); /* a new leader learns owners afresh, as ZooKeeper's */
     r->role = up->role;
     r->epoch = up->epoch;
     r->leader = up->leader;
@@ -486,6 +553,9 @@ int32_t repl_submit(struct repl *r, struct store_txn *txn)
     int32_t err = validate_submission(r, txn);
     if (err != ZE_OK)
         return err;
+    if (repl_is_leader(r) && !r->standalone && txn->session_id != 0 &&
+        !owner_allows(r, txn->session_id, (uint32_t)r->m->cfg.myid))
+        return ZE_SESSIONMOVED;
     txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
     txn->time_ms = member_wall(r->m);
     size_t len = txnrec_size(txn);
@@ -648,7 +718,8 @@ void repl_peer_message(struct repl *r, uint32_t from, const uint8_t *data, size_
         ZK_WARN_RL("member %u sent a malformed message (%zu bytes); ignored", from, len);
         return;
     }
-    if (msg.type == ZAB_MSG_REQUEST && !forwarded_request_ok(r, from, &msg))
+    if (msg.type == ZAB_MSG_REQUEST &&
+        (!forwarded_request_ok(r, from, &msg) || !forwarded_owner_ok(r, from, &msg)))
         return;
     if (msg.type == ZAB_MSG_SNAP &&
         (!r->catchup || !catchup_ready(r->catchup, from, (int64_t)msg.zxid))) {
@@ -692,6 +763,7 @@ struct repl *repl_new(struct member *m)
     if (!r)
         return NULL;
     r->m = m;
+    i64map_init(&r->owners);
     jw_init(&r->activity);
     jw_init(&r->body);
     r->stages = stages_new();
@@ -719,6 +791,7 @@ void repl_free(struct repl *r)
         zab_free(r->zab);
     catchup_free(r->catchup);
     stages_free(r->stages);
+    i64map_free(&r->owners);
     jw_free(&r->activity);
     jw_free(&r->body);
     zk_free(r->msgbuf);
