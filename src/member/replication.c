@@ -398,9 +398,15 @@ static void set_owner(struct repl *r, int64_t session, uint32_t member)
 }
 
 /* May member `from` write for this session? The first member to write owns a session nobody
- * resumed since this leader started (SessionTrackerImpl.checkSession). */
-static bool owner_allows(struct repl *r, int64_t session, uint32_t from)
+ * resumed since this leader started (SessionTrackerImpl.checkSession). A closeSession is never
+ * refused (as PrepRequestProcessor): the leader's own expiry of a session connected elsewhere
+ * goes through here too, and a refused one would leave the session and its ephemerals for
+ * good. */
+static bool owner_allows(struct repl *r, const struct store_txn *txn, uint32_t from)
 {
+    int64_t session = txn->session_id;
+    if (session == 0 || txn->type == ZOP_CLOSESESSION)
+        return true;
     void *v = i64map_get(&r->owners, session);
     if (!v) {
         set_owner(r, session, from);
@@ -428,8 +434,7 @@ void repl_session_here(struct repl *r, int64_t session)
 static bool forwarded_owner_ok(struct repl *r, uint32_t from, const struct zab_msg *msg)
 {
     struct store_txn txn;
-    if (txnrec_decode(msg->data.data, msg->data.len, &txn) != 0 || txn.session_id == 0 ||
-        owner_allows(r, txn.session_id, from))
+    if (txnrec_decode(msg->data.data, msg->data.len, &txn) != 0 || owner_allows(r, &txn, from))
         return true;
     ZK_INFO("member %u forwarded a request of session 0x%llx, which moved; refused", from,
             (unsigned long long)txn.session_id);
@@ -553,8 +558,7 @@ int32_t repl_submit(struct repl *r, struct store_txn *txn)
     int32_t err = validate_submission(r, txn);
     if (err != ZE_OK)
         return err;
-    if (repl_is_leader(r) && !r->standalone && txn->session_id != 0 &&
-        !owner_allows(r, txn->session_id, (uint32_t)r->m->cfg.myid))
+    if (repl_is_leader(r) && !r->standalone && !owner_allows(r, txn, (uint32_t)r->m->cfg.myid))
         return ZE_SESSIONMOVED;
     txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
     txn->time_ms = member_wall(r->m);
