@@ -8,9 +8,11 @@ cd "$(dirname "$0")"
 
 packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-dev zlib1g-dev libsystemd-dev
           # TLS (OpenSSL through libevent) and client SASL (Cyrus SASL, its DIGEST-MD5 plugin)
-          libssl-dev openssl libsasl2-dev libsasl2-modules python3-puresasl
+          libssl-dev openssl libsasl2-dev libsasl2-modules python3-pure-sasl
           libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
           python3-pytest default-jre-headless iproute2 procps
+          # tests/security: javac for its Java client (ZooKeeper's client jars come with zookeeper)
+          default-jdk-headless
           # the Debian package and its test (deploy/make-deb, tests/package)
           debhelper lintian systemd strace
           # libFuzzer targets (tests/fuzz, docs/fuzzing.md)
