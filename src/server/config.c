@@ -8,14 +8,15 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "member/ensemble.h"
 #include "proto/zkproto.h"
 
 /* Keys ZooKeeper accepts that zabkeeper has no use for (yet): accepted and logged once. */
 static const char *const ignored_keys[] = {
-    "peerType", "reconfigEnabled", "standaloneEnabled", "admin.enableServer", "admin.serverPort",
+    "admin.enableServer", "admin.serverPort",
     "localSessionsEnabled", "localSessionsUpgradingEnabled", "forceSync", "preAllocSize",
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
-    "leaderServes", "quorumListenOnAllIPs", "dynamicConfigFile",
+    "leaderServes", "quorumListenOnAllIPs",
     "clientPortListenBacklog", "commitLogCount", "syncEnabled",
     "electionPortBindRetry", "serverCnxnFactory", "quorum.cnxn.threads.size",
     "txnLogSizeLimitInKb", "fsync.warningthresholdms", "multiAddress.enabled", "jvm.pause",
@@ -39,6 +40,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->container_check_ms = 60000; /* ZooKeeper's ContainerManager defaults */
     cfg->container_max_per_minute = 10000;
     cfg->extended_types = true;
+    cfg->standalone_enabled = true; /* ZooKeeper's defaults; reconfigEnabled is false */
     snprintf(cfg->fourlw_whitelist, sizeof cfg->fourlw_whitelist, "srvr"); /* ZooKeeper's */
     cfg->lmdb_map_bytes = 64ULL << 30;
     cfg->peer_queue_max_bytes = 64u << 20;
@@ -99,44 +101,12 @@ static int parse_port(const char *what, const char *s, int *out, char *err, size
 }
 
 /* server.N=host:peerPort:electionPort[:participant|observer][;[clientHost:]clientPort] */
-static int parse_member(struct zk_config *cfg, const char *key, char *val, char *err, size_t n)
+static int parse_member(struct zk_config *cfg, const char *key, const char *val, char *err,
+                        size_t n)
 {
-    struct zk_member m = {0};
-    if (parse_int(key, key + 7, 0, 255, &m.id, err, n))
+    struct zk_member m;
+    if (ensemble_parse_server(key, val, &m, err, n) != 0)
         return -1;
-    char *client = strchr(val, ';');
-    if (client) {
-        *client++ = '\0';
-        char *colon = strrchr(client, ':');
-        if (parse_port(key, trim(colon ? colon + 1 : client), &m.client_port, err, n))
-            return -1;
-    }
-    char *fields[4] = {0};
-    int count = 0;
-    for (char *p = val; p && count < 4; count++) {
-        char *colon = strchr(p, ':');
-        if (colon)
-            *colon = '\0';
-        fields[count] = trim(p);
-        p = colon ? colon + 1 : NULL;
-    }
-    if (count < 3 || !*fields[1] || !*fields[2]) {
-        snprintf(err, n, "invalid %s: expected host:peerPort:electionPort", key);
-        return -1;
-    }
-    if (strlen(fields[0]) >= sizeof m.host || !*fields[0]) {
-        snprintf(err, n, "invalid host in %s", key);
-        return -1;
-    }
-    snprintf(m.host, sizeof m.host, "%s", fields[0]);
-    if (parse_port(key, fields[1], &m.peer_port, err, n) ||
-        parse_port(key, fields[2], &m.election_port, err, n))
-        return -1;
-    if (count == 4 && strcmp(fields[3], "participant") && strcmp(fields[3], "observer")) {
-        snprintf(err, n, "invalid role '%s' in %s (participant or observer)", fields[3], key);
-        return -1;
-    }
-    m.observer = count == 4 && !strcmp(fields[3], "observer");
     for (int i = 0; i < cfg->n_members; i++) {
         if (cfg->members[i].id == m.id) {
             snprintf(err, n, "duplicate %s", key);
@@ -242,6 +212,20 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
     }
     if (!strncmp(key, "server.", 7))
         return parse_member(cfg, key, val, err, n);
+    if (!strcmp(key, "reconfigEnabled"))
+        return parse_bool(key, val, &cfg->reconfig_enabled, err, n);
+    if (!strcmp(key, "standaloneEnabled"))
+        return parse_bool(key, val, &cfg->standalone_enabled, err, n);
+    if (!strcmp(key, "dynamicConfigFile"))
+        return set_path(cfg->dynamic_config_file, key, val, err, n);
+    if (!strcmp(key, "peerType")) {
+        if (strcasecmp(val, "participant") && strcasecmp(val, "observer")) {
+            snprintf(err, n, "invalid peerType '%s' (participant or observer)", val);
+            return -1;
+        }
+        cfg->peer_type_observer = !strcasecmp(val, "observer");
+        return 0;
+    }
     if (is_ignored(key)) {
         ZK_INFO("config: %s is accepted but has no effect in zabkeeper", key);
     } else if (config_looks_security_related(key)) {
@@ -292,8 +276,47 @@ static void settle_client_port(struct zk_config *cfg)
         cfg->client_port = 2181;
 }
 
+/* dynamicConfigFile: the server lines and version ZooKeeper 3.5+ keeps apart from zoo.cfg;
+ * the version also comes from the file name's ".dynamic.<hex>" suffix. */
+static int read_dynamic_config(struct zk_config *cfg, char *err, size_t n)
+{
+    if (!cfg->dynamic_config_file[0])
+        return 0;
+    if (cfg->n_members) {
+        snprintf(err, n, "server.N lines in zoo.cfg and a dynamicConfigFile: keep them in one "
+                 "place (ZooKeeper 3.5+ keeps them in the dynamic file)");
+        return -1;
+    }
+    FILE *f = fopen(cfg->dynamic_config_file, "r");
+    if (!f) {
+        snprintf(err, n, "cannot open dynamicConfigFile %s: %s", cfg->dynamic_config_file,
+                 strerror(errno));
+        return -1;
+    }
+    static char text[64 << 10];
+    size_t len = fread(text, 1, sizeof text, f);
+    bool failed = ferror(f) || len == sizeof text;
+    fclose(f);
+    struct ensemble e;
+    char why[256];
+    if (failed || ensemble_parse_text(text, len, &e, why, sizeof why) != 0) {
+        snprintf(err, n, "dynamicConfigFile %s: %s", cfg->dynamic_config_file,
+                 failed ? "unreadable or over 64 KiB" : why);
+        return -1;
+    }
+    const char *suffix = strstr(cfg->dynamic_config_file, ".dynamic.");
+    if (!e.version && suffix)
+        e.version = (int64_t)strtoull(suffix + 9, NULL, 16);
+    cfg->n_members = e.n;
+    memcpy(cfg->members, e.m, (size_t)e.n * sizeof e.m[0]);
+    cfg->config_version = e.version;
+    return 0;
+}
+
 static int validate(struct zk_config *cfg, char *err, size_t n)
 {
+    if (read_dynamic_config(cfg, err, n) != 0)
+        return -1;
     if (!cfg->data_dir[0]) {
         snprintf(err, n, "dataDir is not set");
         return -1;
@@ -317,6 +340,13 @@ static int validate(struct zk_config *cfg, char *err, size_t n)
     if (cfg->n_members > 0 && read_myid(cfg, err, n) != 0)
         return -1;
     settle_client_port(cfg);
+    for (int i = 0; i < cfg->n_members; i++) {
+        const struct zk_member *me = &cfg->members[i];
+        if (me->id == cfg->myid && me->observer != cfg->peer_type_observer &&
+            cfg->peer_type_observer)
+            ZK_WARN("peerType=observer, but server.%d says participant: the server line wins, "
+                    "as in ZooKeeper", me->id);
+    }
     return config_security_validate(cfg, err, n);
 }
 
@@ -426,6 +456,8 @@ int config_load(const char *path, const struct config_props *props, struct zk_co
     }
     int rc = config_parse_text(text, len, path, props, cfg, err, n);
     free(text);
+    if (rc == 0 && strlen(path) < sizeof cfg->config_path)
+        snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
     return rc;
 }
 

@@ -12,12 +12,14 @@
 #define ZK_SERVERS_MAX 16
 #define ZK_PATH_MAX 512
 
+/* One server.N line (src/member/ensemble.c parses and writes them). */
 struct zk_member {
     int id;
     char host[256];
     int peer_port;
     int election_port;
-    int client_port; /* 0 when the line has no ;clientPort part */
+    char client_host[64]; /* the ";host:port" part's host; "" = 0.0.0.0 */
+    int client_port;      /* 0 when the line has no ;clientPort part */
     bool observer;
 };
 
@@ -68,6 +70,12 @@ struct zk_config {
     size_t peer_queue_max_bytes; /* peerQueueMaxKB: bytes queued for one member before the link
                                   * is reset; streams (catch-up) pace themselves below it */
     struct zk_security sec;
+    bool reconfig_enabled;   /* reconfigEnabled: the reconfig request is served */
+    bool standalone_enabled; /* standaloneEnabled: a reconfig keeps at least 2 voters */
+    bool peer_type_observer; /* peerType=observer (the server line decides) */
+    char dynamic_config_file[ZK_PATH_MAX]; /* dynamicConfigFile, if any */
+    char config_path[ZK_PATH_MAX]; /* the zoo.cfg this was read from (rewritten by reconfig) */
+    int64_t config_version;  /* of the server lines: the dynamic file's version, else 0 */
     int myid;             /* from dataDir/myid in ensemble mode; 0 standalone */
     int n_members;
     struct zk_member members[ZK_SERVERS_MAX];

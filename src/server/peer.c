@@ -23,8 +23,11 @@
 #include "server/tlsctx.h"
 
 #define HELLO_MAGIC 0x5a41424bu /* "ZABK" */
-#define HELLO_VERSION 1u
-#define HELLO_LEN 16u
+#define HELLO_VERSION 2u
+#define HELLO_FIXED 16u  /* magic, version, id, peer port; then the host, up to HOST_MAX */
+#define HOST_MAX 255u
+#define HELLO_MAX (HELLO_FIXED + HOST_MAX)
+#define LEARNER_LINKS_MAX 8 /* links to members outside our configuration (joiners) */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
 #define INBOUND_PER_MEMBER 3
@@ -41,6 +44,8 @@ struct link { /* our outgoing connection to one member */
     struct peer_net *pn;
     uint32_t id;
     char host[256]; /* as server.N names it: the name its certificate must carry */
+    int port;
+    bool learner;   /* not in our configuration: made from its hello (a joiner) */
     struct sockaddr_storage addr;
     int addr_len;
     struct bufferevent *bev;
@@ -64,9 +69,10 @@ struct peer_net {
     size_t queue_max;
     struct peer_callbacks cbs;
     uint32_t my_id;
-    uint32_t fingerprint;
+    char my_host[256];
+    int my_port;
     struct evconnlistener *listener;
-    struct link links[ZK_SERVERS_MAX];
+    struct link *links[ZK_SERVERS_MAX + LEARNER_LINKS_MAX];
     int n_links;
     struct inbound *inbound[INBOUND_MAX];  /* identified (hello accepted) */
     struct inbound *prehello[PREHELLO_MAX]; /* not yet */
@@ -77,21 +83,6 @@ struct peer_net {
     const struct tls_settings *tls_settings;
     struct tlsctx tls_accept, tls_connect;
 };
-
-/* A hash of the member list, so members of different ensembles never talk. */
-static uint32_t ensemble_fingerprint(const struct zk_config *cfg)
-{
-    uint32_t h = 2166136261u;
-    for (int i = 0; i < cfg->n_members; i++) {
-        const struct zk_member *m = &cfg->members[i];
-        uint32_t vals[3] = {(uint32_t)m->id, (uint32_t)m->peer_port, (uint32_t)m->observer};
-        for (int k = 0; k < 3; k++) {
-            h ^= vals[k];
-            h *= 16777619u;
-        }
-    }
-    return h;
-}
 
 /* ---- outgoing links ---- */
 
@@ -123,13 +114,18 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct link *l = arg;
     if (what & BEV_EVENT_CONNECTED) {
-        uint8_t hello[4 + HELLO_LEN];
-        be32_store(hello, HELLO_LEN);
+        /* Who we are and where our peer port is, as our server.N line says: a member that
+         * does not know us yet (we are joining) connects back there. */
+        struct peer_net *pn = l->pn;
+        uint8_t hello[4 + HELLO_MAX];
+        size_t host_len = strlen(pn->my_host);
+        be32_store(hello, (uint32_t)(HELLO_FIXED + host_len));
         be32_store(hello + 4, HELLO_MAGIC);
         be32_store(hello + 8, HELLO_VERSION);
-        be32_store(hello + 12, l->pn->my_id);
-        be32_store(hello + 16, l->pn->fingerprint);
-        if (bufferevent_write(l->bev, hello, sizeof hello) != 0) {
+        be32_store(hello + 12, pn->my_id);
+        be32_store(hello + 16, (uint32_t)pn->my_port);
+        memcpy(hello + 20, pn->my_host, host_len);
+        if (bufferevent_write(l->bev, hello, 4 + HELLO_FIXED + host_len) != 0) {
             link_reset(l, "out of memory");
             return;
         }
@@ -216,7 +212,7 @@ static void link_on_retry(evutil_socket_t fd, short what, void *arg)
 int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t len)
 {
     for (int i = 0; i < pn->n_links; i++) {
-        struct link *l = &pn->links[i];
+        struct link *l = pn->links[i];
         if (l->id != to)
             continue;
         if (!l->up)
@@ -242,7 +238,7 @@ void peer_net_push(struct peer_net *pn)
     if (pn->tls)
         return; /* libevent's SSL bufferevents write through TLS themselves */
     for (int i = 0; i < pn->n_links; i++) {
-        struct link *l = &pn->links[i];
+        struct link *l = pn->links[i];
         if (!l->up)
             continue;
         struct evbuffer *out = bufferevent_get_output(l->bev);
@@ -256,8 +252,8 @@ void peer_net_push(struct peer_net *pn)
 static struct link *find_link(const struct peer_net *pn, uint32_t id)
 {
     for (int i = 0; i < pn->n_links; i++)
-        if (pn->links[i].id == id)
-            return (struct link *)&pn->links[i];
+        if (pn->links[i]->id == id)
+            return pn->links[i];
     return NULL;
 }
 
@@ -285,10 +281,8 @@ uint32_t peer_frame_max(const struct zk_config *cfg)
 
 int peer_net_is_up(const struct peer_net *pn, uint32_t id)
 {
-    for (int i = 0; i < pn->n_links; i++)
-        if (pn->links[i].id == id)
-            return pn->links[i].up;
-    return 0;
+    const struct link *l = find_link(pn, id);
+    return l ? l->up : 0;
 }
 
 /* ---- incoming connections ---- */
@@ -326,34 +320,50 @@ static void inbound_close(struct inbound *in, const char *why)
     zk_free(in);
 }
 
-static int known_member(const struct peer_net *pn, uint32_t id)
-{
-    for (int i = 0; i < pn->n_links; i++)
-        if (pn->links[i].id == id)
-            return 1;
-    return 0;
-}
-
 /* Returns 0 when the hello is acceptable. An older connection from the same member is kept (a
  * forged hello must not cut a member's real stream; the core ignores stale or foreign messages);
  * only past INBOUND_PER_MEMBER connections is the oldest closed (a restarted member whose old
  * connection has not been seen to die yet). */
+static int add_link(struct peer_net *pn, uint32_t id, const char *host, int port, bool learner);
+
+/* A member outside our configuration (a joiner started with a configuration that has it):
+ * we connect back to the address its hello gave, so the consensus core can answer it. */
+static int learner_link(struct peer_net *pn, uint32_t id, const uint8_t *host, size_t host_len,
+                        uint32_t port)
+{
+    int learners = 0;
+    for (int i = 0; i < pn->n_links; i++)
+        learners += pn->links[i]->learner;
+    char name[HOST_MAX + 1];
+    memcpy(name, host, host_len);
+    name[host_len] = '\0';
+    if (learners >= LEARNER_LINKS_MAX || port == 0 || port > 65535 || !host_len ||
+        strlen(name) != host_len) {
+        ZK_WARN_RL("peer port: member %u is not in our configuration and cannot be linked back "
+                   "(%d such links, address %s:%u); refused", id, learners, name, port);
+        return -1;
+    }
+    ZK_INFO("member %u (%s:%u) is not in our configuration: linking back to it as a learner", id,
+            name, port);
+    return add_link(pn, id, name, (int)port, true);
+}
+
 static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
 {
     struct peer_net *pn = in->pn;
-    if (len != HELLO_LEN || be32_load(p) != HELLO_MAGIC || be32_load(p + 4) != HELLO_VERSION) {
+    if (len < HELLO_FIXED || len > HELLO_MAX || be32_load(p) != HELLO_MAGIC ||
+        be32_load(p + 4) != HELLO_VERSION) {
         ZK_WARN_RL("peer port: a connection that does not speak zabkeeper's peer protocol");
         return -1;
     }
     uint32_t id = be32_load(p + 8);
-    if (!known_member(pn, id)) {
-        ZK_WARN_RL("peer port: member id %u is not in this ensemble's configuration; refused", id);
+    if (id == pn->my_id || id > 255) {
+        ZK_WARN_RL("peer port: a hello claiming member id %u; refused", id);
         return -1;
     }
-    if (be32_load(p + 12) != pn->fingerprint) {
-        ZK_WARN_RL("peer port: member %u has a different ensemble configuration; refused", id);
+    if (!find_link(pn, id) &&
+        learner_link(pn, id, p + HELLO_FIXED, len - HELLO_FIXED, be32_load(p + 12)) != 0)
         return -1;
-    }
     struct inbound *oldest = NULL;
     int same = 0;
     for (int i = 0; i < INBOUND_MAX; i++) {
@@ -387,7 +397,7 @@ static void inbound_on_read(struct bufferevent *bev, void *arg)
         if (evbuffer_copyout(buf, head, 4) != 4)
             return;
         uint32_t len = be32_load(head);
-        if (len > pn->frame_max || (!in->id && len != HELLO_LEN)) {
+        if (len > pn->frame_max || (!in->id && (len < HELLO_FIXED || len > HELLO_MAX))) {
             inbound_close(in, "frame length out of range");
             return;
         }
@@ -559,23 +569,92 @@ static int listen_peer_port(struct peer_net *pn, const struct zk_member *me)
     return pn->accept_retry_ev ? 0 : -1;
 }
 
-static int add_link(struct peer_net *pn, const struct zk_member *m)
+static void link_free(struct link *l)
 {
-    struct link *l = &pn->links[pn->n_links];
+    if (l->bev)
+        bufferevent_free(l->bev);
+    if (l->retry_ev)
+        event_free(l->retry_ev);
+    zk_free(l);
+}
+
+static int add_link(struct peer_net *pn, uint32_t id, const char *host, int port, bool learner)
+{
+    if (pn->n_links == (int)(sizeof pn->links / sizeof pn->links[0]))
+        return -1;
+    struct link *l = zk_calloc(1, sizeof *l);
+    if (!l)
+        return -1;
     l->pn = pn;
-    l->id = (uint32_t)m->id;
+    l->id = id;
+    l->port = port;
+    l->learner = learner;
     l->backoff_ms = BACKOFF_MIN_MS;
-    snprintf(l->host, sizeof l->host, "%s", m->host);
-    if (resolve(m->host, m->peer_port, &l->addr, &l->addr_len) != 0) {
-        ZK_ERROR("cannot resolve member %d's address %s", m->id, m->host);
+    snprintf(l->host, sizeof l->host, "%s", host);
+    if (resolve(host, port, &l->addr, &l->addr_len) != 0) {
+        ZK_ERROR("cannot resolve member %u's address %s", id, host);
+        zk_free(l);
         return -1;
     }
     l->retry_ev = evtimer_new(pn->base, link_on_retry, l);
-    if (!l->retry_ev)
+    if (!l->retry_ev) {
+        zk_free(l);
         return -1;
-    pn->n_links++;
+    }
+    pn->links[pn->n_links++] = l;
     link_connect(l);
     return 0;
+}
+
+static void remove_link(struct peer_net *pn, int i)
+{
+    struct link *l = pn->links[i];
+    bool was_up = l->up;
+    uint32_t id = l->id;
+    pn->links[i] = pn->links[--pn->n_links];
+    link_free(l);
+    if (was_up)
+        pn->cbs.on_down(pn->cbs.ctx, id);
+}
+
+static bool listed(const struct zk_member *members, int n, uint32_t id)
+{
+    for (int i = 0; i < n; i++)
+        if ((uint32_t)members[i].id == id)
+            return true;
+    return false;
+}
+
+int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, int n)
+{
+    for (int i = pn->n_links - 1; i >= 0; i--) {
+        struct link *l = pn->links[i];
+        if (!listed(members, n, l->id)) {
+            ZK_INFO("member %u left the configuration: link closed", l->id);
+            remove_link(pn, i);
+        }
+    }
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        const struct zk_member *m = &members[i];
+        if ((uint32_t)m->id == pn->my_id)
+            continue;
+        struct link *l = find_link(pn, (uint32_t)m->id);
+        if (l && (l->port != m->peer_port || strcmp(l->host, m->host))) {
+            for (int j = 0; j < pn->n_links; j++) {
+                if (pn->links[j] == l) {
+                    remove_link(pn, j);
+                    break;
+                }
+            }
+            l = NULL;
+        }
+        if (l)
+            l->learner = false;
+        else if (add_link(pn, (uint32_t)m->id, m->host, m->peer_port, false) != 0)
+            rc = -1;
+    }
+    return rc;
 }
 
 struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *cfg,
@@ -589,7 +668,6 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
     pn->frame_max = peer_frame_max(cfg);
     pn->queue_max = cfg->peer_queue_max_bytes;
     pn->my_id = (uint32_t)cfg->myid;
-    pn->fingerprint = ensemble_fingerprint(cfg);
     pn->tls = cfg->sec.quorum_tls;
     pn->tls_settings = &cfg->sec.ssl_quorum;
     if (pn->tls && (tlsctx_init(&pn->tls_accept, pn->tls_settings, "ssl.quorum.", true, true) ||
@@ -597,12 +675,16 @@ struct peer_net *peer_net_new(struct event_base *base, const struct zk_config *c
         peer_net_free(pn);
         return NULL;
     }
-    int rc = 0;
-    for (int i = 0; i < cfg->n_members && rc == 0; i++) {
-        const struct zk_member *m = &cfg->members[i];
-        rc = m->id == cfg->myid ? listen_peer_port(pn, m) : add_link(pn, m);
+    const struct zk_member *me = NULL;
+    for (int i = 0; i < cfg->n_members; i++)
+        if (cfg->members[i].id == cfg->myid)
+            me = &cfg->members[i];
+    if (me) {
+        snprintf(pn->my_host, sizeof pn->my_host, "%s", me->host);
+        pn->my_port = me->peer_port;
     }
-    if (rc != 0) {
+    if (!me || strlen(pn->my_host) > HOST_MAX || listen_peer_port(pn, me) != 0 ||
+        peer_net_set_members(pn, cfg->members, cfg->n_members) != 0) {
         peer_net_free(pn);
         return NULL;
     }
@@ -621,11 +703,8 @@ void peer_net_free(struct peer_net *pn)
             inbound_close(pn->prehello[i], NULL);
     if (pn->accept_retry_ev)
         event_free(pn->accept_retry_ev);
-    for (int i = 0; i < pn->n_links; i++) {
-        if (pn->links[i].bev)
-            bufferevent_free(pn->links[i].bev);
-        event_free(pn->links[i].retry_ev);
-    }
+    for (int i = 0; i < pn->n_links; i++)
+        link_free(pn->links[i]);
     if (pn->listener)
         evconnlistener_free(pn->listener);
     tlsctx_free(&pn->tls_accept);

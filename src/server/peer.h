@@ -3,9 +3,12 @@
  * One direction per connection keeps FIFO order per pair without any duplicate-connection rule.
  *
  * Frames are a 4-byte big-endian length + a msgpack message. A new connection starts with a
- * hello frame (magic, version, sender id, ensemble fingerprint); a connection from an unknown id,
- * another ensemble or speaking garbage is refused with a log line. Peers are not authenticated
- * (as in ZooKeeper without quorum SASL): the peer port belongs on a trusted network. Outgoing queues are bounded:
+ * hello frame (magic, version, sender id, the sender's peer address); a connection speaking
+ * garbage is refused with a log line. A member outside our configuration (a joiner, started with
+ * a configuration that lists it) gets a link back to the address of its hello, as ZooKeeper's
+ * QuorumCnxManager connects back, at most LEARNER_LINKS_MAX of them; the consensus core decides
+ * what its messages may do. Without sslQuorum peers are not authenticated (as ZooKeeper without
+ * quorum authentication): the peer port belongs on a trusted network. Outgoing queues are bounded:
  * a peer that stops reading is disconnected (the core resynchronises it later) rather than
  * letting the queue grow. Reconnects back off from 50 ms to 1 s. */
 #ifndef ZK_PEER_H
@@ -55,6 +58,10 @@ int peer_net_send(struct peer_net *pn, uint32_t to, const uint8_t *data, size_t 
 void peer_net_push(struct peer_net *pn);
 /* Is our outgoing link to id connected? */
 int peer_net_is_up(const struct peer_net *pn, uint32_t id);
+
+/* The configuration changed: links to members that left close, links to new ones open. 0, or
+ * -1 if an address could not be resolved (logged; that member stays unlinked). */
+int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, int n);
 
 /* sslQuorum: take rotated TLS stores for new links (tlsctx.h). */
 void peer_net_reload_tls(struct peer_net *pn);
