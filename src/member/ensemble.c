@@ -123,8 +123,8 @@ int ensemble_parse_server(const char *key, const char *value, struct zk_member *
 {
     struct zk_member m = {0};
     long id;
-    if (strncmp(key, "server.", 7) || parse_number(key + 7, 0, 255, &id))
-        return bad(err, n, key, "the server id is a number in 0..255");
+    if (strncmp(key, "server.", 7) || parse_number(key + 7, 1, 255, &id))
+        return bad(err, n, key, "the server id is a number in 1..255");
     m.id = (int)id;
     char buf[LINE_MAX_BYTES];
     if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf)

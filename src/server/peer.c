@@ -357,7 +357,7 @@ static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
         return -1;
     }
     uint32_t id = be32_load(p + 8);
-    if (id == pn->my_id || id > 255) {
+    if (id == 0 || id == pn->my_id || id > 255) {
         ZK_WARN_RL("peer port: a hello claiming member id %u; refused", id);
         return -1;
     }

@@ -377,7 +377,7 @@ def check_survival(ens, ledger, case, pids, restart=True):
 
 # ---- peer wire: src/server/peer.c framing and hello, src/consensus/msg.c messages
 
-PEER_MAGIC, PEER_VERSION = 0x5A41424B, 1
+PEER_MAGIC, PEER_VERSION = 0x5A41424B, 2
 (MSG_VOTE, MSG_FOLLOWERINFO, MSG_LEADERINFO, MSG_ACKEPOCH, MSG_DIFF, MSG_TRUNC, MSG_SNAP,
  MSG_PROPOSAL, MSG_NEWLEADER, MSG_ACKNL, MSG_UPTODATE, MSG_ACK, MSG_COMMIT, MSG_PING,
  MSG_REQUEST, MSG_APP) = range(1, 17)
@@ -389,18 +389,12 @@ def frame(body):
     return struct.pack(">I", len(body)) + body
 
 
-def fingerprint(ens):
-    """FNV-1a over (id, peer_port, observer) of each member, one 32-bit value at a time."""
-    h = 2166136261
-    for i in range(1, ens.n + 1):
-        for v in (i, ens.peer_port(i), 0):
-            h ^= v
-            h = (h * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def hello(sender, fp):
-    return frame(struct.pack(">IIII", PEER_MAGIC, PEER_VERSION, sender, fp))
+def hello(sender, ens, port=None, host=b"127.0.0.1"):
+    """The peer hello (src/server/peer.c): magic, version 2, sender id, the sender's peer port
+    and host (where a member that does not know the sender links back to)."""
+    if port is None:
+        port = ens.peer_port(sender) if 1 <= sender <= ens.n else 1
+    return frame(struct.pack(">IIII", PEER_MAGIC, PEER_VERSION, sender, port) + host)
 
 
 def mp_uint(v):

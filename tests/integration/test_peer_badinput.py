@@ -4,8 +4,8 @@ takes writes, zk_last_zxid/zk_tree_digest did not move because of the input, and
 server.log says why it refused.
 
 Peer framing (src/server/peer.c): 4-byte big-endian length, then the frame. The first frame is the
-hello: magic 0x5a41424b, version 1, sender id, ensemble fingerprint (FNV-1a over (id, peer_port,
-observer) of each member, one 32-bit value at a time). Later frames are msgpack Zab messages
+hello: magic 0x5a41424b, version 2, sender id, the sender's peer port and host (a member outside
+the receiver's configuration gets a link back there: a joiner). Later frames are msgpack Zab messages
 (src/consensus/msg.c): a 12-element array [type, flags, state, tag, leader, epoch, epoch2, zxid,
 zxid2, nonce, bin data, layout version 1].
 """
@@ -19,7 +19,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ensemble import (Ensemble, wait_for, frame, fingerprint, hello, zab_msg,  # noqa: E402
+from ensemble import (Ensemble, wait_for, frame, hello, zab_msg, PEER_MAGIC,  # noqa: E402
                       peer_send_and_wait_closed as send_and_wait_closed, PEER_FRAME_MAX_PROBE,
                       MSG_PROPOSAL, MSG_COMMIT, MSG_ACK)
 
@@ -116,34 +116,55 @@ def test_hello_sized_garbage(ens, zk):
 
 
 def test_unknown_member_id(ens, zk):
+    """A member id outside the configuration is taken for a joiner: the member links back to
+    the address of its hello (here a port nobody listens on) and its forged COMMIT changes
+    nothing."""
     before = snapshot(ens)
     off = ens.log_size(1)
-    payload = hello(9, fingerprint(ens)) + frame(zab_msg(MSG_COMMIT, epoch=0xFFFF, zxid=1 << 62))
-    assert send_and_wait_closed(ens, 1, payload), "member 1 kept a stranger's connection open"
-    wait_log(ens, 1, off, r"peer port: member id 9 is not in this ensemble's configuration; "
-             r"refused", "unknown id refused")
+    payload = hello(9, ens, port=1) + frame(zab_msg(MSG_COMMIT, epoch=0xFFFF, zxid=1 << 62)) + \
+        struct.pack(">I", PEER_FRAME_MAX_PROBE)
+    assert send_and_wait_closed(ens, 1, payload), "member 1 kept the connection open"
+    wait_log(ens, 1, off, r"member 9 \(127.0.0.1:1\) is not in our configuration: linking back",
+             "a learner link to the unknown id")
     check_no_effect(ens, zk, before, "unknownid")
 
 
-def test_wrong_fingerprint(ens, zk):
+@pytest.mark.parametrize("claimed", [0, 256, 1 << 31])
+def test_impossible_member_id(ens, zk, claimed):
+    before = snapshot(ens)
+    off = ens.log_size(2)
+    assert send_and_wait_closed(ens, 2, hello(claimed, ens, port=1)), "connection not closed"
+    wait_log(ens, 2, off, r"peer port: a hello claiming member id %d; refused" % claimed,
+             "impossible id refused")
+    check_no_effect(ens, zk, before, "impossibleid")
+
+
+def test_own_member_id(ens, zk):
     before = snapshot(ens)
     off = ens.log_size(3)
-    fp = fingerprint(ens) ^ 0x1
-    assert send_and_wait_closed(ens, 3, hello(2, fp)), "connection not closed"
-    wait_log(ens, 3, off, r"peer port: member 2 has a different ensemble configuration; refused",
-             "wrong fingerprint refused")
-    check_no_effect(ens, zk, before, "fingerprint")
+    assert send_and_wait_closed(ens, 3, hello(3, ens)), "connection not closed"
+    wait_log(ens, 3, off, r"peer port: a hello claiming member id 3; refused", "own id refused")
+    check_no_effect(ens, zk, before, "ownid")
 
 
-def test_self_check_fingerprint_is_right(ens):
-    """The fingerprint this file computes is the one the members use: a hello with it is
-    accepted - else the cases around it would prove nothing. Proof: a following oversized frame
+def test_old_hello_version(ens, zk):
+    before = snapshot(ens)
+    off = ens.log_size(3)
+    old = frame(struct.pack(">IIII", PEER_MAGIC, 1, 2, 0x12345678))
+    assert send_and_wait_closed(ens, 3, old), "connection not closed"
+    wait_log(ens, 3, off, r"peer port: a connection that does not speak zabkeeper's peer protocol",
+             "version 1 hello refused")
+    check_no_effect(ens, zk, before, "oldversion")
+
+
+def test_self_check_hello_is_right(ens):
+    """The hello this file builds is the one the members use: it is accepted - else the cases around it would prove nothing. Proof: a following oversized frame
     is refused as coming from that member (the hello set the connection's member id)."""
     leader = ens.leader()
     follower = next(i for i in (1, 2, 3) if i != leader)
     other = next(i for i in (1, 2, 3) if i not in (leader, follower))
     off = ens.log_size(follower)
-    payload = hello(other, fingerprint(ens)) + struct.pack(">I", PEER_FRAME_MAX_PROBE)
+    payload = hello(other, ens) + struct.pack(">I", PEER_FRAME_MAX_PROBE)
     assert send_and_wait_closed(ens, follower, payload)
     wait_log(ens, follower, off,
              r"peer connection from member %d closed: frame length out of range" % other,
@@ -161,7 +182,7 @@ def old_epoch_case(ens, zk, target, impersonate, msgs, case):
     # valid hello, then the old-epoch messages, then an oversized frame header: the member
     # handles frames in order, so when it closes the connection for the last one it has
     # processed the messages
-    payload = hello(impersonate, fingerprint(ens)) + b"".join(frame(m) for m in msgs) + \
+    payload = hello(impersonate, ens) + b"".join(frame(m) for m in msgs) + \
         struct.pack(">I", PEER_FRAME_MAX_PROBE)
     assert send_and_wait_closed(ens, target, payload), "member %d kept the connection" % target
     wait_log(ens, target, off,

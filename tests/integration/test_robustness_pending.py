@@ -22,7 +22,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "compat"))
-from ensemble import (Ensemble, fingerprint, frame, hello, peer_send_and_wait_closed,  # noqa
+from ensemble import (Ensemble, frame, hello, peer_send_and_wait_closed,  # noqa
                       txnrec, zab_msg, zxid_epoch, MSG_FOLLOWERINFO, MSG_REQUEST,
                       PEER_FRAME_MAX_PROBE)
 import zkwire  # noqa: E402
@@ -53,7 +53,7 @@ def test_one_forged_followerinfo_costs_no_quorum(ens):
         epoch = zxid_epoch(ens.converged()[0])
         offs = {i: ens.log_size(i) for i in range(1, ens.n + 1)}
         for f in fols:
-            payload = hello(f, fingerprint(ens)) + \
+            payload = hello(f, ens) + \
                 frame(zab_msg(MSG_FOLLOWERINFO, epoch=epoch, nonce=12345)) + \
                 struct.pack(">I", PEER_FRAME_MAX_PROBE)
             assert peer_send_and_wait_closed(ens, leader, payload)
