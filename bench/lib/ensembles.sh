@@ -9,7 +9,10 @@
 #   members   3 or 5                     zab_base, zk_base   base ports (client base+id,
 #                                                            peer base+10+id, election base+20+id)
 # and may set zk_extra_config / ZABKEEPER_EXTRA_CONFIG (zoo.cfg lines, newline-separated) for
-# settings both systems get (e.g. snapCount). Both run with tickTime 2000, initLimit 10,
+# settings both systems get (e.g. snapCount), zk_extra_classpath (jars ZooKeeper's JVM needs
+# beyond zookeeper.jar's manifest, e.g. netty-codec for NettyServerCnxnFactory), and define a
+# function member_config SYS ID printing zoo.cfg lines of one member only (e.g. its
+# secureClientPort). Both run with tickTime 2000, initLimit 10,
 # syncLimit 5, fsync on (ZooKeeper's default forceSync=yes; zabkeeper always syncs),
 # maxClientCnxns=0, 4lw.commands.whitelist=*; ZooKeeper's admin server off and its JVM heap at the
 # default (Debian sets no -Xmx). A member's pid is in $run/<zk|zab>/m<id>/pid.
@@ -105,6 +108,7 @@ zk_write_config() { # ID
             echo "server.$j=127.0.0.1:$((zk_base + 10 + j)):$((zk_base + 20 + j))"
         done
         [[ -z ${zk_extra_config:-} ]] || printf '%s\n' "$zk_extra_config"
+        ! declare -F member_config >/dev/null || member_config zk "$id"
     } >"$d/zoo.cfg"
 }
 
@@ -112,7 +116,7 @@ zk_start() { # ID
     local d=$run/zk/m$1
     java -Dzookeeper.log.dir="$d" -Dzookeeper.root.logger=INFO,CONSOLE \
         -Dzookeeper.admin.enableServer=false \
-        -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
+        -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar${zk_extra_classpath:+:$zk_extra_classpath}" \
         org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg" \
         >>"$d/server.log" 2>&1 </dev/null &
     echo $! >"$d/pid"
@@ -120,10 +124,22 @@ zk_start() { # ID
 
 zab_ctl() { ZABKEEPER_CLUSTER_DIR=$run/zab ZABKEEPER_BASE_PORT=$zab_base "$project/deploy/localcluster" "$@"; }
 
+# Start the zabkeeper ensemble (localcluster up). localcluster gives every member the same
+# ZABKEEPER_EXTRA_CONFIG; with a member_config function the members are then stopped, each
+# config gets its own lines, and they are started again (the caller waits for health).
+zab_up() {
+    local id
+    zab_ctl up "$members" >/dev/null
+    declare -F member_config >/dev/null || return 0
+    zab_ctl down >/dev/null
+    for id in $(seq 1 "$members"); do member_config zab "$id" >>"$run/zab/m$id/zoo.cfg"; done
+    for id in $(seq 1 "$members"); do zab_ctl start "$id"; done
+}
+
 start_system() { # SYS: start an ensemble and wait until it serves
     local id
     if [[ $1 == zab ]]; then
-        zab_ctl up "$members" >/dev/null
+        zab_up
     else
         for id in $(seq 1 "$members"); do zk_write_config "$id"; zk_start "$id"; done
     fi
