@@ -43,7 +43,7 @@ struct ms_check {
     int64_t acked_floor;
 };
 
-static uint64_t fnv64(const uint8_t *p, size_t len)
+uint64_t ms_hash(const uint8_t *p, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < len; i++)
@@ -87,18 +87,23 @@ static long find(const struct ms_check *ck, int64_t zxid)
 
 /* ---- what a record wrote: data tags ("w<tag>:<k>", see msim_client.c) ---- */
 
-static void add_tag(struct ms_check *ck, struct jute_bytes data, int64_t zxid)
+uint64_t ms_tag_key(struct jute_bytes data)
 {
     char buf[48];
     uint64_t tag;
     int k;
-    if (data.len < 4 || data.len >= (int32_t)sizeof buf)
-        return;
+    if (data.len < 4 || data.len >= (int32_t)sizeof buf || data.ptr[0] != 'w')
+        return 0;
     memcpy(buf, data.ptr, (size_t)data.len);
     buf[data.len] = '\0';
-    if (sscanf(buf, "w%" SCNu64 ":%d", &tag, &k) != 2)
+    return sscanf(buf, "w%" SCNu64 ":%d", &tag, &k) == 2 ? tag * 4 + (uint64_t)k : 0;
+}
+
+static void add_tag(struct ms_check *ck, struct jute_bytes data, int64_t zxid)
+{
+    int64_t key = (int64_t)ms_tag_key(data);
+    if (key == 0)
         return;
-    int64_t key = (int64_t)(tag * 4 + (uint64_t)k);
     struct tag_zxids *t = i64map_get(&ck->tags, key);
     if (!t) {
         t = calloc(1, sizeof *t);
@@ -160,7 +165,7 @@ static void append(struct ms_check *ck, int64_t zxid, const uint8_t *rec, size_t
         ZK_ASSERT(ck->h != NULL);
     }
     struct hent *e = &ck->h[ck->n++];
-    *e = (struct hent){.zxid = zxid, .hash = fnv64(rec, len)};
+    *e = (struct hent){.zxid = zxid, .hash = ms_hash(rec, len)};
     struct store_txn txn;
     if (txnrec_decode(rec, len, &txn) != 0)
         return;
@@ -200,7 +205,7 @@ static void applied(void *ctx, int64_t zxid, const uint8_t *rec, size_t len)
     if (next == ck->n) {
         append(ck, zxid, rec, len);
         ms_trace(ck->w, "m%u COMMITTED 0x%" PRIx64 " (first to apply it)", wk->nd->id, zxid);
-    } else if (ck->h[next].zxid != zxid || ck->h[next].hash != fnv64(rec, len)) {
+    } else if (ck->h[next].zxid != zxid || ck->h[next].hash != ms_hash(rec, len)) {
         ms_violation(ck->w, "agreement: m%u applied 0x%" PRIx64 " after 0x%" PRIx64 ", but the "
                      "committed order has %s 0x%" PRIx64 " there", wk->nd->id, zxid, wk->prev,
                      ck->h[next].zxid == zxid ? "another txn at" : "txn", ck->h[next].zxid);

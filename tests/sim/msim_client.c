@@ -542,19 +542,6 @@ static void on_write(struct ms_client *c, const struct req *r, int64_t zxid, int
         c->session = 0; /* closed: the member closes the connection */
 }
 
-/* "w<tag>:<k>" back to the tag key msim_check.c indexes (tag * 4 + k), or 0. */
-static uint64_t data_tag(struct jute_bytes d)
-{
-    char buf[48];
-    if (d.len < 4 || d.len >= (int32_t)sizeof buf || d.ptr[0] != 'w')
-        return 0;
-    memcpy(buf, d.ptr, (size_t)d.len);
-    buf[d.len] = '\0';
-    uint64_t tag;
-    int k;
-    return sscanf(buf, "w%" SCNu64 ":%d", &tag, &k) == 2 ? tag * 4 + (uint64_t)k : 0;
-}
-
 /* A read's view of one path: exists, and its Stat. */
 struct view {
     bool exists;
@@ -631,7 +618,7 @@ static void on_read(struct ms_client *c, const struct req *r, int64_t zxid, int3
         return;
     struct view v = {.exists = err == ZE_OK};
     if (v.exists && r->op != OP_EXISTS)
-        v.tag = data_tag(jr_bytes(jr));
+        v.tag = ms_tag_key(jr_bytes(jr));
     if (v.exists && !read_stat(jr, &v.st)) {
         ms_violation(c->w, "c%d: malformed %s reply from %s", c->idx, zk_op_name(r->type),
                      node_name(c));

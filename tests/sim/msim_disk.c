@@ -74,14 +74,6 @@ struct ms_disk {
     int64_t full_until;
 };
 
-static uint64_t fnv64(const uint8_t *p, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static int64_t now_of(const struct ms_disk *d) { return d->w->now; }
 
 static bool full(const struct ms_disk *d) { return now_of(d) < d->full_until; }
@@ -164,7 +156,7 @@ static int file_write(struct jute_writer *out, const struct store *st)
         return -1;
     size_t body = out->len - FILE_HEAD;
     jw_long(out, (int64_t)body);
-    jw_long(out, (int64_t)fnv64(out->data + FILE_HEAD, body));
+    jw_long(out, (int64_t)ms_hash(out->data + FILE_HEAD, body));
     return out->err;
 }
 
@@ -175,7 +167,7 @@ static bool file_checks(const uint8_t *p, size_t len, int64_t zxid)
         (int64_t)be64_load(p + 8) != zxid)
         return false;
     size_t body = len - FILE_HEAD - FILE_TAIL;
-    return be64_load(p + len - 16) == body && be64_load(p + len - 8) == fnv64(p + FILE_HEAD, body);
+    return be64_load(p + len - 16) == body && be64_load(p + len - 8) == ms_hash(p + FILE_HEAD, body);
 }
 
 static struct file *file_find(struct ms_disk *d, int64_t zxid)

@@ -235,6 +235,9 @@ void ms_client_closed(struct ms_client *c, int conn);
 bool ms_client_probe_done(const struct ms_client *c);
 
 /* ---- msim_check.c ---- */
+uint64_t ms_hash(const uint8_t *p, size_t len); /* FNV-1a */
+/* A data tag ("w<write id>:<op>", written by msim_client.c) as a key (id * 4 + op), or 0. */
+uint64_t ms_tag_key(struct jute_bytes data);
 struct ms_check *ms_check_new(struct ms_world *w);
 void ms_check_free(struct ms_check *ck);
 /* After every call into a member: what it applied since the last look. */
