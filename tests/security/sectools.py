@@ -240,14 +240,17 @@ def attempt(port, ctx=None, timeout=10.0):
 
 
 def assert_refused(server, port, ctx, what):
-    """The attempt is refused and makes no session (mntr's zk_global_sessions unchanged)."""
+    """The attempt is refused and makes no session: no ConnectResponse, and mntr's
+    zk_global_sessions does not grow (it may shrink: a session an earlier client left behind,
+    zkCli's for one, can expire meanwhile)."""
     before = server.sessions()
     outcome, detail = attempt(port, ctx)
     if outcome == "session":
         sid = detail.session_id
         detail.close()
         pytest.fail("%s: the server made session 0x%x instead of refusing" % (what, sid))
-    assert server.sessions() == before, "%s: the session count moved" % what
+    after = server.sessions()
+    assert after <= before, "%s: the session count grew from %d to %d" % (what, before, after)
     print("%s: refused (%s)" % (what, detail))
     return detail
 

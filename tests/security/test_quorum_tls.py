@@ -30,8 +30,7 @@ import struct
 import pytest
 
 from sectools import T, base_port, make_pki, ssl_context, wait_for, work_dir  # sets sys.path
-from ensemble import (Ensemble, Ledger, PEER_FRAME_MAX_PROBE, fingerprint, hello,  # noqa: E402
-                      zxid_epoch)
+from ensemble import Ensemble, Ledger, PEER_FRAME_MAX_PROBE, hello, zxid_epoch  # noqa: E402
 
 B = base_port(26750)
 REFUSAL_LOG = r"(?i)peer.*(tls|ssl|certificate|handshake)"
@@ -138,7 +137,7 @@ def forged_hello(ens, member):
     """A hello as another member would send it, then a frame header no member accepts (closing
     the connection once the frames before were handled: test_peer_badinput.py's probe)."""
     other = 1 if member != 1 else 2
-    return hello(other, fingerprint(ens)) + struct.pack(">I", PEER_FRAME_MAX_PROBE)
+    return hello(other, ens) + struct.pack(">I", PEER_FRAME_MAX_PROBE)
 
 
 # ---------------------------------------------------------------- TLS is on

@@ -9,7 +9,7 @@ setting), runs `zabkeeper [-D...] zoo.cfg` and waits (bounded) for it either to 
 answer srvr: it must exit non-zero and its output must name the setting (the key; for a store
 type, the store and the type). Controls: the same configurations without the setting start, so
 a refusal is the setting's doing. Ports: SEC_PORT (clientPort), SEC_PORT+1 (secureClientPort),
-SEC_PORT+2..+7 (the quorum member's peer and election ports).
+SEC_PORT+2..+9 (the quorum configuration's peer, election and other client ports).
 """
 import os
 import shutil
@@ -74,7 +74,7 @@ def run(binary, cfg, args=(), env=None, timeout=15.0, myid=None):
     if myid:
         with open(os.path.join(d, "data", "myid"), "w") as f:
             f.write("%d\n" % myid)
-    for p in range(B, B + 8):
+    for p in range(B, B + 10):
         assert port_free(p), "port %d is in use" % p
     zoo = os.path.join(d, "zoo.cfg")
     with open(zoo, "w") as f:
@@ -141,9 +141,10 @@ def client_tls(pki):
 
 def quorum_member(pki):
     """Member 1 of a 3-member ensemble (the others are not started) with quorum TLS: ports
-    B+2..B+7 for peers and elections."""
+    B+2..B+7 for peers and elections, B+8 and B+9 the others' client ports."""
     return (["initLimit=10", "syncLimit=5"]
-            + ["server.%d=127.0.0.1:%d:%d;%d" % (i, B + 2 * i, B + 2 * i + 1, B)
+            + ["server.%d=127.0.0.1:%d:%d;%d" % (i, B + 2 * i, B + 2 * i + 1,
+                                                  B if i == 1 else B + 6 + i)
                for i in (1, 2, 3)]
             + ["sslQuorum=true",
                "ssl.quorum.keyStore.location=" + pki.keystore("server1"),
