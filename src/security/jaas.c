@@ -48,7 +48,7 @@ static void skip_space_and_comments(struct lexer *lx)
 
 static int fail(struct lexer *lx, const char *what)
 {
-    snprintf(lx->err, lx->n, "JAAS file, line %d: %s", lx->line, what);
+    snprintf(lx->err, lx->n, "line %d: %s", lx->line, what);
     return -1;
 }
 
@@ -163,9 +163,13 @@ static int parse_entries(struct lexer *lx, struct section_state *st)
             return expect(lx, ";");
         if (quoted || is_punct(module[0]))
             return fail(lx, "expected a login module class");
-        if (st->wanted && !digest_module(module))
-            return fail(lx, "only org.apache.zookeeper.server.auth.DigestLoginModule "
-                            "(DIGEST-MD5) is supported in the server's section");
+        if (st->wanted && !digest_module(module)) {
+            char msg[TOKEN_MAX + 160];
+            snprintf(msg, sizeof msg, "login module %s is not supported: only "
+                     "org.apache.zookeeper.server.auth.DigestLoginModule (DIGEST-MD5) is",
+                     module);
+            return fail(lx, msg);
+        }
         rc = next_token(lx, flag, &quoted);
         bool known = false;
         for (size_t i = 0; rc > 0 && i < sizeof flags / sizeof *flags; i++)
@@ -203,7 +207,7 @@ int jaas_parse(const char *text, size_t len, const char *section,
         found |= st.wanted;
     }
     if (!found) {
-        snprintf(err, n, "JAAS file: no section named '%s'", section);
+        snprintf(err, n, "no section named '%s'", section);
         return -1;
     }
     return 0;

@@ -223,9 +223,11 @@ int zsasl_init(const char *jaas_path, const char *section, char *err, size_t n)
     size_t len;
     if (read_file(jaas_path, &text, &len, err, n) != 0)
         return -1;
-    int rc = jaas_parse(text, len, section, add_user, NULL, err, n);
+    char why[1280];
+    int rc = jaas_parse(text, len, section, add_user, NULL, why, sizeof why);
     zk_free(text);
     if (rc != 0) {
+        snprintf(err, n, "JAAS file %s: %s", jaas_path, why);
         free_users();
         return -1;
     }

@@ -375,6 +375,11 @@ static int check_quorum_tls(const struct zk_config *cfg, char *err, size_t n)
 int config_security_validate(const struct zk_config *cfg, char *err, size_t n)
 {
     const struct zk_security *sec = &cfg->sec;
+    /* Stores and protocols are checked even where unused, so a JKS store or a misspelt
+     * protocol is found before the day it is turned on. */
+    if (tls_settings_check(&sec->ssl, "ssl.", err, n) != 0 ||
+        tls_settings_check(&sec->ssl_quorum, "ssl.quorum.", err, n) != 0)
+        return -1;
     if (sec->secure_client_port) {
         if (!sec->ssl.key.location[0])
             return refuse(err, n, "secureClientPort", "needs ssl.keyStore.location");
