@@ -3,10 +3,12 @@
  * the seed and the exact command that replays it, and exits 1 (with --expect-violation, the
  * planted-bug mode, it exits 0 only if a violation was found). */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "member/member.h"
 #include "msim.h"
@@ -119,6 +121,27 @@ static void parse(struct cli *c, int argc, char **argv)
         usage();
 }
 
+/* A member that crashes the process (an assertion, a bad access) still names its seed: the
+ * message is made before each seed, and the handler only writes it. */
+static char crash_msg[768];
+static volatile sig_atomic_t crash_len;
+
+static void on_fatal_signal(int sig)
+{
+    if (crash_len > 0 && write(STDERR_FILENO, crash_msg, (size_t)crash_len) < 0)
+        crash_len = 0; /* nothing more can be done from here */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void catch_fatal_signals(void)
+{
+    const int sigs[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (signal(sigs[i], on_fatal_signal) == SIG_ERR)
+            perror("signal");
+}
+
 struct totals {
     uint64_t seeds, steps, commits, acked, reads, crashes, installs, snapshots, expiries;
     int64_t sim_ms;
@@ -149,6 +172,7 @@ int main(int argc, char **argv)
 {
     struct cli c;
     parse(&c, argc, argv);
+    catch_fatal_signals();
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct totals t = {0};
@@ -156,6 +180,10 @@ int main(int argc, char **argv)
     for (uint64_t seed = c.first; seed < c.first + c.seeds; seed++) {
         struct msim_result r;
         c.o.seed = seed;
+        int n = snprintf(crash_msg, sizeof crash_msg, "\nVIOLATION seed %" PRIu64 ": the process "
+                         "died\nreplay: member-sim --members %u --seed %" PRIu64 "%s --trace\n",
+                         seed, c.o.members, seed, c.replay);
+        crash_len = n > 0 && (size_t)n < sizeof crash_msg ? n : 0;
         violations = msim_run(&c.o, &r);
         add(&t, &r);
         if (violations) {

@@ -405,7 +405,9 @@ static void on_chaos(struct ms_world *w)
 
 static void handle(struct ms_world *w, const struct ms_ev *ev)
 {
-    struct ms_node *nd = &w->node[ev->a];
+    bool node_event = ev->kind == EV_DISK || ev->kind == EV_SNAP || ev->kind == EV_RESTART ||
+                      ev->kind == EV_UNPAUSE; /* `a` is a node (else a channel, a client...) */
+    struct ms_node *nd = node_event ? &w->node[ev->a] : NULL;
     switch (ev->kind) {
     case EV_CHAN: ms_chan_deliver(w, ev->chan, ev->gen); break;
     case EV_TICK:
