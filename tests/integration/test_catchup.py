@@ -38,7 +38,7 @@ pytest.importorskip("kazoo.client")
 
 QUEUE_KB = 2048
 # Plain creates (one ~130-byte log record each): the log streamed after the snapshot stays in
-# small records. Large records (multis) hit a bug: test_catchup_pending.py.
+# small records; large ones (multis): test_catchup_pending.py.
 CONFIG = ["peerQueueMaxKB=%d" % QUEUE_KB, "snapCount=50000"]
 NODES = 300000       # first catch-up: ~27 MB of snapshot, 13x the queue bound
 MORE_NODES = 60000   # each cut case: more txns than the 1,000-entry DIFF window and snapCount
