@@ -78,12 +78,14 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     if (!have_command("java"))
         return;
     /* Java starts slowly: it runs in the background while the other tests run; the suite that
-     * needs it (javaref) runs last and waits for java.rc. */
-    size_t o = (size_t)snprintf(cmd, sizeof cmd, "(cd %s && java %s/tests/unit/data/JavaReference.java %s",
-                                pki_dir, ZK_SOURCE_DIR, pki_dir);
+     * needs it (zjava) runs last and waits for java.rc. */
+    size_t o = (size_t)snprintf(cmd, sizeof cmd,
+                                "(cd %s && java %s/tests/unit/data/JavaReference.java %s", pki_dir,
+                                ZK_SOURCE_DIR, pki_dir);
     for (size_t i = 0; i < sizeof java_certs / sizeof *java_certs; i++)
         o += (size_t)snprintf(cmd + o, sizeof cmd - o, " %s", java_certs[i]);
-    snprintf(cmd + o, sizeof cmd - o, " >java.log 2>&1; echo $? >java.rc.tmp; mv java.rc.tmp java.rc) "
+    snprintf(cmd + o, sizeof cmd - o,
+             " >java.log 2>&1; echo $? >java.rc.tmp; mv java.rc.tmp java.rc) "
              "</dev/null >/dev/null 2>&1 &");
     if (system(cmd) != 0)
         fprintf(stderr, "test_security_tls: cannot start java\n");

@@ -23,12 +23,13 @@ public class JavaReference {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
-        try (PrintStream out = new PrintStream(new FileOutputStream(dir.resolve("java-names.txt").toFile()),
-                                               false, StandardCharsets.UTF_8)) {
+        FileOutputStream names = new FileOutputStream(dir.resolve("java-names.txt").toFile());
+        try (PrintStream out = new PrintStream(names, false, StandardCharsets.UTF_8)) {
             for (int i = 1; i < args.length; i++) {
                 try (FileInputStream in = new FileInputStream(dir.resolve(args[i]).toFile())) {
                     X509Certificate c = (X509Certificate) cf.generateCertificate(in);
-                    byte[] name = c.getSubjectX500Principal().getName().getBytes(StandardCharsets.UTF_8);
+                    String rfc2253 = c.getSubjectX500Principal().getName();
+                    byte[] name = rfc2253.getBytes(StandardCharsets.UTF_8);
                     StringBuilder hex = new StringBuilder();
                     for (byte b : name) {
                         hex.append(String.format("%02x", b & 0xff));
