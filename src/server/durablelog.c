@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,6 +24,10 @@
 #define CHECKPOINT_BYTES (4u << 20)  /* a journal file is sealed once it holds this much */
 #define UNSYNCED_MAX_BYTES (512u << 20)
 #define RETRY_MS 100
+/* A disk that keeps failing with anything but a full disk (EIO: a dying device) stops the
+ * member after this long, so the ensemble elects around it and someone looks; a full disk
+ * waits for space (nothing is acknowledged meanwhile either way). */
+#define IO_FAILURE_STOP_MS 30000
 #define PURGE_PER_CHECKPOINT 4096    /* records purged per checkpoint: keeps each one short */
 
 enum jstate { J_FREE, J_ACTIVE, J_SEALED };
@@ -41,6 +46,7 @@ struct journal_job { /* run by the journal worker */
     int64_t mark;
     struct jute_writer framed;
     char err[JOURNAL_ERRMSG_SIZE];
+    int err_no;                     /* errno of the failure */
 };
 
 struct checkpoint_job { /* run by the checkpoint worker */
@@ -61,6 +67,7 @@ struct dlog {
     struct jute_writer unsynced, inflight;
     int64_t unsynced_last, inflight_last, durable;
     int64_t retry_at_ms, cp_retry_at_ms;
+    int64_t first_failure_ms; /* of the current run of journal failures */
     uint64_t active_reset_gen; /* the active file still needs this reset (a failed batch's) */
     bool failure_reported, waiting_reported;
     int64_t purged_through;
@@ -341,20 +348,44 @@ int dlog_recover(struct dlog *d)
 static int run_journal_job(void *arg)
 {
     struct journal_job *job = arg;
+    job->err_no = 0;
+    int rc = 0;
     if (job->reset_gen && journal_reset(job->j, job->reset_gen, job->err, sizeof job->err))
-        return -1;
-    journal_frame_batch(job->j, &job->framed, job->batch, job->mark);
-    if (journal_reserve(job->j, job->framed.len, job->err, sizeof job->err) != 0)
-        return -1;
-    return journal_write(job->j, &job->framed, job->err, sizeof job->err);
+        rc = -1;
+    if (rc == 0) {
+        journal_frame_batch(job->j, &job->framed, job->batch, job->mark);
+        rc = journal_reserve(job->j, job->framed.len, job->err, sizeof job->err);
+    }
+    if (rc == 0)
+        rc = journal_write(job->j, &job->framed, job->err, sizeof job->err);
+    if (rc != 0)
+        job->err_no = errno;
+    return rc;
 }
 
+static bool out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
+
+/* A failed batch is retried whole: rewritten at the same place and synced again, so a failed
+ * fdatasync that left pages marked clean cannot make a retry report data durable that is not
+ * (every byte relied upon is written again). */
 static void journal_failed(struct dlog *d)
 {
-    if (!d->failure_reported)
+    int64_t now = mono_ms();
+    if (!d->failure_reported) {
         ZK_ERROR("log batch failed: %s; writes wait (nothing is acknowledged) and the batch is "
                  "retried", d->jjob.err);
+        d->first_failure_ms = now;
+    }
     d->failure_reported = true;
+    if (out_of_space(d->jjob.err_no)) {
+        d->first_failure_ms = now; /* waiting for space is not a dying disk */
+        ZK_WARN_RL("disk full for the log (%s): free space; writes wait", d->jjob.err);
+    } else if (now - d->first_failure_ms > IO_FAILURE_STOP_MS) {
+        ZK_ERROR("the log's disk has failed for %d s (%s); stopping so the ensemble goes on "
+                 "without this member", IO_FAILURE_STOP_MS / 1000, d->jjob.err);
+        fflush(stderr);
+        _exit(70);
+    }
     d->retry_at_ms = mono_ms() + RETRY_MS;
     d->active_reset_gen = d->jjob.reset_gen; /* the retry redoes it (idempotent) */
     /* the failed batch goes back in front of what was appended since */
