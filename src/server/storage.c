@@ -155,7 +155,7 @@ static int load_newest_snapshot(struct storage *s, struct store *st)
 }
 
 /* Write st as a snapshot file now, from the caller's thread (only for small states: the first
- * start, or a state migrated from an earlier layout). */
+ * start of an empty member). */
 static int write_snapshot_now(struct storage *s, const struct store *st)
 {
     char err[SNAPFILE_ERRMSG_SIZE];
