@@ -505,6 +505,20 @@ Test(seccfg, jks_and_bcfks_refused)
     load_ok();
 }
 
+Test(seccfg, unused_stores_and_protocols_checked_too)
+{
+    /* found at start, not on the day secureClientPort or sslQuorum is turned on */
+    line_refused("ssl.quorum.keyStore.location=/etc/zk/q.jks", "ssl.quorum.keyStore", "JKS");
+    write_cfg("ssl.keyStore.location=/etc/zk/k.pem\nssl.keyStore.type=JKS\n");
+    load_fails("ssl.keyStore", "JKS");
+    line_accepted("ssl.keyStore.type=JKS"); /* a type without a store is no store */
+    line_refused("ssl.trustStore.location=/etc/zk/t.bcfks", "ssl.trustStore", "BCFKS");
+    line_refused("ssl.enabledProtocols=TLSv1.2,TLSv9", "ssl.enabledProtocols", "TLSv9");
+    line_refused("ssl.quorum.protocol=SSLv3", "ssl.quorum.protocol", "SSLv3");
+    line_refused("ssl.quorum.ciphersuites=NOT_A_SUITE", "ssl.quorum.ciphersuites", NULL);
+    line_accepted("ssl.quorum.keyStore.location=/etc/zk/q.p12");
+}
+
 Test(seccfg, quorum_client_auth_must_be_need)
 {
     write_cfg(QUORUM_TLS "ssl.quorum.clientAuth=want\n");
