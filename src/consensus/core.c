@@ -16,6 +16,8 @@ const char *zab_strerror(int rc)
     case ZAB_ENOMEM: return "out of memory";
     case ZAB_ETOOBIG: return "buffer too small";
     case ZAB_EMALFORMED: return "malformed message";
+    case ZAB_ENOQUORUM: return "the new configuration has no quorum synced with the leader";
+    case ZAB_ERECONFIG: return "another configuration change is in progress";
     default: return "unknown error";
     }
 }
@@ -26,8 +28,8 @@ void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voter
     ZK_ASSERT(n_voters >= 1 && n_voters <= ZAB_PEERS_MAX);
     memset(cfg, 0, sizeof(*cfg));
     cfg->my_id = my_id;
-    cfg->n_voters = n_voters;
-    memcpy(cfg->voters, voters, n_voters * sizeof(voters[0]));
+    cfg->members.n_voters = n_voters;
+    memcpy(cfg->members.voters, voters, n_voters * sizeof(voters[0]));
     cfg->init_limit_ticks = 10;
     cfg->sync_limit_ticks = 5;
     cfg->finalize_ticks = 1;
@@ -38,31 +40,11 @@ void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voter
     cfg->max_payload = ZAB_PAYLOAD_MAX;
 }
 
-int voter_index(const struct zab *z, uint32_t id)
-{
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (z->cfg.voters[i] == id) {
-            return (int)i;
-        }
-    }
-    return -1;
-}
-
+/* my_id need not be in members: a member started outside the configuration is a non-voting
+ * learner (a joiner), as in ZooKeeper. */
 static bool config_valid(const struct zab_config *c)
 {
-    if (c->n_voters < 1 || c->n_voters > ZAB_PEERS_MAX || c->my_id == 0) {
-        return false;
-    }
-    bool found = false;
-    for (uint32_t i = 0; i < c->n_voters; i++) {
-        found = found || c->voters[i] == c->my_id;
-        for (uint32_t j = 0; j < i; j++) {
-            if (c->voters[j] == c->voters[i] || c->voters[i] == 0) {
-                return false;
-            }
-        }
-    }
-    return found && c->window >= 1 && c->max_outstanding >= 1 && c->retry_ticks >= 1 &&
+    return c->my_id != 0 && zab_members_valid(&c->members) && c->window >= 1 && c->max_outstanding >= 1 && c->retry_ticks >= 1 &&
            c->sync_limit_ticks >= 2 && c->init_limit_ticks >= 2 && c->counter_max >= 2 &&
            c->counter_max <= ZAB_COUNTER_MAX_DEFAULT;
 }
@@ -74,9 +56,9 @@ static int alloc_buffers(struct zab *z)
         return ZAB_ENOMEM;
     }
     /* worst step: the ACKEPOCH quorum syncs every peer with the whole window */
-    z->cap_msgs = (size_t)z->cfg.n_voters * (ring_cap + 8);
+    z->cap_msgs = (size_t)ZAB_MEMBERS_MAX * (ring_cap + 8);
     z->cap_entries = ring_cap;
-    z->cap_apps = z->cfg.n_voters + 2;
+    z->cap_apps = ZAB_MEMBERS_MAX + 2;
     z->msgs = zk_calloc(z->cap_msgs, sizeof(*z->msgs));
     z->persist = zk_calloc(z->cap_entries, sizeof(*z->persist));
     z->commits = zk_calloc(z->cap_entries, sizeof(*z->commits));
@@ -97,9 +79,8 @@ struct zab *zab_new(const struct zab_config *cfg)
         return NULL;
     }
     z->cfg = *cfg;
-    z->quorum = zab_quorum_size(cfg->n_voters);
-    z->my_index = (uint32_t)voter_index(z, cfg->my_id);
     z->role = ZAB_LOOKING;
+    cfg_start(z, 0);
     if (alloc_buffers(z) != 0) {
         zab_free(z);
         return NULL;
@@ -125,13 +106,25 @@ enum zab_role zab_role(const struct zab *z) { return z->role; }
 bool zab_established(const struct zab *z) { return z->established; }
 uint64_t zab_committed(const struct zab *z) { return z->committed; }
 uint64_t zab_last_logged(const struct zab *z) { return ring_last(&z->log); }
+const struct zab_members *zab_members(const struct zab *z) { return &z->act; }
+
+int zab_check_config_change(const struct zab *z, const struct zab_members *next)
+{
+    if (!zab_members_valid(next)) {
+        return ZAB_EINVAL;
+    }
+    if (!z->started || z->role != ZAB_LEADING) {
+        return ZAB_ENOLEADER;
+    }
+    return leader_check_change(z, next);
+}
 
 /* ---- Output helpers. ---- */
 
 void out_send(struct zab *z, uint32_t to, const struct zab_msg *m)
 {
     ZK_ASSERT(z->n_msgs < z->cap_msgs); /* cap_msgs covers the largest step, see alloc_buffers */
-    ZK_ASSERT(to != z->cfg.my_id && voter_index(z, to) >= 0);
+    ZK_ASSERT(to != z->cfg.my_id && to != 0);
     z->msgs[z->n_msgs].to = to;
     z->msgs[z->n_msgs].msg = *m;
     z->n_msgs++;
@@ -197,9 +190,14 @@ void set_role(struct zab *z, enum zab_role role, uint32_t epoch, uint32_t leader
 
 int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload)
 {
-    int rc = ring_append(&z->log, zxid, payload);
+    struct zab_members m;
+    bool config = payload_config(z, payload, &m);
+    int rc = ring_append(&z->log, zxid, payload, config);
     if (rc == 0) {
         out_persist(z, zxid);
+        if (config) {
+            cfg_on_append(z, zxid, &m);
+        }
     }
     return rc;
 }
@@ -222,6 +220,14 @@ static void emit_commits(struct zab *z)
         z->commits[z->n_commits].payload = (struct zab_buf){e->data, e->len};
         z->n_commits++;
         z->applied = e->zxid;
+        struct zab_members m;
+        if (e->config && payload_config(z, (struct zab_buf){e->data, e->len}, &m)) {
+            z->act = m; /* reported once: in the update that applies it */
+            z->act_zxid = e->zxid;
+            z->up->flags |= ZAB_UPD_CONFIG;
+            z->up->config = m;
+            z->up->config_zxid = e->zxid;
+        }
     }
 }
 
@@ -252,13 +258,23 @@ static int on_start(struct zab *z, const struct zab_event *ev)
         return ZAB_EINVAL;
     }
     ring_reset(&z->log, ev->start.last_applied);
+    cfg_start(z, ev->start.last_applied);
     for (size_t i = 0; i < ev->start.n_entries; i++) {
-        int rc = ring_append(&z->log, ev->start.entries[i].zxid, ev->start.entries[i].payload);
+        const struct zab_entry *en = &ev->start.entries[i];
+        struct zab_members m;
+        bool config = payload_config(z, en->payload, &m);
+        int rc = ring_append(&z->log, en->zxid, en->payload, config);
         if (rc != 0) {
             ring_reset(&z->log, 0);
+            cfg_start(z, 0);
+            z->cfg_changed = false;
             return rc;
         }
+        if (config) {
+            cfg_on_append(z, en->zxid, &m); /* pending, or committed by a later one */
+        }
     }
+    z->cfg_changed = false; /* nothing to act on: we start looking */
     z->accepted_epoch = ev->start.accepted_epoch;
     z->current_epoch = ev->start.current_epoch;
     z->applied = z->committed = ev->start.last_applied;
@@ -305,7 +321,7 @@ static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
     [ZAB_MSG_SNAP] = {0, true, true, false, false, UINT32_MAX}, /* the state: the caller's frame
                                                                   * limit bounds it */
     [ZAB_MSG_PROPOSAL] = {0, true, true, false, false, DATA_IS_PAYLOAD},
-    [ZAB_MSG_NEWLEADER] = {0, true, false, false, false, 0},
+    [ZAB_MSG_NEWLEADER] = {0, true, true, false, false, CFG_WIRE_MAX}, /* zxid2: config zxid */
     [ZAB_MSG_ACKNL] = {0, true, false, false, false, 0},
     [ZAB_MSG_UPTODATE] = {0, true, false, false, false, 0},
     [ZAB_MSG_ACK] = {0, true, false, false, false, 0},
@@ -323,19 +339,25 @@ static bool zxid_ok(uint64_t zxid, uint32_t epoch_max)
     return zab_epoch_of(zxid) <= epoch_max && zab_counter_of(zxid) <= ZAB_COUNTER_MAX_DEFAULT;
 }
 
+/* A vote names a voter of ours, or no one (leader 0: a looking member that is no candidate, such
+ * as an observer, asks the established ones for their leader). */
 static bool vote_ok(const struct zab *z, const struct zab_msg *m)
 {
-    return m->state <= ZAB_LEADING && voter_index(z, m->leader) >= 0 &&
-           m->nonce <= ZAB_ROUND_MAX && zxid_ok(m->zxid, ZAB_EPOCH_MAX);
+    bool leader_ok = m->leader == 0 ? m->state == ZAB_LOOKING && m->zxid == 0 && m->epoch == 0
+                                    : counted(z, m->leader);
+    return m->state <= ZAB_LEADING && leader_ok && m->nonce <= ZAB_ROUND_MAX &&
+           zxid_ok(m->zxid, ZAB_EPOCH_MAX);
 }
 
 /* Stateless range check of a received message: every field within what a correct member can
  * send. What depends on our state is checked where the message is used. */
 static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    if (voter_index(z, from) < 0 || from == z->cfg.my_id || m->type < ZAB_MSG_VOTE ||
+    /* any id may send: joiners and observers are outside the voters, and who may send what
+     * depends on our state (a leader's sessions, a follower's leader, votes: election.c) */
+    if (from == 0 || from == z->cfg.my_id || m->type < ZAB_MSG_VOTE ||
         m->type > ZAB_MSG_TYPE_MAX || m->epoch > ZAB_EPOCH_MAX) {
-        return false; /* not a member (observers will get their own path), or out of range */
+        return false;
     }
     const struct msg_shape *sh = &shapes[m->type];
     if ((m->flags & ~sh->flags) != 0 || (!sh->zxid && m->zxid != 0) ||
@@ -362,8 +384,8 @@ static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *
 
 static int on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    if (!msg_check(z, from, m)) {
-        return ZAB_EINVAL;
+    if (z->out || !msg_check(z, from, m)) {
+        return ZAB_EINVAL; /* removed members take nothing */
     }
     if (m->type == ZAB_MSG_VOTE) {
         return election_recv(z, from, m);
@@ -371,7 +393,7 @@ static int on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
     if (z->role == ZAB_LEADING) {
         return leader_recv(z, from, m);
     }
-    if (z->role == ZAB_FOLLOWING) {
+    if (is_learner(z)) {
         return follower_recv(z, from, m);
     }
     return ZAB_EINVAL; /* looking: only votes matter */
@@ -382,7 +404,8 @@ static void on_tick(struct zab *z, struct zab_buf activity)
     z->now++;
     switch (z->role) {
     case ZAB_LOOKING: election_tick(z); break;
-    case ZAB_FOLLOWING: follower_tick(z, activity); break;
+    case ZAB_FOLLOWING:
+    case ZAB_OBSERVING: follower_tick(z, activity); break;
     case ZAB_LEADING: leader_tick(z); break;
     }
 }
@@ -395,7 +418,12 @@ static int on_submit(struct zab *z, struct zab_buf payload)
     if (z->role == ZAB_LEADING) {
         return leader_propose(z, payload);
     }
-    if (z->role == ZAB_FOLLOWING) {
+    if (is_learner(z)) {
+        struct zab_members m;
+        if (z->cfg.config_of != NULL && z->cfg.config_of(z->cfg.config_ctx, payload, &m) == 1 &&
+            !zab_members_valid(&m)) {
+            return ZAB_EINVAL; /* the leader would refuse it */
+        }
         return follower_submit(z, payload);
     }
     return ZAB_ENOLEADER;
@@ -406,7 +434,7 @@ static int on_app(struct zab *z, const struct zab_event *ev)
     if (z->role == ZAB_LEADING) {
         return leader_app(z, ev->app.to, ev->app.tag, ev->app.data);
     }
-    if (z->role == ZAB_FOLLOWING) {
+    if (is_learner(z)) {
         return follower_app(z, ev->app.tag, ev->app.data);
     }
     return ZAB_ENOLEADER;
@@ -429,7 +457,7 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
     case ZAB_PEER_DOWN:
         /* A killed leader's connection closes at once: elect now rather than wait syncLimit
          * (liveness only; a paused leader is still caught by the timeout). */
-        if (z->role == ZAB_FOLLOWING && ev->peer.id == z->leader) {
+        if (is_learner(z) && ev->peer.id == z->leader) {
             election_start(z);
         }
         return 0;
@@ -437,7 +465,7 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
     case ZAB_SYNC_PROGRESS:
         /* A large snapshot takes longer than the retry interval to arrive: without this the
          * follower would restart the sync it is in the middle of. */
-        if (z->role == ZAB_FOLLOWING && ev->peer.id == z->leader && z->f.phase <= F_SYNC) {
+        if (is_learner(z) && ev->peer.id == z->leader && z->f.phase <= F_SYNC) {
             z->f.progress = z->now;
             z->f.last_heard = z->now;
         }
@@ -500,13 +528,15 @@ int zab_step(struct zab *z, const struct zab_event *ev, struct zab_update *up)
     ring_evict(&z->log, z->applied, z->cfg.window);
     int rc = dispatch(z, ev);
     if (z->started) {
-        if (z->role == ZAB_FOLLOWING) {
+        if (is_learner(z)) {
             follower_flush(z);
         }
+        cfg_settle(z); /* a committed change takes effect (after the COMMITs and ACKs above) */
         emit_commits(z);
         check_invariants(z);
     }
-    if (ev->type == ZAB_RECEIVE && rc == ZAB_EINVAL) {
+    if ((ev->type == ZAB_RECEIVE && rc == ZAB_EINVAL) ||
+        (ev->type == ZAB_SUBMIT && rc != ZAB_OK)) {
         ZK_ASSERT(update_empty(z, up));
     }
     finish_update(z, up);

@@ -1,13 +1,19 @@
 /* Fast leader election (FLE) as ZooKeeper runs it: votes ordered by (epoch, zxid, sid), decided on
  * a quorum of matching votes after a finalize wait; joins an established ensemble from the
- * FOLLOWING/LEADING answers of its members. */
+ * FOLLOWING/LEADING answers of its members. While a configuration change is pending, every
+ * quorum is one of the old voters and one of the new (ZooKeeper's lastSeenQuorumVerifier). */
 #include <string.h>
 
 #include "common/assert.h"
 #include "consensus/internal.h"
 
+/* A candidate votes for itself; anyone else (an observer, a joiner, a voter of a pending
+ * configuration only) starts with no candidate and takes the first valid vote it gets. */
 static struct zab_vote own_vote(const struct zab *z)
 {
+    if (!candidate(z)) {
+        return (struct zab_vote){0, 0, 0};
+    }
     return (struct zab_vote){z->cfg.my_id, ring_last(&z->log), z->current_epoch};
 }
 
@@ -18,11 +24,19 @@ static void send_vote(struct zab *z, uint32_t to, uint8_t state, const struct za
     out_send(z, to, &m);
 }
 
+/* To every voter of cur and pend: they count our vote, or (established) answer it. */
 static void broadcast_vote(struct zab *z)
 {
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index) {
-            send_vote(z, z->cfg.voters[i], ZAB_LOOKING, &z->el.proposal);
+    struct idset to = {0};
+    for (uint32_t i = 0; i < z->cur.n_voters; i++) {
+        idset_add(&to, z->cur.voters[i]);
+    }
+    for (uint32_t i = 0; z->has_pend && i < z->pend.n_voters; i++) {
+        idset_add(&to, z->pend.voters[i]);
+    }
+    for (uint32_t i = 0; i < to.n; i++) {
+        if (to.ids[i] != z->cfg.my_id) {
+            send_vote(z, to.ids[i], ZAB_LOOKING, &z->el.proposal);
         }
     }
     z->el.last_sent = z->now;
@@ -42,14 +56,17 @@ void election_start(struct zab *z)
     memset(z->el.recv, 0, sizeof(z->el.recv));
     memset(z->el.outof, 0, sizeof(z->el.outof));
     z->el.finalizing = false;
-    broadcast_vote(z);
+    if (!z->out) {
+        broadcast_vote(z); /* a removed member stays quiet */
+    }
 }
 
+/* Voters answer anyone's looking vote (that is how observers and joiners find the leader). */
 void election_answer(struct zab *z, uint32_t to)
 {
     struct zab_vote v = {z->leader, z->el.proposal.zxid, z->epoch};
     ZK_ASSERT(z->role != ZAB_LOOKING);
-    send_vote(z, to, (uint8_t)z->role, &v);
+    send_vote(z, to, (uint8_t)(z->role == ZAB_LEADING ? ZAB_LEADING : ZAB_FOLLOWING), &v);
 }
 
 static void adopt(struct zab *z, const struct zab_vote *v)
@@ -59,18 +76,42 @@ static void adopt(struct zab *z, const struct zab_vote *v)
     broadcast_vote(z);
 }
 
-/* Counts this round's votes equal to the proposal, mine included. */
-static uint32_t matching_votes(const struct zab *z)
+/* The record of sender id in a table (a free slot if it has none yet). Senders are counted
+ * voters, of which there are at most 2 * ZAB_PEERS_MAX <= ZAB_MEMBERS_MAX. */
+static struct vote_rec *rec_of(struct vote_rec *t, uint32_t id)
 {
-    uint32_t n = 1;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        const struct vote_rec *r = &z->el.recv[i];
-        if (i != z->my_index && r->valid && r->round == z->el.round &&
-            zab_vote_equal(&r->vote, &z->el.proposal)) {
-            n++;
+    struct vote_rec *free_slot = NULL;
+    for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
+        if (t[i].id == id) {
+            return &t[i];
+        }
+        if (t[i].id == 0 && free_slot == NULL) {
+            free_slot = &t[i];
         }
     }
-    return n;
+    ZK_ASSERT(free_slot != NULL);
+    free_slot->id = id;
+    return free_slot;
+}
+
+/* Do this round's votes equal to the proposal, mine included, make the quorums? */
+static bool proposal_has_quorum(const struct zab *z)
+{
+    if (z->el.proposal.leader == 0) {
+        return false;
+    }
+    struct idset s = {0};
+    if (counted(z, z->cfg.my_id)) {
+        idset_add(&s, z->cfg.my_id);
+    }
+    for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
+        const struct vote_rec *r = &z->el.recv[i];
+        if (r->id != 0 && r->valid && r->round == z->el.round &&
+            zab_vote_equal(&r->vote, &z->el.proposal)) {
+            idset_add(&s, r->id);
+        }
+    }
+    return has_quorum(z, &s);
 }
 
 static void decide(struct zab *z)
@@ -83,46 +124,52 @@ static void decide(struct zab *z)
     }
 }
 
-static void recv_looking(struct zab *z, int idx, const struct zab_msg *m)
+static void recv_looking(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    struct zab_vote v = {m->leader, m->zxid, m->epoch}; /* leader is a voter (msg_check) */
+    struct zab_vote v = {m->leader, m->zxid, m->epoch}; /* leader is counted or 0 (msg_check) */
+    bool better = v.leader != 0 &&
+                  (z->el.proposal.leader == 0 || zab_vote_beats(&v, &z->el.proposal));
     if (m->nonce > z->el.round) {
         z->el.round = m->nonce;
         memset(z->el.recv, 0, sizeof(z->el.recv));
         struct zab_vote mine = own_vote(z);
-        adopt(z, zab_vote_beats(&v, &mine) ? &v : &mine);
+        bool theirs = v.leader != 0 && (mine.leader == 0 || zab_vote_beats(&v, &mine));
+        adopt(z, theirs ? &v : &mine);
     } else if (m->nonce < z->el.round) {
-        send_vote(z, z->cfg.voters[idx], ZAB_LOOKING, &z->el.proposal); /* help it catch up */
+        send_vote(z, from, ZAB_LOOKING, &z->el.proposal); /* help it catch up */
         return;
-    } else if (zab_vote_beats(&v, &z->el.proposal)) {
+    } else if (better) {
         adopt(z, &v);
     }
-    z->el.recv[idx] = (struct vote_rec){true, ZAB_LOOKING, m->nonce, v};
-    if (!z->el.finalizing && matching_votes(z) >= z->quorum) {
+    *rec_of(z->el.recv, from) = (struct vote_rec){from, true, ZAB_LOOKING, m->nonce, v};
+    if (!z->el.finalizing && proposal_has_quorum(z)) {
         z->el.finalizing = true; /* finalizeWait: give a better vote a chance to arrive */
         z->el.finalize_at = z->now + z->cfg.finalize_ticks;
     }
 }
 
 /* An established ensemble answers: join its leader once a quorum names it and it says LEADING. */
-static void recv_established(struct zab *z, int idx, const struct zab_msg *m)
+static void recv_established(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     struct zab_vote v = {m->leader, m->zxid, m->epoch};
-    z->el.outof[idx] = (struct vote_rec){true, m->state, m->nonce, v};
-    int li = voter_index(z, m->leader);
-    if (li < 0 || m->leader == z->cfg.my_id) {
+    *rec_of(z->el.outof, from) = (struct vote_rec){from, true, m->state, m->nonce, v};
+    if (m->leader == z->cfg.my_id) {
         return;
     }
-    const struct vote_rec *lr = &z->el.outof[li];
-    if (!lr->valid || lr->state != ZAB_LEADING || lr->vote.leader != m->leader) {
-        return;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+    struct idset s = {0};
+    bool leading = false;
+    for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
         const struct vote_rec *r = &z->el.outof[i];
-        n += r->valid && r->vote.leader == m->leader; /* ZOOKEEPER-1818: leader id only */
+        if (r->id == 0 || !r->valid || r->vote.leader != m->leader) {
+            continue; /* ZOOKEEPER-1818: leader id only */
+        }
+        idset_add(&s, r->id);
+        leading = leading || (r->id == m->leader && r->state == ZAB_LEADING);
     }
-    if (n + 1 >= z->quorum) { /* +1: my own vote joins theirs */
+    if (counted(z, z->cfg.my_id)) {
+        idset_add(&s, z->cfg.my_id); /* my own vote joins theirs */
+    }
+    if (leading && has_quorum(z, &s)) {
         z->el.proposal = v;
         follower_start(z, m->leader);
     }
@@ -130,9 +177,7 @@ static void recv_established(struct zab *z, int idx, const struct zab_msg *m)
 
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    int idx = voter_index(z, from);
-    ZK_ASSERT(idx >= 0); /* msg_check */
-    if (z->role == ZAB_FOLLOWING && from == z->leader && m->state == ZAB_LOOKING &&
+    if (is_learner(z) && from == z->leader && m->state == ZAB_LOOKING &&
         z->f.phase != F_BROADCAST) {
         /* The member we want to follow is looking itself (it chose another leader, or stepped
          * down): it will never lead us, so rejoin the election now instead of waiting for
@@ -141,16 +186,23 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
         election_start(z);
     }
     if (z->role != ZAB_LOOKING) {
-        if (m->state != ZAB_LOOKING) {
-            return ZAB_EINVAL; /* established members only answer looking ones */
+        if (m->state != ZAB_LOOKING || !counted(z, z->cfg.my_id)) {
+            return ZAB_EINVAL; /* voters answer looking members; observers stay silent */
         }
         election_answer(z, from);
         return ZAB_OK;
     }
+    if (!counted(z, from)) {
+        /* not a voter of ours: its votes count for nothing and a looking member does not
+         * answer them (two members that do not count each other would echo forever) */
+        return ZAB_EINVAL;
+    }
     if (m->state == ZAB_LOOKING) {
-        recv_looking(z, idx, m);
+        recv_looking(z, from, m);
+    } else if (m->leader != 0) {
+        recv_established(z, from, m); /* FOLLOWING or LEADING (msg_check) */
     } else {
-        recv_established(z, idx, m); /* FOLLOWING or LEADING (msg_check) */
+        return ZAB_EINVAL;
     }
     return ZAB_OK;
 }
@@ -158,15 +210,18 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 void election_tick(struct zab *z)
 {
     ZK_ASSERT(z->role == ZAB_LOOKING);
+    if (z->out) {
+        return;
+    }
     if (z->el.finalizing && z->now >= z->el.finalize_at) {
         z->el.finalizing = false;
         /* a reordered older vote may have replaced a matching one: decide only on a quorum */
-        if (matching_votes(z) >= z->quorum) {
+        if (proposal_has_quorum(z)) {
             decide(z);
             return;
         }
     }
-    if (!z->el.finalizing && matching_votes(z) >= z->quorum) {
+    if (!z->el.finalizing && proposal_has_quorum(z)) {
         /* a quorum of one (standalone) never receives a vote: my own is enough */
         z->el.finalizing = true;
         z->el.finalize_at = z->now + z->cfg.finalize_ticks;

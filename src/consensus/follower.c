@@ -30,6 +30,7 @@ static void send_followerinfo(struct zab *z)
     z->f.nonce = session_nonce(z->incarnation, z->f.nonce_seq);
     z->f.phase = F_DISCOVERY;
     z->f.stream_started = false;
+    z->f.snapped = false;
     z->f.nl_acked = false;
     z->f.progress = z->now;
     struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = z->accepted_epoch,
@@ -39,8 +40,8 @@ static void send_followerinfo(struct zab *z)
 
 void follower_start(struct zab *z, uint32_t leader)
 {
-    ZK_ASSERT(leader != z->cfg.my_id && voter_index(z, leader) >= 0);
-    set_role(z, ZAB_FOLLOWING, 0, leader);
+    ZK_ASSERT(leader != z->cfg.my_id && leader != 0);
+    set_role(z, learner_role(z), 0, leader);
     uint64_t seq = z->f.nonce_seq; /* nonces stay unique across sessions of this run */
     memset(&z->f, 0, sizeof(z->f));
     z->f.nonce_seq = seq;
@@ -57,12 +58,17 @@ static void resync(struct zab *z)
 
 static void on_leaderinfo(struct zab *z, const struct zab_msg *m)
 {
-    if (m->epoch < z->accepted_epoch) {
+    bool promise = counted(z, z->cfg.my_id); /* a non-voter's epoch promise counts nowhere */
+    if (m->epoch < z->accepted_epoch && promise) {
         election_start(z); /* we promised a newer epoch to someone else */
         return;
     }
     struct zab_msg ack = {.type = ZAB_MSG_ACKEPOCH, .epoch2 = z->current_epoch,
                           .zxid = ring_last(&z->log)};
+    if (m->epoch < z->current_epoch) {
+        election_start(z); /* our log holds a later epoch than this leader: not ours */
+        return;
+    }
     if (m->epoch > z->accepted_epoch) {
         out_accepted_epoch(z, m->epoch); /* persisted before the ACKEPOCH leaves (rule 3) */
     } else {
@@ -100,6 +106,7 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
             return;
         }
         ring_truncate(&z->log, m->zxid);
+        cfg_on_truncate(z);
         z->up->flags |= ZAB_UPD_TRUNCATE;
         z->up->truncate_to = m->zxid;
         /* the point is the leader's: our log may lack it and now end below it (the stream
@@ -110,6 +117,8 @@ static void on_stream_head(struct zab *z, const struct zab_msg *m)
     }
     if (m->type == ZAB_MSG_SNAP) {
         ring_reset(&z->log, m->zxid);
+        cfg_on_reset(z, m->zxid);
+        z->f.snapped = true;
         z->up->flags |= ZAB_UPD_INSTALL;
         z->up->install_zxid = m->zxid;
         z->up->install_data = m->data;
@@ -142,6 +151,27 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
     z->f.nl_zxid = m->zxid;
     z->f.phase = F_SYNCED;
     z->f.progress = z->now;
+    /* the leader's configuration: in force from zxid2 on (its config entry, or a point after
+     * it); a joiner's start-up configuration and a snapshot's are replaced by it */
+    struct zab_members cur, act;
+    uint64_t act_zxid;
+    bool ok = cfg_wire_decode(m->data, &cur, &act_zxid, &act);
+    ZK_ASSERT(ok); /* fits_phase */
+    uint64_t cz = m->zxid2;
+    if (cz > z->cur_zxid || (cz == z->cur_zxid && !mem_equal(&cur, &z->cur))) {
+        if (z->has_pend && z->pend_zxid <= cz) {
+            z->has_pend = false; /* committed: cur covers it */
+        }
+        cfg_set_cur(z, &cur, cz, false);
+    }
+    bool replace = z->f.snapped || (act_zxid == 0 && z->act_zxid == 0);
+    if (replace && (act_zxid != z->act_zxid || !mem_equal(&act, &z->act))) {
+        z->act = act;
+        z->act_zxid = act_zxid;
+        z->up->flags |= ZAB_UPD_CONFIG;
+        z->up->config = act;
+        z->up->config_zxid = act_zxid;
+    }
 }
 
 static void on_uptodate(struct zab *z, const struct zab_msg *m)
@@ -186,7 +216,12 @@ static bool fits_phase(const struct zab *z, const struct zab_msg *m)
         /* at or below our last zxid: a duplicate, the leader's log is fixed within its epoch */
         return ((f->phase == F_SYNC && f->stream_started) || f->phase >= F_SYNCED) &&
                m->zxid > ring_last(&z->log);
-    case ZAB_MSG_NEWLEADER: return f->phase == F_SYNC && f->stream_started;
+    case ZAB_MSG_NEWLEADER: {
+        struct zab_members a, b;
+        uint64_t az;
+        return f->phase == F_SYNC && f->stream_started && m->zxid2 <= m->zxid &&
+               cfg_wire_decode(m->data, &a, &az, &b) && az <= m->zxid;
+    }
     case ZAB_MSG_UPTODATE: return f->phase == F_SYNCED && f->nl_acked;
     case ZAB_MSG_COMMIT:
     case ZAB_MSG_PING:
@@ -197,7 +232,7 @@ static bool fits_phase(const struct zab *z, const struct zab_msg *m)
 
 int follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    ZK_ASSERT(is_learner(z));
     if (from != z->leader || m->nonce != z->f.nonce) {
         return ZAB_EINVAL; /* another member, or a stale session */
     }
@@ -223,7 +258,7 @@ int follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 
 void follower_flush(struct zab *z)
 {
-    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    ZK_ASSERT(is_learner(z));
     if (z->f.phase < F_SYNCED) {
         return;
     }
@@ -250,7 +285,7 @@ void follower_flush(struct zab *z)
 
 void follower_tick(struct zab *z, struct zab_buf activity)
 {
-    ZK_ASSERT(z->role == ZAB_FOLLOWING);
+    ZK_ASSERT(is_learner(z));
     uint64_t limit = z->f.phase == F_BROADCAST ? z->cfg.sync_limit_ticks : z->cfg.init_limit_ticks;
     bool stuck = z->f.phase != F_BROADCAST && z->now - z->f.since > 2u * z->cfg.init_limit_ticks;
     if (z->now - z->f.last_heard > limit || stuck) {

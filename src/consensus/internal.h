@@ -11,6 +11,7 @@ struct ring_entry {
     uint64_t zxid;
     uint8_t *data; /* owned copy, zk_malloc'ed; NULL when len == 0 */
     size_t len;
+    bool config; /* cfg.config_of recognized it (with a valid configuration) when appended */
 };
 
 struct zab_ring {
@@ -26,7 +27,7 @@ void ring_free(struct zab_ring *r);
 uint64_t ring_last(const struct zab_ring *r);
 const struct ring_entry *ring_at(const struct zab_ring *r, size_t i);
 bool ring_full(const struct zab_ring *r);
-int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload);
+int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload, bool config);
 /* Index of the first entry with zxid > after (count if none). */
 size_t ring_after(const struct zab_ring *r, uint64_t after);
 /* true if zxid is base or an entry of the window. */
@@ -39,6 +40,7 @@ void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep);
 
 /* ---- Election (election.c): FLE. ---- */
 struct vote_rec {
+    uint32_t id; /* sender; 0: free slot */
     bool valid;
     uint8_t state;
     uint64_t round;
@@ -48,8 +50,9 @@ struct vote_rec {
 struct election {
     uint64_t round; /* logicalclock */
     struct zab_vote proposal;
-    struct vote_rec recv[ZAB_PEERS_MAX];  /* this round's votes, by voter index */
-    struct vote_rec outof[ZAB_PEERS_MAX]; /* FOLLOWING/LEADING answers from any round */
+    /* by sender, counted voters only (at most 2 * ZAB_PEERS_MAX of them) */
+    struct vote_rec recv[ZAB_MEMBERS_MAX];  /* this round's votes */
+    struct vote_rec outof[ZAB_MEMBERS_MAX]; /* FOLLOWING/LEADING answers from any round */
     bool finalizing;
     uint64_t finalize_at;
     uint64_t last_sent;
@@ -75,6 +78,7 @@ struct follower {
     uint64_t last_heard; /* tick of the last message from the leader */
     uint64_t progress;   /* tick of the last phase change or stream message */
     uint64_t since;      /* tick we started following */
+    bool snapped;        /* this session installed a SNAP: take the leader's active config */
 };
 
 /* ---- Leader side (leader.c). ---- */
@@ -87,6 +91,7 @@ enum lphase {
 };
 
 struct lpeer {
+    uint32_t id; /* 0: free slot */
     enum lphase phase;
     uint64_t nonce;
     uint32_t accepted_epoch;
@@ -110,13 +115,20 @@ struct leader {
     uint64_t hist_zxid;
     uint64_t nl_zxid;
     uint64_t since;
-    struct lpeer peers[ZAB_PEERS_MAX];
+    struct lpeer peers[ZAB_MEMBERS_MAX]; /* voters, observers and learners, by slot */
 };
+
+/* ---- Configurations (members.c). ---- */
+struct idset {
+    uint32_t n;
+    uint32_t ids[ZAB_MEMBERS_MAX + 1];
+};
+/* NEWLEADER data: [cur][act_zxid u64][act]; members as [n_voters u8][n_observers u8][ids u32] */
+#define CFG_WIRE_MAX (2 * (2 + 4 * (ZAB_PEERS_MAX + ZAB_MEMBERS_MAX)) + 8)
+
 
 struct zab {
     struct zab_config cfg;
-    uint32_t quorum;
-    uint32_t my_index;
     enum zab_sabotage sabotage;
     bool started;
     bool in_step;
@@ -135,6 +147,19 @@ struct zab {
     uint32_t leader; /* id, 0 if none */
     bool established;
 
+    /* Configurations. cur: in force for every quorum (the last config entry known committed,
+     * or followed by a later config entry in our log, which proves it committed: a leader
+     * proposes one only once the previous one committed). pend: the last config entry of our
+     * log, above committed and above cur; until it commits every quorum is one of cur AND one of
+     * pend. act: the last one applied (the API's active configuration). */
+    struct zab_members cur, pend, act;
+    uint64_t cur_zxid, pend_zxid, act_zxid;
+    bool has_pend;
+    bool out;         /* a committed change removed us: quiet until restarted */
+    bool cfg_changed; /* cur changed this step: effects run at the end of the step */
+    bool cfg_was_in;  /* ... and whether we were in it before */
+    bool cfg_by_entry; /* ... by a config entry (not a sync's adoption) */
+
     struct election el;
     struct follower f;
     struct leader l;
@@ -149,11 +174,34 @@ struct zab {
     struct zab_app_in *apps;
     size_t n_apps, cap_apps;
     uint64_t snap_zxid; /* SNAP emitted this step at this zxid (0: none) */
+    uint8_t nl_wire[CFG_WIRE_MAX]; /* NEWLEADER data of this step (cfg_wire_encode) */
     struct zab_update *up;
 };
 
+/* members.c */
+bool mem_voter(const struct zab_members *m, uint32_t id);
+bool mem_has(const struct zab_members *m, uint32_t id); /* voter or observer */
+bool mem_equal(const struct zab_members *a, const struct zab_members *b);
+bool counted(const struct zab *z, uint32_t id);  /* voter of cur or of pend */
+bool candidate(const struct zab *z);             /* may propose itself: voter of cur (and pend) */
+void idset_add(struct idset *s, uint32_t id);
+bool quorum_in(const struct zab_members *m, const struct idset *s);
+bool has_quorum(const struct zab *z, const struct idset *s); /* of cur, and of pend if any */
+enum zab_role learner_role(const struct zab *z); /* OBSERVING if an observer of cur */
+bool is_learner(const struct zab *z);            /* FOLLOWING or OBSERVING */
+/* config_of on a payload, valid configurations only. */
+bool payload_config(const struct zab *z, struct zab_buf payload, struct zab_members *out);
+void cfg_start(struct zab *z, uint64_t at);
+void cfg_on_append(struct zab *z, uint64_t zxid, const struct zab_members *m);
+void cfg_on_truncate(struct zab *z);
+void cfg_on_reset(struct zab *z, uint64_t zxid);
+void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid, bool by_entry);
+void cfg_settle(struct zab *z); /* end of step: activate a committed pend, run the effects */
+size_t cfg_wire_encode(const struct zab *z, uint8_t *buf);
+bool cfg_wire_decode(struct zab_buf b, struct zab_members *cur, uint64_t *act_zxid,
+                     struct zab_members *act);
+
 /* core.c: output helpers and transitions shared by the modules. */
-int voter_index(const struct zab *z, uint32_t id); /* -1 if not a voter */
 void out_send(struct zab *z, uint32_t to, const struct zab_msg *m);
 void out_persist(struct zab *z, uint64_t zxid);
 void out_app(struct zab *z, uint32_t from, uint8_t tag, struct zab_buf data);
@@ -161,7 +209,7 @@ void out_accepted_epoch(struct zab *z, uint32_t epoch);
 void out_current_epoch(struct zab *z, uint32_t epoch);
 void set_role(struct zab *z, enum zab_role role, uint32_t epoch, uint32_t leader);
 void set_established(struct zab *z, bool on);
-int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload);
+int log_append(struct zab *z, uint64_t zxid, struct zab_buf payload); /* recognizes configs */
 
 /* election.c */
 void election_start(struct zab *z);
@@ -186,6 +234,8 @@ void leader_tick(struct zab *z);
 void leader_persisted(struct zab *z);
 int leader_propose(struct zab *z, struct zab_buf payload);
 int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data);
+int leader_check_change(const struct zab *z, const struct zab_members *next);
+int leader_slot(const struct zab *z, uint32_t id); /* z->l.peers index of id, or -1 */
 void leader_leave(struct zab *z); /* stepping down: tell the followers of our sessions */
 
 #endif

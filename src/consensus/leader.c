@@ -1,6 +1,8 @@
 /* The leader side of Zab: discovery (new epoch above every acceptedEpoch), per-follower
  * synchronisation (DIFF/TRUNC/SNAP + NEWLEADER), establishment on a NEWLEADER-ACK quorum, and
- * broadcast (zxid assignment, PROPOSAL, quorum commit, PING, quorum loss). */
+ * broadcast (zxid assignment, PROPOSAL, quorum commit, PING, quorum loss). Peers are voters,
+ * observers and non-voting learners, each in a slot; only voters of the configurations in force
+ * (members.c) count for a quorum. */
 #include <string.h>
 
 #include "common/assert.h"
@@ -8,10 +10,64 @@
 
 static void send_peer(struct zab *z, uint32_t idx, struct zab_msg *m)
 {
-    ZK_ASSERT(idx != z->my_index);
+    ZK_ASSERT(idx < ZAB_MEMBERS_MAX && z->l.peers[idx].id != 0);
     m->epoch = z->epoch;
     m->nonce = z->l.peers[idx].nonce;
-    out_send(z, z->cfg.voters[idx], m);
+    out_send(z, z->l.peers[idx].id, m);
+}
+
+static int slot_of(const struct zab *z, uint32_t id);
+
+#define FOR_PEERS(i) for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) if (z->l.peers[i].id != 0)
+
+int leader_slot(const struct zab *z, uint32_t id) { return slot_of(z, id); }
+
+static int slot_of(const struct zab *z, uint32_t id)
+{
+    for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
+        if (z->l.peers[i].id == id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* A slot for a new peer: a free one, or one of a learner outside every configuration that has
+ * been silent for initLimit (so forged ids cannot hold them for good). -1: none. */
+static int slot_alloc(struct zab *z, uint32_t id)
+{
+    int victim = -1;
+    for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
+        const struct lpeer *p = &z->l.peers[i];
+        if (p->id == 0) {
+            victim = (int)i;
+            break;
+        }
+        bool listed = mem_has(&z->cur, p->id) || (z->has_pend && mem_has(&z->pend, p->id));
+        if (victim < 0 && !listed && z->now - p->last_heard > z->cfg.init_limit_ticks) {
+            victim = (int)i;
+        }
+    }
+    if (victim >= 0) {
+        memset(&z->l.peers[victim], 0, sizeof(z->l.peers[victim]));
+        z->l.peers[victim].id = id;
+        z->l.peers[victim].last_heard = z->now;
+    }
+    return victim;
+}
+
+/* The peers at or past phase whose vote counts, and me (if I count). */
+static void voters_at_least(const struct zab *z, enum lphase phase, struct idset *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (counted(z, z->cfg.my_id)) {
+        idset_add(s, z->cfg.my_id);
+    }
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase >= phase && counted(z, z->l.peers[i].id)) {
+            idset_add(s, z->l.peers[i].id);
+        }
+    }
 }
 
 void leader_start(struct zab *z)
@@ -22,31 +78,34 @@ void leader_start(struct zab *z)
     z->l.hist_zxid = ring_last(&z->log);
     z->l.since = z->now;
     z->el.proposal = (struct zab_vote){z->cfg.my_id, ring_last(&z->log), z->current_epoch};
-    if (z->cfg.n_voters == 1) {
-        leader_persisted(z); /* a single voter is its own quorum at every stage */
+    /* slots for every member of the configurations, in their order (learners come later) */
+    const struct zab_members *cfgs[2] = {&z->cur, z->has_pend ? &z->pend : NULL};
+    for (int c = 0; c < 2 && cfgs[c] != NULL; c++) {
+        const struct zab_members *m = cfgs[c];
+        for (uint32_t i = 0; i < m->n_voters + m->n_observers; i++) {
+            uint32_t id = i < m->n_voters ? m->voters[i] : m->observers[i - m->n_voters];
+            if (id != z->cfg.my_id && slot_of(z, id) < 0) {
+                (void)slot_alloc(z, id); /* may find none: more members than slots */
+            }
+        }
     }
-}
-
-static uint32_t count_at_least(const struct zab *z, enum lphase phase)
-{
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        n += i != z->my_index && z->l.peers[i].phase >= phase;
-    }
-    return n;
+    leader_persisted(z); /* a single voter is its own quorum at every stage */
 }
 
 /* Discovery: once a quorum (me included) sent FOLLOWERINFO, propose an epoch above all of theirs.
  * Returns false if we stepped down instead. */
 static bool maybe_choose_epoch(struct zab *z)
 {
-    if (z->l.epoch_chosen || 1 + count_at_least(z, LP_INFO) < z->quorum) {
+    struct idset s;
+    voters_at_least(z, LP_INFO, &s);
+    if (z->l.epoch_chosen || !has_quorum(z, &s)) {
         return true;
     }
     uint32_t e = z->accepted_epoch;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase >= LP_INFO && z->l.peers[i].accepted_epoch > e) {
-            e = z->l.peers[i].accepted_epoch;
+    FOR_PEERS(i) {
+        const struct lpeer *p = &z->l.peers[i];
+        if (p->phase >= LP_INFO && counted(z, p->id) && p->accepted_epoch > e) {
+            e = p->accepted_epoch; /* a non-voter's promise binds no one */
         }
     }
     if (e >= ZAB_EPOCH_MAX) {
@@ -58,8 +117,8 @@ static bool maybe_choose_epoch(struct zab *z)
     out_accepted_epoch(z, e + 1);
     set_role(z, ZAB_LEADING, e + 1, z->cfg.my_id);
     z->l.epoch_chosen = true;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase == LP_INFO) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase == LP_INFO) {
             struct zab_msg m = {.type = ZAB_MSG_LEADERINFO};
             send_peer(z, i, &m);
         }
@@ -106,7 +165,13 @@ static void sync_peer(struct zab *z, uint32_t idx)
     }
     send_peer(z, idx, &head);
     stream_entries(z, idx, start, first_prev);
-    struct zab_msg nl = {.type = ZAB_MSG_NEWLEADER, .zxid = last};
+    /* with our configuration, which the learner takes over (docs/consensus.md) */
+    size_t n = cfg_wire_encode(z, z->nl_wire);
+    struct zab_msg nl = {.type = ZAB_MSG_NEWLEADER, .zxid = last, .zxid2 = z->cur_zxid,
+                         .data = {z->nl_wire, n}};
+    if (nl.zxid2 > last) {
+        nl.zxid2 = last; /* a point of our log at which cur is in force */
+    }
     send_peer(z, idx, &nl);
     p->nl_zxid = last;
     p->phase = LP_SYNCING; /* from now on it also gets every new PROPOSAL and COMMIT */
@@ -130,8 +195,11 @@ static void check_established(struct zab *z)
         out_current_epoch(z, z->epoch); /* like a follower: only over a durable history */
     }
     bool self = z->current_epoch == z->epoch && z->durable >= z->l.nl_zxid;
-    if (!self || 1 + count_at_least(z, LP_SYNCED) < z->quorum) {
-        /* the leader counts itself only over a durable history under its new currentEpoch */
+    struct idset s;
+    voters_at_least(z, LP_SYNCED, &s);
+    if (!self || !has_quorum(z, &s)) {
+        /* the leader counts itself only over a durable history under its new currentEpoch; a
+         * config entry in our history needs a quorum of its voters too (waitForNewLeaderAck) */
         return;
     }
     ZK_ASSERT(ring_last(&z->log) == z->l.nl_zxid); /* nothing proposed before establishment */
@@ -140,8 +208,8 @@ static void check_established(struct zab *z)
         z->committed = z->l.nl_zxid;
     }
     set_established(z, true);
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase == LP_SYNCED) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase == LP_SYNCED) {
             struct zab_msg m = {.type = ZAB_MSG_UPTODATE, .zxid = z->committed};
             send_peer(z, i, &m);
         }
@@ -154,21 +222,62 @@ static void maybe_start_sync(struct zab *z)
     if (!z->l.epoch_chosen || z->l.synced_started) {
         return;
     }
-    uint32_t n = 1;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        n += i != z->my_index && z->l.peers[i].epoch_acked;
+    struct idset s = {0};
+    if (counted(z, z->cfg.my_id)) {
+        idset_add(&s, z->cfg.my_id);
     }
-    if (n < z->quorum) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].epoch_acked && counted(z, z->l.peers[i].id)) {
+            idset_add(&s, z->l.peers[i].id);
+        }
+    }
+    if (!has_quorum(z, &s)) {
         return;
     }
     z->l.synced_started = true;
     z->l.nl_zxid = ring_last(&z->log);
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase == LP_ACKEPOCH) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase == LP_ACKEPOCH) {
             sync_peer(z, i);
         }
     }
     check_established(z);
+}
+
+/* Largest zxid a quorum of m's voters acknowledged (cumulative acks). */
+static uint64_t quorum_acked(const struct zab *z, const struct zab_members *m)
+{
+    uint64_t vals[ZAB_PEERS_MAX];
+    for (uint32_t v = 0; v < m->n_voters; v++) {
+        uint32_t id = m->voters[v];
+        int i = slot_of(z, id);
+        vals[v] = id == z->cfg.my_id ? z->durable /* the leader's own ACK: after its fsync */
+                  : i >= 0 && z->l.peers[i].phase == LP_SYNCED ? z->l.peers[i].acked
+                                                               : 0;
+    }
+    return zab_quorum_commit(vals, m->n_voters, zab_quorum_size(m->n_voters));
+}
+
+/* From a pending config entry C on, an entry commits only with a quorum of the old voters and a
+ * quorum of C's; the entries before C need the old ones only. */
+static uint64_t commit_point(const struct zab *z)
+{
+    uint64_t c = quorum_acked(z, &z->cur);
+    if (!z->has_pend) {
+        return c;
+    }
+    uint64_t cn = quorum_acked(z, &z->pend);
+    if (z->sabotage == ZAB_SABOTAGE_NEW_QUORUM_ONLY && cn >= z->pend_zxid) {
+        return cn; /* planted bug: the new voters alone commit the change */
+    }
+    if (c < z->pend_zxid) {
+        return c;
+    }
+    if (cn >= z->pend_zxid) {
+        return c < cn ? c : cn;
+    }
+    size_t i = ring_after(&z->log, z->pend_zxid - 1); /* pend is above committed: in the ring */
+    return i == 0 ? z->log.base : ring_at(&z->log, i - 1)->zxid;
 }
 
 static void recompute_commit(struct zab *z)
@@ -176,15 +285,7 @@ static void recompute_commit(struct zab *z)
     if (!z->established) {
         return;
     }
-    uint64_t vals[ZAB_PEERS_MAX];
-    size_t n = 0;
-    vals[n++] = z->durable; /* the leader's own ACK: only after its fsync */
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase == LP_SYNCED) {
-            vals[n++] = z->l.peers[i].acked;
-        }
-    }
-    uint64_t c = zab_quorum_commit(vals, n, z->quorum);
+    uint64_t c = commit_point(z);
     if (z->sabotage == ZAB_SABOTAGE_MINORITY_COMMIT) {
         c = ring_last(&z->log);
     }
@@ -193,8 +294,8 @@ static void recompute_commit(struct zab *z)
     }
     ZK_ASSERT(c <= ring_last(&z->log));
     z->committed = c;
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase >= LP_SYNCING) {
             struct zab_msg m = {.type = ZAB_MSG_COMMIT, .zxid = c};
             send_peer(z, i, &m);
         }
@@ -228,11 +329,20 @@ static void newer_promise(struct zab *z, struct lpeer *p)
     }
 }
 
-static int on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
+static int on_followerinfo(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
+    int slot = slot_of(z, from);
+    if (slot < 0) {
+        slot = slot_alloc(z, from); /* a joiner, an observer, or a voter's first session */
+        if (slot < 0) {
+            return ZAB_EINVAL; /* every slot is taken: bounded */
+        }
+    }
+    uint32_t idx = (uint32_t)slot;
     struct lpeer *p = &z->l.peers[idx];
     struct lpeer kept = *p;
     memset(p, 0, sizeof(*p)); /* a new session: stop forwarding until it is synced again */
+    p->id = from;
     p->epoch_acked = kept.epoch_acked;
     p->promise_since = kept.promise_since;
     p->promise_last = kept.promise_last;
@@ -246,7 +356,7 @@ static int on_followerinfo(struct zab *z, uint32_t idx, const struct zab_msg *m)
     p->nonce = m->nonce;
     p->accepted_epoch = m->epoch;
     p->last_heard = z->now;
-    if (z->l.epoch_chosen && m->epoch > z->epoch) {
+    if (z->l.epoch_chosen && m->epoch > z->epoch && counted(z, from)) {
         newer_promise(z, p);
         return ZAB_OK;
     }
@@ -265,12 +375,13 @@ static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
     struct lpeer *p = &z->l.peers[idx];
     p->cur_epoch = m->epoch2;
     p->last_zxid = m->zxid;
-    if (!z->l.synced_started &&
+    bool voter = counted(z, p->id); /* a non-voter's history is truncated to ours, as any */
+    if (voter && !z->l.synced_started &&
         zab_history_newer(m->epoch2, m->zxid, z->l.hist_epoch, z->l.hist_zxid)) {
         election_start(z); /* pitfall 17: a follower is more recent; we must not lead */
         return;
     }
-    if (!(m->flags & ZAB_MSG_F_ALREADY)) {
+    if (!(m->flags & ZAB_MSG_F_ALREADY) && voter) {
         p->epoch_acked = true;
     }
     p->phase = LP_ACKEPOCH;
@@ -353,11 +464,15 @@ static bool fits_session(const struct zab *z, const struct lpeer *p, const struc
 int leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     ZK_ASSERT(z->role == ZAB_LEADING);
-    uint32_t idx = (uint32_t)voter_index(z, from);
-    struct lpeer *p = &z->l.peers[idx];
     if (m->type == ZAB_MSG_FOLLOWERINFO) {
-        return on_followerinfo(z, idx, m);
+        return on_followerinfo(z, from, m);
     }
+    int slot = slot_of(z, from);
+    if (slot < 0) {
+        return ZAB_EINVAL; /* no session with us */
+    }
+    uint32_t idx = (uint32_t)slot;
+    struct lpeer *p = &z->l.peers[idx];
     if (p->phase == LP_NONE || m->nonce != p->nonce || m->epoch != z->epoch ||
         !fits_session(z, p, m)) {
         return ZAB_EINVAL; /* stale session, another leader's follower, or not for this phase */
@@ -390,13 +505,18 @@ void leader_tick(struct zab *z)
         return;
     }
     if (z->established) {
-        uint32_t alive = 1;
-        for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+        struct idset alive = {0};
+        if (counted(z, z->cfg.my_id)) {
+            idset_add(&alive, z->cfg.my_id);
+        }
+        FOR_PEERS(i) {
             const struct lpeer *p = &z->l.peers[i];
             bool heard = p->phase == LP_SYNCED && z->now - p->last_heard <= z->cfg.sync_limit_ticks;
-            alive += i != z->my_index && (heard || z->now < p->grace_until);
+            if ((heard || z->now < p->grace_until) && counted(z, p->id)) {
+                idset_add(&alive, p->id);
+            }
         }
-        if (alive < z->quorum) {
+        if (!has_quorum(z, &alive)) {
             election_start(z); /* "not sufficient followers synced": step down */
             return;
         }
@@ -405,14 +525,14 @@ void leader_tick(struct zab *z)
             return;
         }
     }
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
+    FOR_PEERS(i) {
         const struct lpeer *p = &z->l.peers[i];
-        if (i != z->my_index && z->l.synced_started && p->phase == LP_ACKEPOCH && may_sync(z, p)) {
+        if (z->l.synced_started && p->phase == LP_ACKEPOCH && may_sync(z, p)) {
             sync_peer(z, i); /* deferred by may_sync */
         }
     }
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase >= LP_SYNCING) {
             /* zxid2 = last proposed (as Java's PING): lets a follower notice lost proposals
              * even when no later proposal comes to reveal the gap */
             struct zab_msg m = {.type = ZAB_MSG_PING, .zxid = z->committed,
@@ -423,10 +543,41 @@ void leader_tick(struct zab *z)
     }
 }
 
+/* ZooKeeper's reconfig checks: one change at a time, and the new voters must hold a quorum of
+ * members synced with us now (or the change could never commit). */
+int leader_check_change(const struct zab *z, const struct zab_members *next)
+{
+    if (z->role != ZAB_LEADING || !z->established) {
+        return ZAB_ENOLEADER;
+    }
+    if (z->has_pend) {
+        return ZAB_ERECONFIG;
+    }
+    struct idset s = {0};
+    if (mem_voter(next, z->cfg.my_id)) {
+        idset_add(&s, z->cfg.my_id);
+    }
+    FOR_PEERS(i) {
+        const struct lpeer *p = &z->l.peers[i];
+        if (p->phase == LP_SYNCED && z->now - p->last_heard <= z->cfg.sync_limit_ticks &&
+            mem_voter(next, p->id)) {
+            idset_add(&s, p->id);
+        }
+    }
+    return quorum_in(next, &s) ? ZAB_OK : ZAB_ENOQUORUM;
+}
+
 int leader_propose(struct zab *z, struct zab_buf payload)
 {
     if (!z->established) {
         return ZAB_ENOLEADER;
+    }
+    struct zab_members next;
+    if (z->cfg.config_of != NULL && z->cfg.config_of(z->cfg.config_ctx, payload, &next) == 1) {
+        int rc = zab_members_valid(&next) ? leader_check_change(z, &next) : ZAB_EINVAL;
+        if (rc != ZAB_OK) {
+            return rc;
+        }
     }
     uint64_t last = ring_last(&z->log);
     ZK_ASSERT(zab_epoch_of(last) <= z->epoch); /* our log holds no epoch we have not accepted */
@@ -446,8 +597,8 @@ int leader_propose(struct zab *z, struct zab_buf payload)
         return rc;
     }
     const struct ring_entry *e = ring_at(&z->log, z->log.count - 1);
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase >= LP_SYNCING) {
             struct zab_msg m = {.type = ZAB_MSG_PROPOSAL, .zxid = zxid, .zxid2 = last,
                                 .data = {e->data, e->len}};
             send_peer(z, i, &m);
@@ -459,8 +610,8 @@ int leader_propose(struct zab *z, struct zab_buf payload)
 void leader_leave(struct zab *z)
 {
     ZK_ASSERT(z->role == ZAB_LEADING);
-    for (uint32_t i = 0; i < z->cfg.n_voters; i++) {
-        if (i != z->my_index && z->l.peers[i].phase >= LP_SYNCING) {
+    FOR_PEERS(i) {
+        if (z->l.peers[i].phase >= LP_SYNCING) {
             struct zab_msg m = {.type = ZAB_MSG_PING, .zxid = z->committed,
                                 .flags = ZAB_MSG_F_LEAVING};
             send_peer(z, i, &m);
@@ -473,8 +624,8 @@ int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data)
     if (!z->established) {
         return ZAB_ENOLEADER;
     }
-    int idx = voter_index(z, to);
-    if (idx < 0 || (uint32_t)idx == z->my_index || z->l.peers[idx].phase < LP_SYNCED) {
+    int idx = slot_of(z, to);
+    if (to == 0 || idx < 0 || z->l.peers[idx].phase < LP_SYNCED) {
         return ZAB_EINVAL;
     }
     struct zab_msg m = {.type = ZAB_MSG_APP, .tag = tag, .data = data};

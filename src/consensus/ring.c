@@ -43,7 +43,7 @@ bool ring_full(const struct zab_ring *r)
     return r->count == r->cap;
 }
 
-int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload)
+int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload, bool config)
 {
     ZK_ASSERT(zxid > ring_last(r)); /* the log only grows in zxid order */
     ZK_ASSERT(zab_counter_of(zxid) != 0); /* (e,0) marks an epoch start, never a txn */
@@ -62,6 +62,7 @@ int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload)
     slot->zxid = zxid;
     slot->data = copy;
     slot->len = payload.len;
+    slot->config = config;
     r->count++;
     return 0;
 }

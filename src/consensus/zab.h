@@ -10,6 +10,7 @@
 
 /* Limits. Every queue of the core is bounded by one of these or by a zab_config field. */
 #define ZAB_PEERS_MAX 7                   /* voters in one ensemble (3 and 5 are the tested sizes) */
+#define ZAB_MEMBERS_MAX 16 /* voters + observers (+ learners not yet in a configuration) */
 #define ZAB_PAYLOAD_MAX (1024 * 1024)      /* default of zab_config.max_payload */
 #define ZAB_COUNTER_MAX_DEFAULT 0xfffffffeu /* ZOOKEEPER-1277: counter 0xffffffff is never used */
 /* Ceilings on what a peer message may carry (docs/consensus.md, "Hostile messages"). A message
@@ -29,16 +30,29 @@
 #define ZAB_ENOMEM (-4)    /* allocation failed; the event had no effect */
 #define ZAB_ETOOBIG (-5)   /* codec: output buffer too small */
 #define ZAB_EMALFORMED (-6) /* codec: input bytes are not a valid message */
+#define ZAB_ENOQUORUM (-7) /* config change: the new voters do not contain a quorum of members
+                            * synced with this leader (ZooKeeper's NewConfigNoQuorum) */
+#define ZAB_ERECONFIG (-8) /* config change: another one is proposed and not yet committed */
 
 const char *zab_strerror(int rc);
 
-enum zab_role { ZAB_LOOKING = 0, ZAB_FOLLOWING = 1, ZAB_LEADING = 2 /* 3 reserved: OBSERVING */ };
+enum zab_role { ZAB_LOOKING = 0, ZAB_FOLLOWING = 1, ZAB_LEADING = 2, ZAB_OBSERVING = 3 };
+
+/* A configuration (docs/consensus.md, "Membership changes and observers"). */
+struct zab_members {
+    uint32_t n_voters;
+    uint32_t voters[ZAB_PEERS_MAX];      /* participants, ids > 0, no duplicates */
+    uint32_t n_observers;
+    uint32_t observers[ZAB_MEMBERS_MAX]; /* never vote, never count for a quorum */
+};
 
 /* Static configuration; ticks are the only notion of time. */
 struct zab_config {
     uint32_t my_id;
-    uint32_t n_voters;
-    uint32_t voters[ZAB_PEERS_MAX]; /* server ids, my_id among them; ids are > 0 */
+    struct zab_members members;     /* the configuration the member starts with: the last one it
+                                     * knows committed (its zoo.cfg / dynamic config file). my_id
+                                     * is normally a voter or an observer of it; a member in
+                                     * neither is a non-voting learner (a joiner) */
     uint32_t init_limit_ticks;      /* discovery+sync must finish within this (ZooKeeper initLimit) */
     uint32_t sync_limit_ticks;      /* silence tolerated in broadcast (ZooKeeper syncLimit) */
     uint32_t finalize_ticks;        /* election: wait this long for a better vote before deciding */
@@ -47,9 +61,16 @@ struct zab_config {
     uint32_t max_outstanding;       /* leader: uncommitted proposals allowed in flight */
     uint32_t counter_max;           /* highest zxid counter used before forcing a new epoch */
     uint32_t max_payload;           /* largest SUBMIT payload (jute.maxbuffer plus its envelope) */
+    /* Is this log payload a configuration change, and to what? Called by the core on SUBMIT, on
+     * PROPOSALs and sync streams received, and on the START tail. Returns 1 and fills *next
+     * (yes), 0 (an ordinary entry). Must be pure. NULL: no entry is ever a config change. An
+     * entry whose *next is not a valid configuration is an ordinary entry. */
+    int (*config_of)(void *ctx, struct zab_buf payload, struct zab_members *next);
+    void *config_ctx;
 };
 
-/* Fills in defaults for a member of the given ensemble (init 10, sync 5, window 500, ...). */
+/* Fills in defaults for a member of the given ensemble (init 10, sync 5, window 500, ...):
+ * members.voters = voters, no observers, no config_of. */
 void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voters,
                         const uint32_t *voters);
 
@@ -126,6 +147,10 @@ enum zab_update_flags {
     ZAB_UPD_ROLE = 1u << 4,           /* role / epoch / leader changed (informational) */
     ZAB_UPD_ESTABLISHED = 1u << 5,    /* a leader is established for us: serve clients */
     ZAB_UPD_LOST = 1u << 6,           /* the established leader is gone: stop serving writes */
+    ZAB_UPD_CONFIG = 1u << 7, /* a configuration became active: config, committed at config_zxid
+                               * (its entry is in this update's commits[]); or a sync replaced
+                               * ours with the leader's (after INSTALL, or a joiner's start-up
+                               * configuration): then config_zxid is the point it holds from */
 };
 
 /* What the caller must do, in this order:
@@ -157,6 +182,8 @@ struct zab_update {
     enum zab_role role; /* always filled: current role */
     uint32_t epoch;     /* always filled: the epoch we lead/follow (currentEpoch when looking) */
     uint32_t leader;    /* always filled: leader id, 0 if none */
+    struct zab_members config; /* ZAB_UPD_CONFIG: the configuration now active */
+    uint64_t config_zxid;
 };
 
 struct zab;
@@ -173,6 +200,16 @@ enum zab_role zab_role(const struct zab *z);
 bool zab_established(const struct zab *z);
 uint64_t zab_committed(const struct zab *z);
 uint64_t zab_last_logged(const struct zab *z);
+/* The active configuration (the last committed config entry's, or cfg.members). */
+const struct zab_members *zab_members(const struct zab *z);
+
+/* Would the leader propose this configuration change now? ZAB_OK, ZAB_ERECONFIG, ZAB_ENOQUORUM,
+ * ZAB_EINVAL (not a valid configuration: no voters, a zero or duplicate id, over the limits), or
+ * ZAB_ENOLEADER (not an established leader). Pure query; zab_step(SUBMIT) of a config entry
+ * returns the same codes and proposes nothing unless ZAB_OK. */
+int zab_check_config_change(const struct zab *z, const struct zab_members *next);
+/* Is m a valid configuration (at least one voter, ids > 0, no id twice, within the limits)? */
+bool zab_members_valid(const struct zab_members *m);
 
 /* Test hook: break the core on purpose so the simulator can prove its checkers bite. */
 enum zab_sabotage {
@@ -180,6 +217,8 @@ enum zab_sabotage {
     ZAB_SABOTAGE_MINORITY_COMMIT, /* leader commits on its own durable log, ignoring acks */
     ZAB_SABOTAGE_SKIP_TRUNC,      /* leader sends DIFF where TRUNC is needed */
     ZAB_SABOTAGE_EARLY_ACK,       /* follower ACKs before the entry is durable (ZOOKEEPER-3911) */
+    ZAB_SABOTAGE_NEW_QUORUM_ONLY, /* leader commits a pending config change (and what follows it)
+                                   * on a quorum of the new voters alone */
 };
 void zab_sabotage(struct zab *z, enum zab_sabotage what);
 

@@ -190,7 +190,7 @@ static void op_raw(struct world *w, struct fz *in)
 /* The live session between `to` and `from` as `to` sees it, to graft onto a forged message. */
 static void graft_live(const struct zab *z, uint32_t from, uint8_t what, struct zab_msg *m)
 {
-    int idx = voter_index(z, from);
+    int idx = leader_slot(z, from);
     if (what & 1) {
         m->nonce = z->role == ZAB_LEADING && idx >= 0 ? z->l.peers[idx].nonce : z->f.nonce;
     }

@@ -123,6 +123,13 @@ static struct forgery unknown_sender(struct sim *s, const struct member *t)
     uint64_t k = rng_below(&s->rng, 4);
     struct forgery f = {"unknown sender", k == 3 ? t->id : ids[k], plausible(s, t),
                         EXPECT_REFUSED};
+    /* anyone may ask an established voter for its leader, and offer a leader to follow it as a
+     * non-voting learner (a joiner): neither may move the member */
+    bool some_id = f.from != 0 && f.from != t->id;
+    if (some_id && ((f.m.type == ZAB_MSG_VOTE && f.m.state == ZAB_LOOKING && t->role != ZAB_LOOKING) ||
+                    (f.m.type == ZAB_MSG_FOLLOWERINFO && t->role == ZAB_LEADING))) {
+        f.expect = EXPECT_KEEP_ROLE;
+    }
     return f;
 }
 

@@ -51,7 +51,7 @@ static void net_exec(struct net *nt, uint32_t i, const struct zab_update *up)
         if (om->msg.type != ZAB_MSG_VOTE) {
             nt->last_nonce[i] = om->msg.nonce;
         }
-        if (nt->down[to]) {
+        if (to >= nt->n || nt->down[to]) { /* a forged id's: nobody listens */
             continue;
         }
         cr_assert_lt(nt->qtail - nt->qhead, QUEUE_MAX, "network queue overflow");
@@ -497,10 +497,23 @@ Test(zab_hostile, out_of_range_fields_are_refused)
     expect_refused(&nt, l, f + 1, epoch2);
     struct zab_msg li0 = {.type = ZAB_MSG_LEADERINFO, .epoch = 0, .nonce = fn};
     expect_refused(&nt, f, l + 1, li0);
-    for (uint32_t id = 0; id < 3; id++) { /* unknown ids and ourselves */
+    for (uint32_t id = 0; id < 2; id++) { /* id 0 and ourselves */
         struct zab_msg v = {.type = ZAB_MSG_VOTE, .leader = 1, .nonce = 1};
-        expect_refused(&nt, f, id == 0 ? 0 : id == 1 ? 77 : f + 1, v);
+        expect_refused(&nt, f, id == 0 ? 0 : f + 1, v);
     }
+    /* any other id may ask an established voter for its leader (joiners and observers do) */
+    struct zab_msg ask = {.type = ZAB_MSG_VOTE, .leader = 0, .nonce = 1};
+    struct zab_update ans;
+    cr_assert_eq(forge(&nt, f, 77, ask, &ans), ZAB_OK);
+    cr_assert_eq(ans.n_msgs, 1);
+    cr_assert_eq(ans.msgs[0].to, 77);
+    cr_assert_eq(ans.msgs[0].msg.state, ZAB_FOLLOWING);
+    cr_assert_eq(ans.msgs[0].msg.leader, l + 1);
+    cr_assert_eq(ans.role, ZAB_FOLLOWING);
+    cr_assert_eq(ans.flags, 0);
+    struct zab_msg answer_77 = {.type = ZAB_MSG_VOTE, .leader = 1, .nonce = 1,
+                                 .state = ZAB_FOLLOWING};
+    expect_refused(&nt, f, 77, answer_77); /* answers come from voters only */
     expect_commits(&nt);
     net_free(&nt);
 }
