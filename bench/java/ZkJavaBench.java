@@ -4,18 +4,23 @@
  * Java client's Netty socket speaks TLS, so one generator measures plaintext and TLS alike.
  * Like zkbench it prints one "RESULT key=value ..." line (latencies in ms).
  *
- *   java -cp CP [-D...] bench/java/ZkJavaBench.java create --connect S [--clients 16]
+ *   java -cp CP [-D...] bench/java/ZkJavaBench.java create|get --connect S [--clients 16]
  *        [--depth 16] [--seconds 10] [--warmup 2] [--size 100] [--root /zkjbench]
  *       --clients ZooKeeper sessions, each keeping --depth asynchronous creates of --size-byte
  *       persistent nodes in flight (a completion records its latency and sends that slot's next
  *       create). ops/s and p50/p99/p999/max latency inside the window after --warmup, and the
  *       generator's own CPU (client_cpu_pct, 100 = one core). The nodes made are deleted after
- *       the window (same pipeline, not reported).
+ *       the window (same pipeline, not reported). get: the same with getData of one --size-byte
+ *       node (no disk, no quorum: the round trip to the member the session is on).
  *   java ... ZkJavaBench.java lock --connect S [--contenders 4] [--seconds 10] [--warmup 2]
  *       --contenders threads, each with its own CuratorFramework (session) and an
  *       InterProcessMutex on one path, acquire and release in a loop with no work in between.
  *       cycles/s and the hand-off latency: from a holder calling release() to the next
  *       acquire() returning (with 1 contender: a whole release + acquire).
+ *
+ * Both take [--server-pids P1,P2,...] (the members' pids, on this machine): their CPU time
+ * (utime + stime from /proc/PID/stat, summed) inside the window is printed as server_cpu_pct
+ * (100 = one core) and server_cpu_us_per_op (per create, or per lock cycle).
  *
  * CP: /usr/share/java/curator-recipes.jar (its manifest brings curator-framework/-client, guava,
  * zookeeper.jar, zookeeper-jute), netty-codec, netty-resolver, netty-transport-native-unix-common
@@ -99,6 +104,30 @@ public class ZkJavaBench {
         return 0;
     }
 
+    /** Summed utime + stime of the given processes, in ns (/proc/PID/stat; clock ticks of 10 ms). */
+    static long serverCpuNs(String pids) {
+        if (pids == null)
+            return 0;
+        long ticks = 0;
+        for (String p : pids.split(",")) {
+            try {
+                String st = new String(java.nio.file.Files.readAllBytes(java.nio.file.Paths.get("/proc", p, "stat")));
+                String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+                ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15
+            } catch (Exception e) {
+                System.err.println("ZkJavaBench: cannot read /proc/" + p + "/stat: " + e);
+            }
+        }
+        return ticks * 10000000L;
+    }
+
+    static String serverCpu(String pids, long ns, double seconds, long ops) {
+        if (pids == null)
+            return "";
+        return String.format(" server_cpu_pct=%.0f server_cpu_us_per_op=%.1f", 100.0 * ns / 1e9 / seconds,
+                ops > 0 ? ns / 1e3 / ops : 0.0);
+    }
+
     static int tls() { return Boolean.getBoolean("zookeeper.client.secure") ? 1 : 0; }
 
     static void sleepUntil(long deadlineNs) throws InterruptedException {
@@ -130,7 +159,7 @@ public class ZkJavaBench {
         long errors;
     }
 
-    static int create(Map<String, String> o) throws Exception {
+    static int ops(String op, Map<String, String> o) throws Exception {
         String hosts = o.get("connect");
         int clients = Integer.parseInt(o.getOrDefault("clients", "16"));
         int depth = Integer.parseInt(o.getOrDefault("depth", "16"));
@@ -153,16 +182,24 @@ public class ZkJavaBench {
         } catch (KeeperException.NodeExistsException e) {
             // made by an earlier run
         }
-        cl.get(0).zk.create(base, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        cl.get(0).zk.create(base, data, ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+        final boolean get = op.equals("get");
 
         final long recStart = System.nanoTime() + (long) (warmup * 1e9);
         final long recEnd = recStart + (long) (seconds * 1e9);
         final AtomicInteger inflight = new AtomicInteger(clients * depth);
         final CountDownLatch drained = new CountDownLatch(1);
 
-        AsyncCallback.StringCallback cb = new AsyncCallback.StringCallback() {
+        final class Cb implements AsyncCallback.StringCallback, AsyncCallback.DataCallback {
             @Override
-            public void processResult(int rc, String path, Object ctx, String name) {
+            public void processResult(int rc, String path, Object ctx, String name) { done(rc, ctx); }
+
+            @Override
+            public void processResult(int rc, String path, Object ctx, byte[] d, org.apache.zookeeper.data.Stat st) {
+                done(rc, ctx);
+            }
+
+            void done(int rc, Object ctx) {
                 long t1 = System.nanoTime();
                 Object[] slot = (Object[]) ctx; // {Client, long[]{t0}}
                 Client c = (Client) slot[0];
@@ -176,17 +213,19 @@ public class ZkJavaBench {
                         drained.countDown();
                     return;
                 }
-                issue(c, slot, base, data, this);
+                issue(get, c, slot, base, data, this);
             }
-        };
+        }
+        Cb cb = new Cb();
         for (Client c : cl)
             for (int d = 0; d < depth; d++)
-                issue(c, new Object[] {c, new long[1]}, base, data, cb);
+                issue(get, c, new Object[] {c, new long[1]}, base, data, cb);
 
+        String pids = o.get("server-pids");
         sleepUntil(recStart);
-        long cpu0 = cpuNs();
+        long cpu0 = cpuNs(), srv0 = serverCpuNs(pids);
         sleepUntil(recEnd);
-        long cpu1 = cpuNs();
+        long cpu1 = cpuNs(), srv1 = serverCpuNs(pids);
         if (!drained.await(60, TimeUnit.SECONDS))
             System.err.println("ZkJavaBench: " + inflight.get() + " creates unanswered 60 s after the window");
 
@@ -197,10 +236,11 @@ public class ZkJavaBench {
             errors += c.errors;
         }
         long[] all = merge(lats);
-        System.out.printf("RESULT kind=ops op=create client=java tls=%d clients=%d depth=%d size=%d "
-                + "seconds=%.2f ops=%d ops_per_s=%.0f%s errors=%d client_cpu_pct=%.0f%n",
-                tls(), clients, depth, data.length, seconds, all.length, all.length / seconds,
-                latency("", all), errors, 100.0 * (cpu1 - cpu0) / 1e9 / seconds);
+        System.out.printf("RESULT kind=ops op=%s client=java tls=%d clients=%d depth=%d size=%d "
+                + "seconds=%.2f ops=%d ops_per_s=%.0f%s errors=%d client_cpu_pct=%.0f%s%n",
+                op, tls(), clients, depth, data.length, seconds, all.length, all.length / seconds,
+                latency("", all), errors, 100.0 * (cpu1 - cpu0) / 1e9 / seconds,
+                serverCpu(pids, srv1 - srv0, seconds, all.length));
         System.out.flush();
 
         // Delete what the run made, depth at a time per session.
@@ -227,9 +267,13 @@ public class ZkJavaBench {
         return errors == 0 && delErrors.get() == 0 ? 0 : 1;
     }
 
-    static void issue(Client c, Object[] slot, String base, byte[] data, AsyncCallback.StringCallback cb) {
+    static <T extends AsyncCallback.StringCallback & AsyncCallback.DataCallback> void issue(boolean get, Client c,
+            Object[] slot, String base, byte[] data, T cb) {
         ((long[]) slot[1])[0] = System.nanoTime();
-        c.zk.create(base + "/c" + c.id + "-" + c.seq.getAndIncrement(), data, ZooDefs.Ids.OPEN_ACL_UNSAFE,
+        if (get)
+            c.zk.getData(base, false, (AsyncCallback.DataCallback) cb, slot);
+        else
+            c.zk.create(base + "/c" + c.id + "-" + c.seq.getAndIncrement(), data, ZooDefs.Ids.OPEN_ACL_UNSAFE,
                 CreateMode.PERSISTENT, cb, slot);
     }
 
@@ -292,18 +336,19 @@ public class ZkJavaBench {
             threads.add(t);
             t.start();
         }
+        String pids = o.get("server-pids");
         sleepUntil(recStart);
-        long cpu0 = cpuNs();
+        long cpu0 = cpuNs(), srv0 = serverCpuNs(pids);
         sleepUntil(recEnd);
-        long cpu1 = cpuNs();
+        long cpu1 = cpuNs(), srv1 = serverCpuNs(pids);
         stop.set(true);
         for (Thread t : threads)
             t.join(30000);
         long[] h = merge(lats);
         System.out.printf("RESULT kind=lock client=curator tls=%d contenders=%d seconds=%.2f cycles=%d "
-                + "cycles_per_s=%.1f%s errors=%d client_cpu_pct=%.0f%n", tls(), contenders, seconds,
+                + "cycles_per_s=%.1f%s errors=%d client_cpu_pct=%.0f%s%n", tls(), contenders, seconds,
                 cycles.get(), cycles.get() / seconds, latency("handoff_", h), errors.get(),
-                100.0 * (cpu1 - cpu0) / 1e9 / seconds);
+                100.0 * (cpu1 - cpu0) / 1e9 / seconds, serverCpu(pids, srv1 - srv0, seconds, cycles.get()));
         System.out.flush();
         try {
             clients.get(0).delete().deletingChildrenIfNeeded().forPath(path);
@@ -318,9 +363,10 @@ public class ZkJavaBench {
     // ---- main -----------------------------------------------------------------------------
 
     static void usage() {
-        System.err.println("usage: ZkJavaBench create --connect S [--clients N] [--depth N] [--seconds S]"
-                + " [--warmup S] [--size BYTES] [--root PATH]\n"
-                + "       ZkJavaBench lock --connect S [--contenders N] [--seconds S] [--warmup S] [--root PATH]");
+        System.err.println("usage: ZkJavaBench create|get --connect S [--clients N] [--depth N] [--seconds S]"
+                + " [--warmup S] [--size BYTES] [--root PATH] [--server-pids P,...]\n"
+                + "       ZkJavaBench lock --connect S [--contenders N] [--seconds S] [--warmup S] [--root PATH]"
+                + " [--server-pids P,...]");
         System.exit(2);
     }
 
@@ -339,7 +385,8 @@ public class ZkJavaBench {
             System.setProperty("zookeeper.clientCnxnSocket", "org.apache.zookeeper.ClientCnxnSocketNetty");
         int rc;
         switch (args[0]) {
-        case "create": rc = create(o); break;
+        case "create":
+        case "get": rc = ops(args[0], o); break;
         case "lock": rc = lock(o); break;
         default: usage(); return;
         }
