@@ -12,7 +12,10 @@ src/member/catchup.c send_record returns 1 (stop) as soon as the link holds a wi
 *before* counting the record it just sent (`++lp->sent` comes after the window check), so when
 the first record of any pump fills the window, pump_log sees sent == 0 with records still to go
 and takes it for a hole in the log: it logs the error and drops the stream. A fix: count the
-record before the window check.
+record before the window check. Small records hit it too when a pump starts just under the
+window, e.g. after a paused follower drains its queue (test_catchup.py's pause case sees its
+stream restarted now and then); once fixed, test_catchup.py can assert again that an
+undisturbed stream is never dropped and a paused one goes on.
 
 Same scenario as test_catchup.py's first case, with the tree written as multis of 100 creates
 and snapCount=1000 (so the log after the leader's snapshot holds up to ~1000 such records, ~8 MB).
