@@ -8,7 +8,9 @@
  * exists counts as created, so such a fill can be repeated or extended (a multi that meets an
  * existing node fails whole). Prints
  *   RESULT kind=fill nodes=N ... nodes_per_s=R errors=E
- * and exits 1 if any create failed: with errors=0 every leaf of the layout is acknowledged. */
+ * and exits 1 if any create failed: with errors=0 every leaf of the layout is acknowledged.
+ * A request lost with its connection is sent again once the client has reconnected (retries=),
+ * so a fill survives a member restarting or an election under it. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@ struct fslot {
     zhandle_t *zh;
     uint64_t t0;
     int unit, count; /* what this request creates: parents [unit] or leaves of batch `unit` */
+    int tries;       /* sends of this unit that were lost with the connection */
     bool leaves;
     zoo_op_t *ops;
     zoo_op_result_t *results;
@@ -35,16 +38,39 @@ static struct {
     int size, nodes, fanout, batch, parents, batches;
     atomic_int next;       /* next unit of the current pass */
     atomic_int inflight;
-    atomic_ullong created, errors;
+    atomic_ullong created, errors, retries;
     bool leaves;           /* the pass: parents first, then leaves */
     struct hist h;         /* request latency; completions run on one thread per session */
     atomic_flag hist_lock;
 } fl;
 
 static void fissue(struct fslot *s);
+static void fsend(struct fslot *s);
+
+#define MAX_TRIES 100 /* a unit lost with its connection is sent again, 20 ms apart */
+
+static bool retryable(int rc)
+{
+    return rc == ZCONNECTIONLOSS || rc == ZOPERATIONTIMEOUT || rc == ZINVALIDSTATE;
+}
+
+/* A request lost with the connection (the client reconnects by itself, maybe to another
+ * member) is sent again; whether the lost one was applied shows as NodeExists. */
+static bool retry(struct fslot *s, int rc)
+{
+    if (!retryable(rc) || s->tries >= MAX_TRIES)
+        return false;
+    s->tries++;
+    atomic_fetch_add(&fl.retries, 1);
+    sleep_ms(20);
+    fsend(s);
+    return true;
+}
 
 static void fdone(struct fslot *s, int rc, int ok)
 {
+    if (ok < s->count && retry(s, rc))
+        return;
     uint64_t us = (now_ns() - s->t0) / 1000;
     while (atomic_flag_test_and_set(&fl.hist_lock))
         ;
@@ -68,7 +94,11 @@ static void create_done(int rc, const char *value, const void *data)
 static void multi_done(int rc, const void *data)
 {
     struct fslot *s = (struct fslot *)data;
-    fdone(s, rc, rc == ZOK ? s->count : 0); /* atomic: all of the batch or none of it */
+    /* atomic: all of the batch or none of it; a resent batch whose first node exists was
+     * applied by the send that was lost (nothing else creates these paths) */
+    bool applied = rc == ZOK || (rc == ZNODEEXISTS && s->tries > 0 &&
+                                 s->results[0].err == ZNODEEXISTS);
+    fdone(s, rc, applied ? s->count : 0);
 }
 
 static void fissue(struct fslot *s)
@@ -81,9 +111,16 @@ static void fissue(struct fslot *s)
     }
     s->unit = u;
     s->leaves = fl.leaves;
-    int rc;
+    s->tries = 0;
+    fsend(s);
+}
+
+/* Send the slot's unit (again, after a loss). */
+static void fsend(struct fslot *s)
+{
+    int rc, u = s->unit;
     s->t0 = now_ns();
-    if (!fl.leaves) {
+    if (!s->leaves) {
         s->count = 1;
         snprintf(s->paths[0], PATH_BYTES, "%s/p%d", fl.root, u);
         rc = zoo_acreate(s->zh, s->paths[0], NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, create_done, s);
@@ -102,7 +139,7 @@ static void fissue(struct fslot *s)
             rc = zoo_amulti(s->zh, s->count, s->ops, s->results, multi_done, s);
         }
     }
-    if (rc != ZOK) { /* not sent (connection loss): count it and retire the slot */
+    if (rc != ZOK && !retry(s, rc)) { /* not sent: count it and retire the slot */
         atomic_fetch_add(&fl.errors, (unsigned long long)s->count);
         atomic_fetch_sub(&fl.inflight, 1);
     }
@@ -190,7 +227,8 @@ int cmd_fill(const struct opts *o)
            o->nodes, fl.parents, o->fanout, o->batch, o->size, o->clients, o->depth, secs,
            (double)(t1 - t0) / 1e9, (double)atomic_load(&fl.created) / (secs > 0 ? secs : 1e-9));
     print_latency("", &fl.h);
-    printf(" errors=%llu\n", (unsigned long long)atomic_load(&fl.errors));
+    printf(" retries=%llu errors=%llu\n", (unsigned long long)atomic_load(&fl.retries),
+           (unsigned long long)atomic_load(&fl.errors));
     fflush(stdout);
     rc = atomic_load(&fl.errors) == 0 ? 0 : 1;
     goto out;
