@@ -339,12 +339,12 @@ static bool zxid_ok(uint64_t zxid, uint32_t epoch_max)
     return zab_epoch_of(zxid) <= epoch_max && zab_counter_of(zxid) <= ZAB_COUNTER_MAX_DEFAULT;
 }
 
-/* A vote names a voter of ours, or no one (leader 0: a looking member that is no candidate, such
- * as an observer, asks the established ones for their leader). */
-static bool vote_ok(const struct zab *z, const struct zab_msg *m)
+/* A vote names a leader (a voter of ours: election.c checks it where the vote counts), or no one
+ * (leader 0: a looking member that is no candidate, such as an observer, asks the established
+ * ones for their leader). */
+static bool vote_ok(const struct zab_msg *m)
 {
-    bool leader_ok = m->leader == 0 ? m->state == ZAB_LOOKING && m->zxid == 0 && m->epoch == 0
-                                    : counted(z, m->leader);
+    bool leader_ok = m->leader != 0 || (m->state == ZAB_LOOKING && m->zxid == 0 && m->epoch == 0);
     return m->state <= ZAB_LEADING && leader_ok && m->nonce <= ZAB_ROUND_MAX &&
            zxid_ok(m->zxid, ZAB_EPOCH_MAX);
 }
@@ -368,7 +368,7 @@ static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *
         return false;
     }
     if (m->type == ZAB_MSG_VOTE) {
-        return vote_ok(z, m);
+        return vote_ok(m);
     }
     /* every other message belongs to a leader's epoch (>= 1); FOLLOWERINFO names an accepted
      * epoch, which may still be 0 */

@@ -76,8 +76,8 @@ static void adopt(struct zab *z, const struct zab_vote *v)
     broadcast_vote(z);
 }
 
-/* The record of sender id in a table (a free slot if it has none yet). Senders are counted
- * voters, of which there are at most 2 * ZAB_PEERS_MAX <= ZAB_MEMBERS_MAX. */
+/* The record of sender id in a table (a free slot if it has none yet; NULL if the table is full,
+ * which only senders outside our voters can cause: at most 2 * ZAB_PEERS_MAX are voters). */
 static struct vote_rec *rec_of(struct vote_rec *t, uint32_t id)
 {
     struct vote_rec *free_slot = NULL;
@@ -89,8 +89,6 @@ static struct vote_rec *rec_of(struct vote_rec *t, uint32_t id)
             free_slot = &t[i];
         }
     }
-    ZK_ASSERT(free_slot != NULL);
-    free_slot->id = id;
     return free_slot;
 }
 
@@ -141,20 +139,29 @@ static void recv_looking(struct zab *z, uint32_t from, const struct zab_msg *m)
     } else if (better) {
         adopt(z, &v);
     }
-    *rec_of(z->el.recv, from) = (struct vote_rec){from, true, ZAB_LOOKING, m->nonce, v};
+    struct vote_rec *r = rec_of(z->el.recv, from);
+    ZK_ASSERT(r != NULL); /* from is counted */
+    *r = (struct vote_rec){from, true, ZAB_LOOKING, m->nonce, v};
     if (!z->el.finalizing && proposal_has_quorum(z)) {
         z->el.finalizing = true; /* finalizeWait: give a better vote a chance to arrive */
         z->el.finalize_at = z->now + z->cfg.finalize_ticks;
     }
 }
 
-/* An established ensemble answers: join its leader once a quorum names it and it says LEADING. */
-static void recv_established(struct zab *z, uint32_t from, const struct zab_msg *m)
+/* An established ensemble answers: join its leader once a quorum of our voters names it and it
+ * says LEADING itself. The leader may be outside our configuration (we missed a change that
+ * added it): then we ask it directly, and its sync hands us its configuration. Whom we follow
+ * is no matter of safety (the leader's quorums are), only of liveness. */
+static int recv_established(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     struct zab_vote v = {m->leader, m->zxid, m->epoch};
-    *rec_of(z->el.outof, from) = (struct vote_rec){from, true, m->state, m->nonce, v};
+    struct vote_rec *rec = rec_of(z->el.outof, from);
+    if (rec == NULL) {
+        return ZAB_EINVAL; /* full of answers from outside our voters */
+    }
+    *rec = (struct vote_rec){from, true, m->state, m->nonce, v};
     if (m->leader == z->cfg.my_id) {
-        return;
+        return ZAB_OK;
     }
     struct idset s = {0};
     bool leading = false;
@@ -163,7 +170,9 @@ static void recv_established(struct zab *z, uint32_t from, const struct zab_msg 
         if (r->id == 0 || !r->valid || r->vote.leader != m->leader) {
             continue; /* ZOOKEEPER-1818: leader id only */
         }
-        idset_add(&s, r->id);
+        if (counted(z, r->id)) {
+            idset_add(&s, r->id);
+        }
         leading = leading || (r->id == m->leader && r->state == ZAB_LEADING);
     }
     if (counted(z, z->cfg.my_id)) {
@@ -172,13 +181,20 @@ static void recv_established(struct zab *z, uint32_t from, const struct zab_msg 
     if (leading && has_quorum(z, &s)) {
         z->el.proposal = v;
         follower_start(z, m->leader);
+    } else if (!leading && !counted(z, m->leader) && from != m->leader) {
+        send_vote(z, m->leader, ZAB_LOOKING, &z->el.proposal); /* not one we broadcast to */
     }
+    return ZAB_OK;
 }
 
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    if (is_learner(z) && from == z->leader && m->state == ZAB_LOOKING &&
+    /* a vote counts only from a voter of ours, for a voter of ours (or for no one) */
+    bool countable = counted(z, from) && (m->leader == 0 || counted(z, m->leader));
+    bool rejoined = false;
+    if (is_learner(z) && from == z->leader && m->state == ZAB_LOOKING && countable &&
         z->f.phase != F_BROADCAST) {
+        rejoined = true;
         /* The member we want to follow is looking itself (it chose another leader, or stepped
          * down): it will never lead us, so rejoin the election now instead of waiting for
          * initLimit. Not in broadcast: a vote cannot tell a forged sender from the real one, so
@@ -192,19 +208,22 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
         election_answer(z, from);
         return ZAB_OK;
     }
-    if (!counted(z, from)) {
-        /* not a voter of ours: its votes count for nothing and a looking member does not
-         * answer them (two members that do not count each other would echo forever) */
-        return ZAB_EINVAL;
-    }
     if (m->state == ZAB_LOOKING) {
+        if (!countable) {
+            /* it counts for nothing, and a looking member does not answer it (two members that
+             * do not count each other would echo forever) */
+            return rejoined ? ZAB_OK : ZAB_EINVAL;
+        }
         recv_looking(z, from, m);
-    } else if (m->leader != 0) {
-        recv_established(z, from, m); /* FOLLOWING or LEADING (msg_check) */
-    } else {
-        return ZAB_EINVAL;
+        return ZAB_OK;
     }
-    return ZAB_OK;
+    /* an answer (FOLLOWING or LEADING): from a voter of ours, or a leader's own */
+    bool own = m->state == ZAB_LEADING && m->leader == from;
+    if (m->leader == 0 || (!counted(z, from) && !own)) {
+        return rejoined ? ZAB_OK : ZAB_EINVAL;
+    }
+    int rc = recv_established(z, from, m);
+    return rejoined ? ZAB_OK : rc;
 }
 
 void election_tick(struct zab *z)

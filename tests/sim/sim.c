@@ -105,6 +105,109 @@ static size_t make_payload(uint64_t id, uint8_t *buf)
     return len;
 }
 
+/* ---- Config entries: id, "CFG!", n_voters, n_observers, one byte per id (sim ids are small).
+ * An ordinary payload never has "CFG!" at offset 8 (its bytes there are consecutive). ---- */
+static int sim_config_of(void *ctx, struct zab_buf b, struct zab_members *next)
+{
+    (void)ctx;
+    if (b.len < 14 || memcmp(b.data + 8, "CFG!", 4) != 0) {
+        return 0;
+    }
+    uint32_t nv = b.data[12], no = b.data[13];
+    if (nv > ZAB_PEERS_MAX || no > ZAB_MEMBERS_MAX || b.len != 14 + (size_t)nv + no) {
+        return 0;
+    }
+    memset(next, 0, sizeof(*next));
+    next->n_voters = nv;
+    next->n_observers = no;
+    for (uint32_t i = 0; i < nv + no; i++) {
+        if (i < nv) {
+            next->voters[i] = b.data[14 + i];
+        } else {
+            next->observers[i - nv] = b.data[14 + i];
+        }
+    }
+    return 1;
+}
+
+static size_t make_config_payload(uint64_t id, const struct zab_members *m, uint8_t *buf)
+{
+    for (int i = 0; i < 8; i++) {
+        buf[i] = (uint8_t)(id >> (8 * i));
+    }
+    memcpy(buf + 8, "CFG!", 4);
+    buf[12] = (uint8_t)m->n_voters;
+    buf[13] = (uint8_t)m->n_observers;
+    for (uint32_t i = 0; i < m->n_voters + m->n_observers; i++) {
+        buf[14 + i] = (uint8_t)(i < m->n_voters ? m->voters[i] : m->observers[i - m->n_voters]);
+    }
+    return 14 + m->n_voters + m->n_observers;
+}
+
+static const struct zab_members *cfg_lookup(const struct sim *s, uint64_t id)
+{
+    for (uint32_t i = 0; i < s->n_cfgs; i++) {
+        if (s->cfgs[i].id == id) {
+            return &s->cfgs[i].m;
+        }
+    }
+    return NULL;
+}
+
+static bool same_members(const struct zab_members *a, const struct zab_members *b)
+{
+    return a->n_voters == b->n_voters && a->n_observers == b->n_observers &&
+           memcmp(a->voters, b->voters, a->n_voters * sizeof(a->voters[0])) == 0 &&
+           memcmp(a->observers, b->observers, a->n_observers * sizeof(a->observers[0])) == 0;
+}
+
+static bool is_voter(const struct zab_members *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->n_voters; i++) {
+        if (m->voters[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_member(const struct zab_members *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->n_observers; i++) {
+        if (m->observers[i] == id) {
+            return true;
+        }
+    }
+    return is_voter(m, id);
+}
+
+static void format_members(const struct zab_members *m, char *buf, size_t cap)
+{
+    size_t n = (size_t)snprintf(buf, cap, "{");
+    for (uint32_t i = 0; i < m->n_voters + m->n_observers && n < cap; i++) {
+        uint32_t id = i < m->n_voters ? m->voters[i] : m->observers[i - m->n_voters];
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s%u", i ? "," : "",
+                              i >= m->n_voters ? "o" : "", id);
+    }
+    if (n < cap) {
+        snprintf(buf + n, cap - n, "}");
+    }
+}
+
+static int index_of(const struct sim *s, uint32_t id);
+static void plan_committed(struct sim *s, uint64_t id, const struct zab_members *m);
+
+/* Had a quorum of m's voters the proposal durable at some point? */
+static bool durable_quorum(const struct sim *s, const struct zab_members *m, const struct prop *p)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; p != NULL && i < m->n_voters; i++) {
+        int k = index_of(s, m->voters[i]);
+        n += k >= 0 && (p->durable_mask >> k) & 1u;
+    }
+    return n >= m->n_voters / 2 + 1;
+}
+
 /* ---- Checkers fed by each update. ---- */
 
 /* Agreement, total order, primary order and integrity for one applied entry. */
@@ -133,13 +236,24 @@ static void check_apply(struct sim *s, struct member *mb, uint64_t zxid, uint64_
                       s->global.v[k].zxid, s->global.v[k].id);
         }
     } else {
-        uint32_t n = p ? (uint32_t)__builtin_popcount(p->durable_mask) : 0;
-        if (n < s->quorum) {
-            violation(s, "durability: %#" PRIx64 " committed but durable on %u members only",
-                      zxid, n);
+        /* a quorum of the configuration in force, and of a config entry's own voters */
+        const struct zab_members *cm = cfg_lookup(s, id);
+        if (!durable_quorum(s, &s->gcfg, p) || (cm != NULL && !durable_quorum(s, cm, p))) {
+            uint32_t n = p ? (uint32_t)__builtin_popcount(p->durable_mask) : 0;
+            violation(s, "durability: %#" PRIx64 " committed but durable on %u members only "
+                      "(mask %#x)%s", zxid, n, p ? p->durable_mask : 0,
+                      cm != NULL ? ", a config entry" : "");
         }
         seq_push(&s->global, zxid, id);
         s->res->commits++;
+        if (cm != NULL) {
+            char buf[128];
+            format_members(cm, buf, sizeof(buf));
+            trace(s, "CONFIG %s committed at %#" PRIx64, buf, zxid);
+            s->gcfg = *cm;
+            s->res->reconfigs++;
+            plan_committed(s, id, cm);
+        }
     }
     seq_push(&mb->applied, zxid, id);
 }
@@ -280,7 +394,7 @@ static void check_role(struct sim *s, struct member *mb, const struct zab_update
         trace(s, "m%u LEADER ESTABLISHED epoch %u", mb->id, e);
     }
     if (up->flags & (ZAB_UPD_ROLE | ZAB_UPD_ESTABLISHED | ZAB_UPD_LOST)) {
-        static const char *const names[] = {"LOOKING", "FOLLOWING", "LEADING"};
+        static const char *const names[] = {"LOOKING", "FOLLOWING", "LEADING", "OBSERVING"};
         trace(s, "m%u role %s epoch %u leader %u%s%s", mb->id, names[up->role], up->epoch,
               up->leader, up->flags & ZAB_UPD_ESTABLISHED ? " established" : "",
               up->flags & ZAB_UPD_LOST ? " lost" : "");
@@ -310,6 +424,9 @@ static uint8_t *encode_state(const struct member *mb, size_t *len)
 
 static int index_of(const struct sim *s, uint32_t id)
 {
+    if (id == 0) {
+        return -1;
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         if (s->m[i].id == id) {
             return (int)i;
@@ -395,6 +512,52 @@ static void handle_update(struct sim *s, struct member *mb, const struct zab_upd
         send_one(s, mb, &up->msgs[i]);
     }
     check_role(s, mb, up);
+    if (up->flags & ZAB_UPD_CONFIG) {
+        char buf[128];
+        format_members(&up->config, buf, sizeof(buf));
+        bool applied = false;
+        for (size_t i = 0; i < up->n_commits; i++) {
+            applied = applied || up->commits[i].zxid == up->config_zxid;
+        }
+        trace(s, "m%u CONFIG %s at %#" PRIx64 "%s", mb->id, buf, up->config_zxid,
+              applied ? "" : " (the leader's)");
+        if (!applied) {
+            mb->base = up->config; /* what a restart uses while the state holds no config */
+        }
+        if (!same_members(&up->config, zab_members(mb->z))) {
+            violation(s, "m%u reported config %s but zab_members() differs", mb->id, buf);
+        }
+    }
+}
+
+/* No two leaders each hold a quorum of their own configuration's voters among the members
+ * established with them (a member follows one leader, so such quorums never intersect). */
+static void check_quorums(struct sim *s)
+{
+    int first = -1;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const struct member *l = &s->m[i];
+        if (!l->up || l->role != ZAB_LEADING || !l->established) {
+            continue;
+        }
+        const struct zab_members *v = zab_members(l->z);
+        uint32_t n = is_voter(v, l->id);
+        for (uint32_t j = 0; j < s->n; j++) {
+            const struct member *f = &s->m[j];
+            n += j != i && f->up && f->established && f->leader == l->id && is_voter(v, f->id);
+        }
+        if (n < v->n_voters / 2 + 1) {
+            continue;
+        }
+        if (first >= 0) {
+            char a[128], b[128];
+            format_members(zab_members(s->m[first].z), a, sizeof(a));
+            format_members(v, b, sizeof(b));
+            violation(s, "two configurations both have a quorum: leader %u of %s and leader %u of "
+                      "%s", s->m[first].id, a, l->id, b);
+        }
+        first = (int)i;
+    }
 }
 
 int sim_step(struct sim *s, struct member *mb, const struct zab_event *ev)
@@ -404,6 +567,9 @@ int sim_step(struct sim *s, struct member *mb, const struct zab_event *ev)
     int rc = zab_step(mb->z, ev, &up);
     s->res->steps++;
     handle_update(s, mb, &up);
+    if (s->o.plan != SIM_PLAN_NONE) {
+        check_quorums(s);
+    }
     return rc;
 }
 
@@ -421,6 +587,7 @@ static size_t tail_start(const struct member *mb, uint64_t applied_zxid)
 
 static void crash(struct sim *s, struct member *mb)
 {
+    ZK_ASSERT(mb->up);
     trace(s, "m%u CRASH (log %zu entries, %zu durable)", mb->id, mb->n_log, mb->n_durable);
     zab_free(mb->z);
     mb->z = NULL;
@@ -449,6 +616,16 @@ static void restart(struct sim *s, struct member *mb)
     ZK_ASSERT(tail != NULL);
     for (size_t i = first; i < mb->n_log; i++) {
         tail[i - first] = (struct zab_entry){mb->log[i].zxid, {mb->log[i].data, mb->log[i].len}};
+    }
+    /* the last committed configuration the member knows: its state's, or the one it started
+     * with (or took over from a leader) */
+    mb->cfg.members = mb->base;
+    for (size_t i = mb->applied.n; i-- > 0;) {
+        const struct zab_members *cm = cfg_lookup(s, mb->applied.v[i].id);
+        if (cm != NULL) {
+            mb->cfg.members = *cm;
+            break;
+        }
     }
     mb->z = zab_new(&mb->cfg);
     ZK_ASSERT(mb->z != NULL);
@@ -484,7 +661,9 @@ static void on_msg(struct sim *s, struct sev *e)
         ev.receive.from = from->id;
         ev.receive.msg = &msg;
         trace(s, "m%u <- m%u %s", to->id, from->id, zab_msg_type_name(msg.type));
-        sim_step(s, to, &ev);
+        if (sim_step(s, to, &ev) == ZAB_EINVAL) {
+            trace(s, "m%u refused it", to->id);
+        }
         s->res->msgs++;
     }
     free(e->buf);
@@ -573,9 +752,34 @@ static void start_liveness(struct sim *s)
     s->disk_max = 3;
     heal(s);
     for (uint32_t i = 0; i < s->n; i++) {
-        if (!s->m[i].up) {
+        if (!s->m[i].up && !s->m[i].dead) {
             restart(s, &s->m[i]);
         }
+    }
+    if (s->o.plan != SIM_PLAN_NONE) {
+        s->held_down = -1; /* restarted above */
+        /* maybe one member cut off, if every configuration still to pass keeps a quorum */
+        uint32_t i = (uint32_t)rng_below(&s->rng, 2 * s->n);
+        bool ok = i < s->n;
+        for (uint32_t k = s->step; ok && k <= s->plan.n_steps; k++) {
+            const struct zab_members *c = k == s->step ? &s->gcfg : &s->plan.steps[k - 1];
+            uint32_t left = 0;
+            for (uint32_t v = 0; v < c->n_voters; v++) {
+                int x = index_of(s, c->voters[v]);
+                left += x >= 0 && (uint32_t)x != i && !s->m[x].dead;
+            }
+            ok = left >= c->n_voters / 2 + 1;
+        }
+        if (ok && s->o.plan != SIM_PLAN_REMOVE_LEADER) {
+            s->live_out |= 1u << i;
+            for (uint32_t j = 0; j < s->n; j++) {
+                s->cut[i][j] = s->cut[j][i] = i != j;
+            }
+        }
+        s->live_from_id = s->next_id + 1;
+        trace(s, "LIVENESS PHASE: network healed, all members up, isolated mask %#x",
+              s->live_out);
+        return;
     }
     /* often leave a minority cut off: a connected majority alone must make progress */
     uint32_t out = (uint32_t)rng_below(&s->rng, s->n - s->quorum + 1);
@@ -590,10 +794,34 @@ static void start_liveness(struct sim *s)
     trace(s, "LIVENESS PHASE: network healed, all members up, isolated mask %#x", s->live_out);
 }
 
+/* Plans: every change committed, and the final configuration's members that are up and
+ * connected all established under one of its voters, with everything applied. */
+static bool plan_converged(const struct sim *s)
+{
+    if (s->step < s->plan.n_steps) {
+        return false;
+    }
+    uint32_t leaders = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const struct member *mb = &s->m[i];
+        if (mb->dead || (s->live_out & (1u << i)) || !is_member(&s->gcfg, mb->id)) {
+            continue;
+        }
+        if (!mb->up || !mb->established || mb->applied.n != s->global.n) {
+            return false;
+        }
+        leaders += mb->role == ZAB_LEADING && is_voter(&s->gcfg, mb->id);
+    }
+    return leaders == 1;
+}
+
 static bool converged(const struct sim *s)
 {
     if (s->global.n == 0 || s->global.v[s->global.n - 1].id < s->live_from_id) {
         return false; /* nothing submitted in the healed phase has committed yet */
+    }
+    if (s->o.plan != SIM_PLAN_NONE) {
+        return plan_converged(s);
     }
     uint32_t leaders = 0;
     for (uint32_t i = 0; i < s->n; i++) {
@@ -609,14 +837,233 @@ static bool converged(const struct sim *s)
     return leaders == 1;
 }
 
+/* ---- Membership plans (sim_opts.plan). ---- */
+
+static const char *const plan_names[SIM_PLAN_COUNT] = {
+    "none", "grow", "grow-twice", "shrink", "replace", "while-down", "remove-leader",
+    "crash-proposed", "crash-committed", "observer-flip", "dead-observers",
+};
+
+const char *sim_plan_name(enum sim_plan p) { return p < SIM_PLAN_COUNT ? plan_names[p] : "?"; }
+
+enum sim_plan sim_plan_parse(const char *name)
+{
+    for (int p = 0; p < SIM_PLAN_COUNT; p++) {
+        if (strcmp(name, plan_names[p]) == 0) {
+            return (enum sim_plan)p;
+        }
+    }
+    return SIM_PLAN_COUNT;
+}
+
+static struct zab_members voters_of(const uint32_t *ids, uint32_t n)
+{
+    struct zab_members m = {.n_voters = n};
+    memcpy(m.voters, ids, n * sizeof(ids[0]));
+    return m;
+}
+
+/* Voters 1..5 less one drawn at random (or less two, for 3 of 5). */
+static struct zab_members five_less(struct sim *s, uint32_t drop)
+{
+    uint32_t ids[5] = {1, 2, 3, 4, 5}, n = 5;
+    for (uint32_t k = 0; k < drop; k++) {
+        uint32_t i = (uint32_t)rng_below(&s->rng, n);
+        memmove(&ids[i], &ids[i + 1], (n - i - 1) * sizeof(ids[0]));
+        n--;
+    }
+    return voters_of(ids, n);
+}
+
+static void plan_init(struct sim *s)
+{
+    static const uint32_t three[] = {1, 2, 3}, four[] = {1, 2, 3, 4}, five[] = {1, 2, 3, 4, 5};
+    struct plan *p = &s->plan;
+    memset(p, 0, sizeof(*p));
+    switch (s->o.plan) {
+    case SIM_PLAN_GROW:
+    case SIM_PLAN_CRASH_PROPOSED:
+        *p = (struct plan){5, voters_of(three, 3), 1, {voters_of(five, 5)}};
+        break;
+    case SIM_PLAN_GROW_TWICE:
+        *p = (struct plan){5, voters_of(three, 3), 2, {voters_of(four, 4), voters_of(five, 5)}};
+        break;
+    case SIM_PLAN_SHRINK:
+    case SIM_PLAN_CRASH_COMMITTED:
+        *p = (struct plan){5, voters_of(five, 5), 1, {five_less(s, 2)}};
+        break;
+    case SIM_PLAN_REPLACE: {
+        uint32_t ids[3] = {1, 2, 3};
+        ids[rng_below(&s->rng, 3)] = 4;
+        *p = (struct plan){4, voters_of(three, 3), 1, {voters_of(ids, 3)}};
+        break;
+    }
+    case SIM_PLAN_WHILE_DOWN:
+        *p = (struct plan){5, voters_of(five, 5), 1, {five_less(s, 1)}};
+        break;
+    case SIM_PLAN_REMOVE_LEADER: /* the target is the leader's at the time of the change */
+        *p = (struct plan){5, voters_of(five, 5), 1, {voters_of(five, 5)}};
+        break;
+    case SIM_PLAN_OBSERVER_FLIP: {
+        struct zab_members obs = voters_of(three, 3);
+        obs.n_observers = 1;
+        obs.observers[0] = 4;
+        *p = (struct plan){4, obs, 2, {voters_of(four, 4), obs}};
+        break;
+    }
+    case SIM_PLAN_DEAD_OBSERVERS: {
+        struct zab_members obs = voters_of(three, 3);
+        obs.n_observers = 2;
+        obs.observers[0] = 4;
+        obs.observers[1] = 5;
+        *p = (struct plan){5, obs, 0, {{0}}};
+        break;
+    }
+    default: ZK_UNREACHABLE();
+    }
+    s->step_at = 20 + rng_below(&s->rng, 120);
+    s->held_down = -1;
+}
+
+/* A member's start-up configuration: the ensemble's, or, outside it (a joiner), the ensemble
+ * plus itself as a voter (its zoo.cfg). */
+static struct zab_members plan_startup(const struct sim *s, uint32_t id)
+{
+    struct zab_members m = s->plan.initial;
+    if (!is_member(&m, id)) {
+        m.voters[m.n_voters++] = id;
+    }
+    return m;
+}
+
+static struct member *established_leader(struct sim *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct member *mb = &s->m[i];
+        if (mb->up && mb->role == ZAB_LEADING && mb->established) {
+            return mb;
+        }
+    }
+    return NULL;
+}
+
+static void plan_committed(struct sim *s, uint64_t id, const struct zab_members *m)
+{
+    (void)id;
+    if (s->step >= s->plan.n_steps || s->step_id == 0 || !same_members(m, &s->step_target)) {
+        return;
+    }
+    s->step++;
+    s->step_id = 0;
+    s->step_at = s->now / UNITS_PER_TICK + 10 + rng_below(&s->rng, 40);
+    if (s->held_down >= 0) {
+        s->m[s->held_down].down_until = s->now + UNITS_PER_TICK * (5 + rng_below(&s->rng, 20));
+        s->held_down = -1;
+    }
+    trace(s, "PLAN step %u of %u done", s->step, s->plan.n_steps);
+}
+
+static void plan_tick(struct sim *s)
+{
+    uint64_t tick = s->now / UNITS_PER_TICK;
+    if (s->o.plan == SIM_PLAN_DEAD_OBSERVERS && !s->crash_done && tick >= s->step_at) {
+        for (uint32_t i = 3; i < 5; i++) {
+            if (s->m[i].up) {
+                crash(s, &s->m[i]);
+            }
+            s->m[i].dead = true;
+        }
+        s->crash_done = true;
+        trace(s, "PLAN observers 4 and 5 die");
+    }
+    if (s->o.plan == SIM_PLAN_CRASH_COMMITTED && !s->crash_done && s->step_zxid != 0) {
+        struct member *l = &s->m[s->step_leader];
+        if (l->up && l->role == ZAB_LEADING && zab_committed(l->z) >= s->step_zxid) {
+            trace(s, "PLAN the leader that committed the change crashes");
+            crash(s, l);
+            s->crash_done = true;
+        }
+    }
+    if (s->step >= s->plan.n_steps || tick < s->step_at) {
+        return;
+    }
+    struct member *l = established_leader(s);
+    if (l == NULL || (s->step_id != 0 && tick < s->step_at + 30)) {
+        return; /* no leader, or the submitted change may still commit */
+    }
+    struct zab_members target = s->plan.steps[s->step];
+    if (s->o.plan == SIM_PLAN_REMOVE_LEADER) {
+        target.n_voters = 0;
+        for (uint32_t i = 0; i < s->gcfg.n_voters; i++) {
+            if (s->gcfg.voters[i] != l->id) {
+                target.voters[target.n_voters++] = s->gcfg.voters[i];
+            }
+        }
+    }
+    int check = zab_check_config_change(l->z, &target);
+    if (check != ZAB_OK) {
+        trace(s, "PLAN m%u cannot change now: %s", l->id, zab_strerror(check));
+        return;
+    }
+    if (s->o.plan == SIM_PLAN_WHILE_DOWN && s->held_down < 0 && !s->liveness) {
+        uint32_t start = (uint32_t)rng_below(&s->rng, s->n);
+        for (uint32_t k = 0; k < s->n; k++) {
+            struct member *mb = &s->m[(start + k) % s->n];
+            if (mb != l && mb->up && is_voter(&target, mb->id) && is_voter(&s->gcfg, mb->id)) {
+                trace(s, "PLAN m%u goes down for the change", mb->id);
+                crash(s, mb);
+                mb->down_until = UINT64_MAX;
+                s->held_down = (int)(mb - s->m);
+                break;
+            }
+        }
+    }
+    uint8_t payload[64];
+    uint64_t id = ++s->next_id;
+    ZK_ASSERT(s->n_cfgs < SIM_CFGS_MAX);
+    s->cfgs[s->n_cfgs++] = (struct cfg_rec){id, target};
+    struct zab_event ev = {.type = ZAB_SUBMIT};
+    ev.submit.payload = (struct zab_buf){payload, make_config_payload(id, &target, payload)};
+    uint64_t before = zab_last_logged(l->z);
+    int rc = sim_step(s, l, &ev);
+    char buf[128];
+    format_members(&target, buf, sizeof(buf));
+    trace(s, "PLAN m%u SUBMIT config %s id %" PRIu64 " -> %s", l->id, buf, id, zab_strerror(rc));
+    if (rc == ZAB_EBUSY) {
+        return;
+    }
+    if (rc != ZAB_OK) {
+        violation(s, "zab_check_config_change said ok, SUBMIT of the change said %s",
+                  zab_strerror(rc));
+        return;
+    }
+    if (zab_check_config_change(l->z, &target) != ZAB_ERECONFIG) {
+        violation(s, "a second change while one is pending was not refused with ERECONFIG");
+    }
+    s->step_id = id;
+    s->step_zxid = zab_last_logged(l->z);
+    ZK_ASSERT(s->step_zxid > before);
+    s->step_leader = (uint32_t)(l - s->m);
+    s->step_target = target;
+    s->step_at = tick;
+    if (s->o.plan == SIM_PLAN_CRASH_PROPOSED && !s->crash_done) {
+        trace(s, "PLAN the leader crashes right after proposing the change");
+        crash(s, l);
+        s->crash_done = true;
+    }
+}
+
 static void on_chaos(struct sim *s)
 {
+    if (s->o.plan != SIM_PLAN_NONE && !s->res->violation) {
+        plan_tick(s);
+    }
     if (!s->liveness) {
         for (uint32_t i = 0; i < s->n; i++) {
             struct member *mb = &s->m[i];
             if (mb->up && rng_chance(&s->rng, s->p_crash)) {
                 crash(s, mb);
-            } else if (!mb->up && s->now >= mb->down_until) {
+            } else if (!mb->up && !mb->dead && s->now >= mb->down_until) {
                 restart(s, mb);
             }
         }
@@ -667,10 +1114,25 @@ static void swarm(struct sim *s)
     for (uint32_t i = 0; i < s->n; i++) {
         ids[i] = i + 1;
     }
+    if (s->o.plan != SIM_PLAN_NONE) {
+        plan_init(s);
+        s->n = s->plan.n;
+        for (uint32_t i = 0; i < s->n; i++) {
+            ids[i] = i + 1;
+        }
+        s->gcfg = s->plan.initial;
+    } else {
+        s->gcfg = voters_of(ids, s->n);
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         struct member *mb = &s->m[i];
         mb->id = ids[i];
         zab_config_default(&mb->cfg, ids[i], s->n, ids);
+        if (s->o.plan != SIM_PLAN_NONE) {
+            mb->cfg.members = plan_startup(s, ids[i]);
+            mb->cfg.config_of = sim_config_of;
+        }
+        mb->base = mb->cfg.members;
         mb->cfg.window = window;
         mb->cfg.max_outstanding = outstanding;
         mb->cfg.counter_max = counter_max;
@@ -717,6 +1179,16 @@ static void run_loop(struct sim *s, uint64_t end_safety, uint64_t end)
         }
         if (s->now >= end) {
             free(e.buf);
+            for (uint32_t i = 0; i < s->n && s->o.trace != NULL; i++) {
+                const struct member *mb = &s->m[i];
+                char buf[128] = "-";
+                if (mb->up) {
+                    format_members(zab_members(mb->z), buf, sizeof(buf));
+                }
+                trace(s, "STATE m%u up %d%s role %u leader %u established %d applied %zu of %zu "
+                      "config %s", mb->id, mb->up, mb->dead ? " dead" : "", mb->role, mb->leader,
+                      mb->established, mb->applied.n, s->global.n, buf);
+            }
             violation(s, "liveness: no convergence %u ticks after healing (commits %zu)",
                       s->o.liveness_ticks, s->global.n);
             return;
@@ -737,7 +1209,8 @@ int sim_run(const struct sim_opts *opts, struct sim_result *res)
     memset(res, 0, sizeof(*res));
     s->o = *opts;
     s->o.safety_ticks = opts->safety_ticks ? opts->safety_ticks : 300;
-    s->o.liveness_ticks = opts->liveness_ticks ? opts->liveness_ticks : 250;
+    s->o.liveness_ticks = opts->liveness_ticks ? opts->liveness_ticks
+                          : opts->plan != SIM_PLAN_NONE ? 400 : 250;
     s->res = res;
     s->rng = opts->seed * 0x2545f4914f6cdd1dull + 1;
     s->n = opts->members;

@@ -17,7 +17,24 @@ struct sim_opts {
     enum zab_sabotage sabotage; /* break every member's core on purpose */
     FILE *trace;               /* readable trace of every step, or NULL */
     bool hostile;              /* a forging peer injects messages at every chaos tick */
+    enum sim_plan {            /* a membership schedule (members is then the plan's own) */
+        SIM_PLAN_NONE = 0,
+        SIM_PLAN_GROW,          /* 3 voters + 2 joiners -> 5 voters, one config entry */
+        SIM_PLAN_GROW_TWICE,    /* the same in two entries: 4 voters, then 5 */
+        SIM_PLAN_SHRINK,        /* 5 voters -> 3 of them */
+        SIM_PLAN_REPLACE,       /* 3 voters + a joiner -> one voter replaced by the joiner */
+        SIM_PLAN_WHILE_DOWN,    /* 5 -> 4 voters while a voter that stays is down */
+        SIM_PLAN_REMOVE_LEADER, /* 5 voters -> the 4 others */
+        SIM_PLAN_CRASH_PROPOSED, /* grow 3 -> 5; the leader crashes right after proposing */
+        SIM_PLAN_CRASH_COMMITTED, /* shrink 5 -> 3; the leader crashes right after committing */
+        SIM_PLAN_OBSERVER_FLIP, /* 3 voters + observer 4: 4 becomes a voter, then an observer */
+        SIM_PLAN_DEAD_OBSERVERS, /* 3 voters + 2 observers, both observers die for good */
+        SIM_PLAN_COUNT,
+    } plan;
 };
+
+const char *sim_plan_name(enum sim_plan p);
+enum sim_plan sim_plan_parse(const char *name); /* SIM_PLAN_COUNT if unknown */
 
 struct sim_result {
     uint64_t steps;    /* zab_step calls */
@@ -26,6 +43,7 @@ struct sim_result {
     uint64_t ticks;
     uint64_t forged;   /* hostile messages injected */
     uint64_t refused;  /* ... of which the core refused (ZAB_EINVAL) */
+    uint32_t reconfigs; /* configuration changes committed */
     bool violation;
     char what[512];    /* first violated invariant, readable */
 };

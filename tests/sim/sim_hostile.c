@@ -105,7 +105,13 @@ static struct forgery out_of_range(struct sim *s, const struct member *t)
     case 4: *m = (struct zab_msg){.type = ZAB_MSG_VOTE, .leader = t->id,
                                   .nonce = ZAB_ROUND_MAX + 1 + rng_below(&s->rng, 1000)}; break;
     case 5: m->type = ZAB_MSG_VOTE; m->leader = t->id; m->state = (uint8_t)(3 + rng_below(&s->rng, 253)); break;
-    case 6: m->type = ZAB_MSG_VOTE; m->leader = 99; m->nonce = 1; break;
+    case 6: /* a leader outside the ensemble: answered or kept (an answer from a voter may name
+             * a leader we do not know, whom we then ask ourselves), never followed */
+        m->type = ZAB_MSG_VOTE;
+        m->leader = 99;
+        m->nonce = 1;
+        f.expect = EXPECT_KEEP_ROLE;
+        break;
     case 7: m->flags = (uint8_t)(8u << rng_below(&s->rng, 5)); break;
     case 8: m->type = rng_chance(&s->rng, 500000) ? 0 : (uint8_t)(ZAB_MSG_TYPE_MAX + 1); break;
     case 9: m->type = ZAB_MSG_ACK; m->data = (struct zab_buf){junk, sizeof(junk)}; break;

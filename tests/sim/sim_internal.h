@@ -63,7 +63,25 @@ struct member {
     uint32_t epoch;
     uint32_t leader; /* id, 0 if none */
     bool established;
+    /* membership */
+    struct zab_members base; /* configuration used at restart when the state holds none */
+    bool dead;               /* never restarted (a plan's dead observers) */
 };
+
+/* A membership plan: the starting configuration and up to three changes. */
+#define PLAN_STEPS_MAX 3
+struct plan {
+    uint32_t n;                    /* members in the run */
+    struct zab_members initial;    /* the ensemble's configuration */
+    uint32_t n_steps;
+    struct zab_members steps[PLAN_STEPS_MAX];
+};
+
+struct cfg_rec { /* a config entry's payload id and configuration */
+    uint64_t id;
+    struct zab_members m;
+};
+#define SIM_CFGS_MAX 64
 
 enum sev_kind { E_MSG, E_TICK, E_DISK, E_CHAOS };
 
@@ -101,6 +119,19 @@ struct sim {
     uint32_t leader_of_epoch[1024];
     uint64_t next_id;
     uint64_t hostile_promise_at; /* tick of the forger's last newer-epoch FOLLOWERINFO */
+    /* membership */
+    struct plan plan;
+    uint32_t step;            /* plan steps committed */
+    uint64_t step_at;         /* tick from which the next step may be submitted */
+    uint64_t step_id;         /* payload id of the last submitted step's entry (0: none) */
+    uint64_t step_zxid;       /* its zxid */
+    uint32_t step_leader;     /* the member index that proposed it */
+    struct zab_members step_target;
+    bool crash_done;          /* the plan's crash happened */
+    int held_down;            /* member index kept down during the change (-1: none) */
+    struct zab_members gcfg;  /* the configuration in force along the global sequence */
+    struct cfg_rec cfgs[SIM_CFGS_MAX];
+    uint32_t n_cfgs;
 };
 
 void trace(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

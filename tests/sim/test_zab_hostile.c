@@ -479,7 +479,9 @@ Test(zab_hostile, out_of_range_fields_are_refused)
         {.type = ZAB_MSG_COMMIT, .epoch = e, .zxid = zab_zxid(e, 1), .state = 1, .nonce = fn},
         {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .leader = 1, .nonce = ZAB_ROUND_MAX + 1},
         {.type = ZAB_MSG_VOTE, .state = 3, .leader = 1, .nonce = 1},
-        {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .leader = 42, .nonce = 1},
+        {.type = ZAB_MSG_VOTE, .state = ZAB_FOLLOWING, .leader = 42, .nonce = 1},
+        {.type = ZAB_MSG_VOTE, .state = ZAB_FOLLOWING, .leader = 0, .nonce = 1}, /* no one */
+        {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .leader = 0, .zxid = 5, .nonce = 1},
         {.type = 0, .epoch = e, .nonce = fn},
         {.type = ZAB_MSG_TYPE_MAX + 1, .epoch = e, .nonce = fn},
     };

@@ -13,7 +13,11 @@ static void usage(void)
     fprintf(stderr, "usage: zab-sim --members 3|5 --seeds N [--first-seed S]\n"
                     "       zab-sim --members 3|5 --seed S [--trace]\n"
                     "       options: --sabotage minority-commit|skip-trunc|early-ack\n"
-                    "                --hostile (a forging peer injects messages)\n");
+                    "                --hostile (a forging peer injects messages)\n"
+                    "                --plan grow|grow-twice|shrink|replace|while-down|remove-leader|\n"
+                    "                       crash-proposed|crash-committed|observer-flip|dead-observers\n"
+                    "                       (a membership schedule; --members is then the plan's)\n"
+                    "                --sabotage new-quorum-only (with --plan)\n");
     exit(2);
 }
 
@@ -22,6 +26,7 @@ static enum zab_sabotage parse_sabotage(const char *v)
     if (strcmp(v, "minority-commit") == 0) return ZAB_SABOTAGE_MINORITY_COMMIT;
     if (strcmp(v, "skip-trunc") == 0) return ZAB_SABOTAGE_SKIP_TRUNC;
     if (strcmp(v, "early-ack") == 0) return ZAB_SABOTAGE_EARLY_ACK;
+    if (strcmp(v, "new-quorum-only") == 0) return ZAB_SABOTAGE_NEW_QUORUM_ONLY;
     usage();
     return ZAB_SABOTAGE_NONE;
 }
@@ -42,6 +47,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--first-seed") == 0) first = strtoull(v, NULL, 10);
         else if (strcmp(a, "--seed") == 0) { first = strtoull(v, NULL, 10); seeds = 1; one = true; }
         else if (strcmp(a, "--sabotage") == 0) o.sabotage = parse_sabotage(v);
+        else if (strcmp(a, "--plan") == 0) {
+            o.plan = sim_plan_parse(v);
+            if (o.plan == SIM_PLAN_COUNT) usage();
+        }
         else usage();
         i++;
     }
@@ -49,6 +58,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t steps = 0, msgs = 0, commits = 0, max_steps = 0, done = 0, forged = 0, refused = 0;
+    uint64_t reconfigs = 0;
     int rc = 0;
     for (uint64_t seed = first; seed < first + seeds; seed++) {
         struct sim_result r;
@@ -59,11 +69,13 @@ int main(int argc, char **argv)
         commits += r.commits;
         forged += r.forged;
         refused += r.refused;
+        reconfigs += r.reconfigs;
         max_steps = r.steps > max_steps ? r.steps : max_steps;
         done++;
         if (rc != 0) {
-            fprintf(stderr, "VIOLATION seed %" PRIu64 ": %s\nreplay: zab-sim --members %u --seed %"
-                    PRIu64 " --trace\n", seed, r.what, o.members, seed);
+            fprintf(stderr, "VIOLATION seed %" PRIu64 ": %s\nreplay: zab-sim --members %u%s%s --seed %"
+                    PRIu64 " --trace\n", seed, r.what, o.members, o.plan ? " --plan " : "",
+                    o.plan ? sim_plan_name(o.plan) : "", seed);
             break;
         }
     }
@@ -75,6 +87,10 @@ int main(int argc, char **argv)
            secs > 0 ? (double)msgs / secs : 0.0, secs > 0 ? (double)commits / secs : 0.0);
     if (o.hostile) {
         printf("forged %" PRIu64 " refused %" PRIu64 "\n", forged, refused);
+    }
+    if (o.plan != SIM_PLAN_NONE) {
+        printf("plan %s: %" PRIu64 " configuration changes committed\n", sim_plan_name(o.plan),
+               reconfigs);
     }
     return rc != 0 ? 1 : 0;
 }
