@@ -929,6 +929,25 @@ void conns_describe(const struct conns *cs, struct jute_writer *out)
     }
 }
 
+void conns_each(const struct conns *cs,
+                void (*fn)(void *ctx, const struct member_conn_info *c), void *ctx)
+{
+    int64_t now = member_now(cs->m), wall = member_wall(cs->m);
+    for (const struct conn *c = cs->list; c; c = c->next) {
+        if (c->closing)
+            continue;
+        bool established = c->state == CONN_ESTABLISHED;
+        struct member_conn_info ci = {
+            .addr = c->addr, .port = c->port, .established = established,
+            .reading = !c->reading_paused && !c->throttled, .outstanding = c->n_pending,
+            .received = c->received, .sent = c->sent,
+            .session_id = established ? c->session_id : 0,
+            .timeout_ms = established ? c->timeout_ms : 0,
+            .opened_wall_ms = wall - (now - c->opened_ms)};
+        fn(ctx, &ci);
+    }
+}
+
 /* ---- limits, checked at the end of each turn ---- */
 
 /* globalOutstandingLimit: while the member holds that many queued requests, connections stop

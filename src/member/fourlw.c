@@ -11,7 +11,7 @@
 #include "member/member_internal.h"
 #include "member/stages.h"
 
-#define ZK_COMPAT_VERSION "3.8.0-zabkeeper-0.1"
+#define ZK_COMPAT_VERSION MEMBER_ZK_VERSION
 
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf", "isro", "envi",
                                     "cons", "wchs", "wchc", "wchp", "dirs", "crst", "srst",

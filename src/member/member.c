@@ -51,6 +51,7 @@ void member_flush(struct member *m)
     repl_flush(m->repl);
     conns_flush(m->conns);
     maybe_snapshot(m);
+    member_note_terms(m);
 }
 
 void member_tick(struct member *m)
@@ -170,6 +171,8 @@ struct member *member_new(const struct member_init *init)
     m->sabotage = init->sabotage;
     m->storage = *init->storage;
     m->start_ms = member_now(m);
+    m->terms.since_ms = m->start_ms;
+    m->terms.looking_count = m->cfg.n_members > 0; /* a member of an ensemble starts looking */
     m->last_reap_ms = m->start_ms;
     struct sessions_config sc = {(uint32_t)m->cfg.myid, m->cfg.tick_ms,
                                  m->cfg.min_session_timeout_ms, m->cfg.max_session_timeout_ms};

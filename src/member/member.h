@@ -143,4 +143,69 @@ uint32_t member_id(const struct member *m);
 void member_fourlw(struct member *m, const char *word, struct jute_writer *out);
 bool member_is_fourlw(const uint8_t word[4]);
 
+/* ---- introspection for the AdminServer and the metrics endpoint (src/server/admin.c) ----
+ * Structured facts, read at the moment of the call (src/member/introspect.c). Histograms are
+ * the member's own (common/hist.h: microseconds, or records for the batch sizes); pointers stay
+ * valid while the member lives, and a NULL one is a measurement this member does not have. */
+struct hist;
+#define MEMBER_ZK_VERSION "3.8.0-zabkeeper-0.1" /* the ZooKeeper version clients are told */
+#define MEMBER_STAGES 8 /* the write-path stages (stages.h) */
+
+struct member_info {
+    const char *mode;       /* member_mode */
+    bool serving, leader;   /* leader: leads an ensemble (never standalone) */
+    uint32_t id, leader_id; /* leader_id: 0 when there is none (and standalone) */
+    int quorum_size;        /* voters in the configuration; 0 standalone */
+    uint64_t packets_received, packets_sent;
+    int64_t min_latency_ms, max_latency_ms;
+    double avg_latency_ms;
+    size_t connections, outstanding;
+    int64_t last_zxid;
+    size_t znode_count; /* as ZooKeeper counts them (the root twice) */
+    size_t watch_count, ephemerals_count, global_sessions;
+    uint64_t approximate_data_size;
+    long open_fds, max_fds; /* -1: unknown */
+    int64_t uptime_ms;
+    int64_t leader_uptime_ms; /* -1 unless serving as the leader */
+    uint64_t looking_count;   /* times this member started looking for a leader */
+    uint64_t fsyncs, txns_logged, disk_bytes, tree_digest;
+    uint64_t log_queue_records, log_queue_bytes; /* appended, not yet durable */
+    const struct hist *election;  /* looking -> serving, us */
+    const struct hist *log_commit;     /* one group commit (journal append + fdatasync), us */
+    const struct hist *log_batch;      /* records per group commit */
+    const struct hist *log_checkpoint; /* journal -> LMDB checkpoint, us */
+    const struct hist *snapshot;       /* writing one snapshot file, us */
+    const struct hist *stage[MEMBER_STAGES]; /* stages.h, us */
+    const char *stage_name[MEMBER_STAGES];
+};
+void member_info(const struct member *m, struct member_info *out);
+/* The configuration the member runs with (server lines, ports, directories). */
+const struct zk_config *member_config(const struct member *m);
+
+/* One client connection, as `cons` describes it. */
+struct member_conn_info {
+    const char *addr; /* numeric */
+    int port;
+    bool established;  /* the session handshake is done */
+    bool reading;      /* not paused (unread replies, globalOutstandingLimit) */
+    size_t outstanding; /* requests queued, not answered yet */
+    uint64_t received, sent;
+    int64_t session_id; /* 0 before the handshake */
+    int32_t timeout_ms;
+    int64_t opened_wall_ms; /* when it connected, wall clock */
+};
+void member_conns_each(const struct member *m,
+                       void (*fn)(void *ctx, const struct member_conn_info *c), void *ctx);
+/* Every ephemeral node with its owner session. */
+void member_ephemerals_each(const struct member *m,
+                           void (*fn)(void *ctx, int64_t session, const char *path, size_t len),
+                           void *ctx);
+/* The leader's session deadlines (member_env's now_ms clock, rounded to tickTime as ZooKeeper's
+ * ExpiryQueue); nothing on other members, which do not expire sessions. */
+void member_expiries_each(const struct member *m,
+                          void (*fn)(void *ctx, int64_t session, int64_t expires_ms), void *ctx);
+/* Data watches as ZooKeeper's wchs counts them: watchers with any, paths with any, all. */
+void member_watch_summary(const struct member *m, size_t *watchers, size_t *paths,
+                          size_t *watches);
+
 #endif

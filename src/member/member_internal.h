@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/hist.h"
 #include "common/i64map.h"
 #include "member/member.h"
 #include "proto/jute.h"
@@ -35,6 +36,15 @@ struct member_stats {
     uint64_t txns_logged;
 };
 
+/* Serving as seen at the end of each turn (member_flush), for election_time, looking_count and
+ * leader_uptime (introspect.c). */
+struct member_terms {
+    bool serving;
+    int64_t since_ms;     /* of the current state (serving or looking) */
+    uint64_t looking_count;
+    struct hist election; /* looking -> serving, us */
+};
+
 struct member {
     struct zk_config cfg;
     struct member_env env;
@@ -44,6 +54,7 @@ struct member {
     struct repl *repl;
     struct conns *conns;
     struct member_stats stats;
+    struct member_terms terms;
     int64_t start_ms;
     int64_t txns_since_snapshot;
     int64_t bytes_since_snapshot; /* log bytes applied since the last snapshot started */
@@ -77,6 +88,9 @@ size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t le
 void conns_writable(struct conns *cs, uint64_t id);
 void conns_closed(struct conns *cs, uint64_t id);
 bool conns_admit(const struct conns *cs, const char *addr);
+/* Every open connection, as member_conns_each describes it. */
+void conns_each(const struct conns *cs,
+                void (*fn)(void *ctx, const struct member_conn_info *c), void *ctx);
 /* A committed txn was applied: answer it if its session's connection is here. Returns whether
  * a reply to that very request was queued here. */
 bool conns_on_applied(struct conns *cs, const struct store_txn *txn, int32_t err,
@@ -119,7 +133,12 @@ bool repl_is_leader(const struct repl *r);
 bool repl_serving(const struct repl *r);
 const char *repl_mode(const struct repl *r);
 int64_t repl_last_proposed(const struct repl *r);
+uint32_t repl_leader(const struct repl *r); /* the leader's id, 0 if none */
 const struct stages *repl_stages(const struct repl *r);
+
+/* ---- introspect.c ---- */
+/* End of a turn: note a change between serving and looking. */
+void member_note_terms(struct member *m);
 
 /* ---- fourlw.c ---- */
 bool fourlw_is_command(const uint8_t word[4]);

@@ -82,6 +82,8 @@ const char *repl_mode(const struct repl *r)
     return r->role == ZAB_LEADING ? "leader" : "follower";
 }
 
+uint32_t repl_leader(const struct repl *r) { return r && r->established ? r->leader : 0; }
+
 int64_t repl_last_proposed(const struct repl *r)
 {
     return r && r->zab ? (int64_t)zab_last_logged(r->zab) : 0;

@@ -72,6 +72,9 @@ struct member_storage {
     const struct hist *(*commit_hist)(const void *ctx);
     const struct hist *(*batch_hist)(const void *ctx);
     const struct hist *(*checkpoint_hist)(const void *ctx);
+    const struct hist *(*snapshot_hist)(const void *ctx); /* us per snapshot file written */
+    /* Records and bytes appended, not yet durable (the log writer's queue). */
+    void (*log_queue)(const void *ctx, uint64_t *records, uint64_t *bytes);
 };
 
 #endif

@@ -13,7 +13,6 @@
 
 /* Keys ZooKeeper accepts that zabkeeper has no use for (yet): accepted and logged once. */
 static const char *const ignored_keys[] = {
-    "admin.enableServer", "admin.serverPort",
     "localSessionsEnabled", "localSessionsUpgradingEnabled", "forceSync", "preAllocSize",
     "autopurge.snapRetainCount", "autopurge.purgeInterval", "electionAlg", "cnxTimeout",
     "leaderServes", "quorumListenOnAllIPs",
@@ -45,6 +44,7 @@ static void set_defaults(struct zk_config *cfg)
     cfg->lmdb_map_bytes = 64ULL << 30;
     cfg->peer_queue_max_bytes = 64u << 20;
     config_security_defaults(&cfg->sec);
+    config_admin_defaults(&cfg->admin);
 }
 
 static char *trim(char *s)
@@ -133,8 +133,7 @@ static int set_path(char *dst, const char *key, const char *val, char *err, size
 
 static bool is_ignored(const char *key)
 {
-    if (!strncmp(key, "metricsProvider.", 16) || !strncmp(key, "group.", 6) ||
-        !strncmp(key, "weight.", 7))
+    if (!strncmp(key, "group.", 6) || !strncmp(key, "weight.", 7))
         return true;
     for (int i = 0; ignored_keys[i]; i++)
         if (!strcmp(key, ignored_keys[i]))
@@ -147,6 +146,9 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
     /* ZooKeeper reads "zookeeper.X" system properties; the same name in zoo.cfg means X. */
     if (!strncmp(key, "zookeeper.", 10))
         key += 10;
+    int adm = config_admin_key(&cfg->admin, key, val, err, n);
+    if (adm != 0)
+        return adm < 0 ? -1 : 0;
     int sec = config_security_key(&cfg->sec, key, val, err, n);
     if (sec != 0)
         return sec < 0 ? -1 : 0;
@@ -347,6 +349,8 @@ static int validate(struct zk_config *cfg, char *err, size_t n)
             ZK_WARN("peerType=observer, but server.%d says participant: the server line wins, "
                     "as in ZooKeeper", me->id);
     }
+    if (config_admin_validate(cfg, err, n) != 0)
+        return -1;
     return config_security_validate(cfg, err, n);
 }
 

@@ -46,6 +46,18 @@ struct zk_security {
     char let_any_sasl_user[256];     /* letAnySaslUserDoX */
 };
 
+/* The AdminServer and the Prometheus endpoint (config_admin.c, src/server/admin.c). */
+struct zk_admin {
+    bool enabled;            /* admin.enableServer (true, as ZooKeeper) */
+    char address[256];       /* admin.serverAddress (0.0.0.0) */
+    int port;                /* admin.serverPort (8080) */
+    char command_url[128];   /* admin.commandURL (/commands) */
+    int idle_timeout_ms;     /* admin.idleTimeout (30000) */
+    bool metrics;            /* metricsProvider.className is the PrometheusMetricsProvider */
+    char metrics_host[256];  /* metricsProvider.httpHost (0.0.0.0) */
+    int metrics_port;        /* metricsProvider.httpPort (7000) */
+};
+
 struct zk_config {
     int tick_ms;
     int init_limit;
@@ -70,6 +82,7 @@ struct zk_config {
     size_t peer_queue_max_bytes; /* peerQueueMaxKB: bytes queued for one member before the link
                                   * is reset; streams (catch-up) pace themselves below it */
     struct zk_security sec;
+    struct zk_admin admin;
     bool reconfig_enabled;   /* reconfigEnabled: the reconfig request is served */
     bool standalone_enabled; /* standaloneEnabled: a reconfig keeps at least 2 voters */
     bool peer_type_observer; /* peerType=observer (the server line decides) */
@@ -106,6 +119,11 @@ int config_security_key(struct zk_security *sec, const char *key, const char *va
 int config_security_validate(const struct zk_config *cfg, char *err, size_t n);
 /* Does an unknown key look like a security setting (refused rather than ignored)? */
 bool config_looks_security_related(const char *key);
+/* ---- config_admin.c: admin.* and metricsProvider.* ---- */
+void config_admin_defaults(struct zk_admin *a);
+/* 1 taken, 0 not such a key, -1 refused (err). */
+int config_admin_key(struct zk_admin *a, const char *key, const char *val, char *err, size_t n);
+int config_admin_validate(const struct zk_config *cfg, char *err, size_t n);
 /* Is the four-letter word allowed by 4lw.commands.whitelist? */
 bool config_fourlw_allowed(const struct zk_config *cfg, const char *word);
 

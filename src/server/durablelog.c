@@ -563,6 +563,16 @@ void dlog_flush(struct dlog *d, int64_t committed_mark, int64_t purge_through)
 int64_t dlog_durable(const struct dlog *d) { return d->durable; }
 int64_t dlog_last(const struct dlog *d) { return d->unsynced_last; }
 
+void dlog_queue(const struct dlog *d, uint64_t *records, uint64_t *bytes)
+{
+    size_t r1, b1, r2 = 0, b2 = 0;
+    journal_batch_count(&d->unsynced, &r1, &b1);
+    if (d->inflight.len) /* the journal writer reads it meanwhile: reading it too is safe */
+        journal_batch_count(&d->inflight, &r2, &b2);
+    *records = r1 + r2;
+    *bytes = b1 + b2;
+}
+
 /* ---- reading ---- */
 
 struct read_ctx {

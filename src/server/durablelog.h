@@ -68,5 +68,8 @@ uint64_t dlog_fsyncs(const struct dlog *d);
 const struct hist *dlog_commit_hist(const struct dlog *d); /* us per journal batch */
 const struct hist *dlog_batch_hist(const struct dlog *d);  /* records per journal batch */
 const struct hist *dlog_checkpoint_hist(const struct dlog *d); /* us per LMDB checkpoint */
+/* Records (and their bytes) appended and not yet durable: waiting for, or in, the journal
+ * writer. */
+void dlog_queue(const struct dlog *d, uint64_t *records, uint64_t *bytes);
 
 #endif

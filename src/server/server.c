@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "member/member.h"
 #include "security/sasl.h"
+#include "server/admin.h"
 #include "server/clientio.h"
 #include "server/peer.h"
 #include "server/sdnotify.h"
@@ -300,7 +301,8 @@ int server_init(struct server *s, const struct zk_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     s->base = event_base_new();
     s->clients = s->base ? clientio_new(s->base, &s->cfg) : NULL;
-    if (!s->clients || start_member(s) || start_events(s))
+    if (!s->clients || start_member(s) ||
+        admin_start(&s->admin, s->base, &s->cfg, s->member) || start_events(s))
         return -1;
     return 0;
 }
@@ -325,6 +327,7 @@ void server_destroy(struct server *s)
         member_stop(s->member);
         clientio_reap(s->clients);
     }
+    admin_free(s->admin);
     clientio_free(s->clients);
     peer_net_free(s->peers);
     member_free(s->member);

@@ -19,6 +19,7 @@ struct storage;
 struct clientio;
 struct peer_net;
 struct member;
+struct admin;
 
 struct server {
     struct zk_config cfg;
@@ -32,6 +33,7 @@ struct server {
     struct clientio *clients;
     struct peer_net *peers;
     struct member *member;
+    struct admin *admin; /* the AdminServer and /metrics (admin.h); NULL when both are off */
     bool stopping;
 };
 

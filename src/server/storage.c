@@ -36,6 +36,7 @@ struct storage {
     int64_t snap_retry_at_ms;
     int64_t snap_backoff_ms;
     struct snapfile_receiver *recv; /* a snapshot file arriving from the leader */
+    struct hist snapshot_hist;      /* us per snapshot file written (off the loop) */
 };
 
 static int64_t mono_ms(void)
@@ -274,6 +275,7 @@ static void snapshot_done(struct storage *s, int64_t zxid, int64_t ms)
 {
     s->snap_latest = zxid;
     s->snap_backoff_ms = 0;
+    hist_add(&s->snapshot_hist, (uint64_t)(ms > 0 ? ms : 0) * 1000u);
     snapfile_prune(s->snap_dir, SNAP_KEEP);
     set_purge_target(s);
     ZK_INFO("snapshot at zxid 0x%llx written in %lld ms (off the loop)",
@@ -411,6 +413,16 @@ static const struct hist *st_checkpoint_hist(const void *ctx)
     return dlog_checkpoint_hist(((const struct storage *)ctx)->log);
 }
 
+static const struct hist *st_snapshot_hist(const void *ctx)
+{
+    return &((const struct storage *)ctx)->snapshot_hist;
+}
+
+static void st_log_queue(const void *ctx, uint64_t *records, uint64_t *bytes)
+{
+    dlog_queue(((const struct storage *)ctx)->log, records, bytes);
+}
+
 void storage_seam(struct storage *s, struct member_storage *out)
 {
     *out = (struct member_storage){
@@ -437,5 +449,7 @@ void storage_seam(struct storage *s, struct member_storage *out)
         .commit_hist = st_commit_hist,
         .batch_hist = st_batch_hist,
         .checkpoint_hist = st_checkpoint_hist,
+        .snapshot_hist = st_snapshot_hist,
+        .log_queue = st_log_queue,
     };
 }

@@ -167,3 +167,9 @@ void sessions_expire(struct sessions *s, int64_t now_ms, void (*fn)(void *ctx, i
 {
     sess_tracker_expire(s->tracker, now_ms, fn, ctx);
 }
+
+void sessions_deadlines(const struct sessions *s,
+                        void (*fn)(void *ctx, int64_t id, int64_t deadline_ms), void *ctx)
+{
+    sess_tracker_foreach(s->tracker, fn, ctx);
+}

@@ -67,6 +67,9 @@ void sessions_forget(struct sessions *s, int64_t id);
 /* A new leader gives every session of st a fresh timeout (elections expire no one). */
 int sessions_rebuild(struct sessions *s, const struct store *st, int64_t now_ms);
 bool sessions_tracked(const struct sessions *s, int64_t id);
+/* The deadlines the leader tracks (sess_tracker_foreach). */
+void sessions_deadlines(const struct sessions *s,
+                        void (*fn)(void *ctx, int64_t id, int64_t deadline_ms), void *ctx);
 /* Leader: report and stop tracking every session past its deadline. */
 void sessions_expire(struct sessions *s, int64_t now_ms, void (*fn)(void *ctx, int64_t id),
                      void *ctx);

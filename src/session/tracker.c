@@ -112,3 +112,14 @@ void sess_tracker_renew_all(struct sess_tracker *t, int64_t now_ms)
         d->deadline_ms = deadline_for(t, now_ms, d->timeout_ms);
     }
 }
+
+void sess_tracker_foreach(const struct sess_tracker *t,
+                          void (*fn)(void *ctx, int64_t session_id, int64_t deadline_ms),
+                          void *ctx)
+{
+    size_t it = 0;
+    int64_t id;
+    void *value;
+    while (i64map_next(&t->sessions, &it, &id, &value))
+        fn(ctx, id, ((const struct deadline *)value)->deadline_ms);
+}

@@ -25,6 +25,10 @@ int sess_tracker_contains(const struct sess_tracker *t, int64_t session_id);
 void sess_tracker_expire(struct sess_tracker *t, int64_t now_ms,
                          void (*fn)(void *ctx, int64_t session_id), void *ctx);
 size_t sess_tracker_count(const struct sess_tracker *t);
+/* Visit every tracked session with its deadline. */
+void sess_tracker_foreach(const struct sess_tracker *t,
+                          void (*fn)(void *ctx, int64_t session_id, int64_t deadline_ms),
+                          void *ctx);
 /* Give every tracked session a fresh full timeout from now (a new leader does this). */
 void sess_tracker_renew_all(struct sess_tracker *t, int64_t now_ms);
 

@@ -126,6 +126,11 @@ void store_session_foreach(const struct store *st,
                            void (*fn)(void *ctx, int64_t session_id, int32_t timeout_ms),
                            void *ctx);
 size_t store_session_count(const struct store *st);
+/* Visit every ephemeral node with its owner session (the AdminServer's dump). */
+void store_ephemerals_foreach(const struct store *st,
+                              void (*fn)(void *ctx, int64_t session_id, const char *path,
+                                         size_t len),
+                              void *ctx);
 
 /* Paths of nodes due for server-side deletion at now_ms: containers that had children and are
  * empty again, TTL nodes childless and unmodified for their ttl. Leader calls this and proposes
@@ -137,6 +142,9 @@ void store_reap_candidates(const struct store *st, int64_t now_ms,
 int64_t store_last_zxid(const struct store *st);
 size_t store_node_count(const struct store *st);  /* including / and /zookeeper... */
 size_t store_watch_count(const struct store *st);
+/* Data watches as ZooKeeper's wchs counts them: watchers with any, paths with any, all. */
+void store_watch_summary(const struct store *st, size_t *watchers, size_t *paths,
+                         size_t *watches);
 size_t store_ephemeral_count(const struct store *st);
 uint64_t store_approximate_data_size(const struct store *st);
 /* Order-independent digest of the whole state (tree + sessions), maintained incrementally;

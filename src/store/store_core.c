@@ -135,6 +135,12 @@ void store_reap_candidates(const struct store *st, int64_t now_ms,
 int64_t store_last_zxid(const struct store *st) { return st->last_zxid; }
 size_t store_node_count(const struct store *st) { return st->nodes.count; }
 size_t store_watch_count(const struct store *st) { return watch_count(&st->watches); }
+
+void store_watch_summary(const struct store *st, size_t *watchers, size_t *paths,
+                         size_t *watches)
+{
+    watch_summary(&st->watches, WATCH_DATA, watchers, paths, watches);
+}
 size_t store_ephemeral_count(const struct store *st) { return st->ephemeral_count; }
 uint64_t store_approximate_data_size(const struct store *st) { return st->data_size; }
 uint64_t store_digest(const struct store *st) { return st->digest; }

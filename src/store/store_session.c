@@ -74,3 +74,17 @@ void store_session_foreach(const struct store *st,
 }
 
 size_t store_session_count(const struct store *st) { return st->sessions.count; }
+
+void store_ephemerals_foreach(const struct store *st,
+                              void (*fn)(void *ctx, int64_t session_id, const char *path,
+                                         size_t len),
+                              void *ctx)
+{
+    size_t b = 0;
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &st->sessions) {
+        const struct session *s = CHAIN_ITEM(l, const struct session, link);
+        for (const struct znode *n = s->ephemerals.head; n; n = n->owner_next)
+            fn(ctx, s->id, n->path, n->path_len);
+    }
+}

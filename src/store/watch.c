@@ -316,3 +316,28 @@ void watch_free(struct watch_manager *wm)
     chain_destroy(&wm->owners, NULL, NULL);
     memset(wm, 0, sizeof *wm);
 }
+
+void watch_summary(const struct watch_manager *wm, enum watch_table_id table, size_t *owners,
+                   size_t *paths, size_t *regs)
+{
+    *owners = *paths = *regs = 0;
+    size_t b = 0;
+    const struct chain_link *l;
+    CHAIN_FOR_EACH(l, b, &wm->paths) {
+        const struct watch_path *p = CHAIN_ITEM(l, const struct watch_path, link);
+        if (p->heads[table])
+            (*paths)++;
+        for (const struct watch_reg *r = p->heads[table]; r; r = r->path_next)
+            (*regs)++;
+    }
+    b = 0;
+    CHAIN_FOR_EACH(l, b, &wm->owners) {
+        const struct watch_owner *o = CHAIN_ITEM(l, const struct watch_owner, link);
+        for (const struct watch_reg *r = o->regs; r; r = r->owner_next) {
+            if (r->table == table) {
+                (*owners)++;
+                break;
+            }
+        }
+    }
+}

@@ -50,6 +50,9 @@ bool watch_contains(const struct watch_manager *wm, const char *path, size_t len
 bool watch_remove(struct watch_manager *wm, const char *path, size_t len, uint64_t watcher,
                   enum watch_table_id table);
 void watch_remove_watcher(struct watch_manager *wm, uint64_t watcher);
+/* Watchers with a registration in table, paths with one, and the registrations (O(watches)). */
+void watch_summary(const struct watch_manager *wm, enum watch_table_id table, size_t *owners,
+                   size_t *paths, size_t *regs);
 static inline size_t watch_count(const struct watch_manager *wm) { return wm->reg_count; }
 
 #endif

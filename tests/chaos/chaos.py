@@ -196,7 +196,7 @@ class Ensemble:
                 f.write(f"{i}\n")
             lines = [f"tickTime={self.tick}", "initLimit=10", "syncLimit=5",
                      f"dataDir={md}/data", f"clientPort={self.cport(i)}", "maxClientCnxns=0",
-                     "4lw.commands.whitelist=*",
+                     "4lw.commands.whitelist=*", "admin.enableServer=false",
                      # the writers' containers and TTL nodes are reaped within the run
                      "znode.container.checkIntervalMs=1000"]
             for j in range(1, self.n + 1):

@@ -177,6 +177,7 @@ def plain(server):
         f.write(server.kind + "\n")
     with open(os.path.join(d, "zoo.cfg"), "w") as f:
         f.write("tickTime=500\ndataDir=%s/data\nclientPort=%d\nmaxClientCnxns=0\n"
+                "admin.enableServer=false\n"
                 "DigestAuthenticationProvider.superDigest=%s\n" % (
                     d, port, super_digest(SUPER_PASSWORD)))
     r = subprocess.run([SERVERCTL, "restart", d], timeout=60, stdout=subprocess.PIPE,

@@ -308,6 +308,7 @@ def solo_config(name):
     cfg = os.path.join(d, "zoo.cfg")
     with open(cfg, "w") as f:
         f.write("tickTime=2000\ndataDir=%s\nclientPort=%d\n4lw.commands.whitelist=*\n"
+                "admin.enableServer=false\n"
                 "extendedTypesEnabled=true\nznode.container.checkIntervalMs=3600000\n"
                 "DigestAuthenticationProvider.superDigest=%s\n"
                 % (os.path.join(d, "data"), SOLO_PORT, super_digest()))
@@ -371,6 +372,7 @@ def zab_configure(top, data_dirs):
         lines = ["tickTime=2000", "initLimit=10", "syncLimit=5", "dataDir=" + data,
                  "clientPort=%d" % (BASE + i), "maxClientCnxns=0", "4lw.commands.whitelist=*",
                  "extendedTypesEnabled=true", "znode.container.checkIntervalMs=3600000",
+                 "admin.enableServer=false",
                  "DigestAuthenticationProvider.superDigest=" + super_digest()]
         lines += ["server.%d=127.0.0.1:%d:%d;%d" % (j, BASE + 10 + j, BASE + 20 + j, BASE + j)
                   for j in range(1, N + 1)]

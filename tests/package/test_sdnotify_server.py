@@ -31,7 +31,8 @@ class Member:
         self.port = port
         os.makedirs(os.path.join(self.dir, "data"))
         lines = ["tickTime=500", "initLimit=10", "syncLimit=5",
-                 f"dataDir={self.dir}/data", f"clientPort={port}", "4lw.commands.whitelist=*"]
+                 f"dataDir={self.dir}/data", f"clientPort={port}", "4lw.commands.whitelist=*",
+                 "admin.enableServer=false"]
         lines += servers
         if servers:
             with open(os.path.join(self.dir, "data", "myid"), "w") as f:

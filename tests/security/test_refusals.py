@@ -79,7 +79,8 @@ def run(binary, cfg, args=(), env=None, timeout=15.0, myid=None):
     zoo = os.path.join(d, "zoo.cfg")
     with open(zoo, "w") as f:
         f.write("\n".join(["tickTime=500", "dataDir=" + os.path.join(d, "data"),
-                           "clientPort=%d" % B, "4lw.commands.whitelist=*"] + list(cfg)) + "\n")
+                           "clientPort=%d" % B, "4lw.commands.whitelist=*",
+                           "admin.enableServer=false"] + list(cfg)) + "\n")
     out = open(os.path.join(d, "output"), "w+")
     full_env = dict(os.environ)
     full_env.pop("SERVER_JVMFLAGS", None)

@@ -262,7 +262,7 @@ Test(config, unknown_and_ignored_keys_are_accepted)
     write_cfg("dataDir=%s\n"
               "someFutureKey=whatever\n"
               "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
-              "metricsProvider.className=x\n"
+              "metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider\n"
               "ssl.keyStore.location=/x\n"
               "localSessionsEnabled=true\n"
               "forceSync=no\n"
@@ -521,4 +521,74 @@ Test(config, fourlw_from_file)
     write_cfg("dataDir=%s\n4lw.commands.whitelist=*\n");
     load_ok();
     cr_assert(config_fourlw_allowed(&cfg, "srvr"));
+}
+
+/* ---- the AdminServer and the Prometheus endpoint (config_admin.c) ---- */
+
+Test(config, admin_and_metrics_defaults)
+{
+    write_cfg("dataDir=%s\n");
+    load_ok();
+    cr_assert(cfg.admin.enabled, "admin.enableServer defaults to true, as ZooKeeper");
+    cr_assert_str_eq(cfg.admin.address, "0.0.0.0");
+    cr_assert_eq(cfg.admin.port, 8080);
+    cr_assert_str_eq(cfg.admin.command_url, "/commands");
+    cr_assert_eq(cfg.admin.idle_timeout_ms, 30000);
+    cr_assert_not(cfg.admin.metrics, "no metrics provider unless one is named");
+    cr_assert_str_eq(cfg.admin.metrics_host, "0.0.0.0");
+    cr_assert_eq(cfg.admin.metrics_port, 7000);
+}
+
+Test(config, admin_and_metrics_settings)
+{
+    write_cfg("dataDir=%s\nadmin.enableServer=false\nadmin.serverAddress=127.0.0.1\n"
+              "admin.serverPort=9090\nadmin.commandURL=/zk/\nadmin.idleTimeout=1500\n"
+              "admin.httpVersion=11\nadmin.forceHttps=false\n"
+              "metricsProvider.className="
+              "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"
+              "metricsProvider.httpHost=localhost\nmetricsProvider.httpPort=7001\n"
+              "metricsProvider.exportJvmInfo=false\nmetricsProvider.numWorkerThreads=3\n");
+    load_ok();
+    cr_assert_not(cfg.admin.enabled);
+    cr_assert_str_eq(cfg.admin.address, "127.0.0.1");
+    cr_assert_eq(cfg.admin.port, 9090);
+    cr_assert_str_eq(cfg.admin.command_url, "/zk", "a trailing / is dropped");
+    cr_assert_eq(cfg.admin.idle_timeout_ms, 1500);
+    cr_assert(cfg.admin.metrics);
+    cr_assert_str_eq(cfg.admin.metrics_host, "localhost");
+    cr_assert_eq(cfg.admin.metrics_port, 7001);
+}
+
+Test(config, admin_settings_as_properties)
+{
+    static const char *const items[] = {"zookeeper.admin.serverPort=9191",
+                                        "zookeeper.admin.enableServer=false"};
+    struct config_props props = {items, 2};
+    write_cfg("dataDir=%s\nadmin.serverPort=9292\n");
+    int rc = config_load(cfg_path, &props, &cfg, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(cfg.admin.port, 9292, "zoo.cfg wins over the -D property");
+    cr_assert_not(cfg.admin.enabled);
+}
+
+Test(config, admin_and_metrics_refusals)
+{
+    write_cfg("dataDir=%s\nmetricsProvider.className=com.example.MyProvider\n");
+    load_fails("metricsProvider.className=com.example.MyProvider", "PrometheusMetricsProvider");
+    write_cfg("dataDir=%s\nadmin.serverPort=0\n");
+    load_fails("admin.serverPort", NULL);
+    write_cfg("dataDir=%s\nadmin.enableServer=yes please\n");
+    load_fails("admin.enableServer", NULL);
+    write_cfg("dataDir=%s\nadmin.commandURL=commands\n");
+    load_fails("admin.commandURL", NULL);
+    write_cfg("dataDir=%s\nadmin.forceHttps=true\n");
+    load_fails("admin.forceHttps", "not implemented");
+    write_cfg("dataDir=%s\nadmin.needClientAuth=true\n");
+    load_fails("admin.needClientAuth", NULL);
+    write_cfg("dataDir=%s\nmetricsProvider.httpsPort=7443\n");
+    load_fails("httpsPort", "HTTPS");
+    write_cfg("dataDir=%s\nmetricsProvider.className="
+              "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n"
+              "metricsProvider.httpPort=8080\n");
+    load_fails("admin.serverPort", "metricsProvider.httpPort");
 }
