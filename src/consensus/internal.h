@@ -183,7 +183,7 @@ bool mem_voter(const struct zab_members *m, uint32_t id);
 bool mem_has(const struct zab_members *m, uint32_t id); /* voter or observer */
 bool mem_equal(const struct zab_members *a, const struct zab_members *b);
 bool counted(const struct zab *z, uint32_t id);  /* voter of cur or of pend */
-bool candidate(const struct zab *z);             /* may propose itself: voter of pend, else cur */
+bool candidate(const struct zab *z);             /* may propose itself: counted, not out */
 void idset_add(struct idset *s, uint32_t id);
 bool quorum_in(const struct zab_members *m, const struct idset *s);
 bool has_quorum(const struct zab *z, const struct idset *s); /* of cur, and of pend if any */

@@ -68,11 +68,11 @@ bool counted(const struct zab *z, uint32_t id)
     return id != 0 && (mem_voter(&z->cur, id) || (z->has_pend && mem_voter(&z->pend, id)));
 }
 
-/* A voter of the last configuration we have seen: a pending change's voters take over once it
- * commits, and only they can finish committing it if its old voters are gone. */
+/* Any voter of cur or pend may lead: the leader must hold the most recent history of its
+ * quorums (pitfall 17), and that may be a voter of either side of a pending change. */
 bool candidate(const struct zab *z)
 {
-    return !z->out && mem_voter(z->has_pend ? &z->pend : &z->cur, z->cfg.my_id);
+    return !z->out && counted(z, z->cfg.my_id);
 }
 
 void idset_add(struct idset *s, uint32_t id)

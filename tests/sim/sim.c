@@ -976,7 +976,8 @@ static void plan_tick(struct sim *s)
         s->crash_done = true;
         trace(s, "PLAN observers 4 and 5 die");
     }
-    if (s->o.plan == SIM_PLAN_CRASH_COMMITTED && !s->crash_done && s->step_zxid != 0) {
+    if (s->o.plan == SIM_PLAN_CRASH_COMMITTED && !s->crash_done && s->step_zxid != 0 &&
+        !s->liveness) {
         struct member *l = &s->m[s->step_leader];
         if (l->up && l->role == ZAB_LEADING && zab_committed(l->z) >= s->step_zxid) {
             trace(s, "PLAN the leader that committed the change crashes");
@@ -1046,7 +1047,7 @@ static void plan_tick(struct sim *s)
     s->step_leader = (uint32_t)(l - s->m);
     s->step_target = target;
     s->step_at = tick;
-    if (s->o.plan == SIM_PLAN_CRASH_PROPOSED && !s->crash_done) {
+    if (s->o.plan == SIM_PLAN_CRASH_PROPOSED && !s->crash_done && !s->liveness) {
         trace(s, "PLAN the leader crashes right after proposing the change");
         crash(s, l);
         s->crash_done = true;
