@@ -13,6 +13,8 @@ packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-d
           python3-pytest default-jre-headless iproute2 procps
           # tests/security: javac for its Java client (ZooKeeper's client jars come with zookeeper)
           default-jdk-headless
+          # tests/integration/test_metrics.py: promtool and a real Prometheus server (issue 15)
+          prometheus
           # the Debian package and its test (deploy/make-deb, tests/package)
           debhelper lintian systemd strace
           # libFuzzer targets (tests/fuzz, docs/fuzzing.md)
