@@ -22,3 +22,19 @@ Test(sim_bites, skip_trunc_5) { expect_caught(ZAB_SABOTAGE_SKIP_TRUNC, 5, "agree
 /* followers ACK before their log is durable (ZOOKEEPER-3911) */
 Test(sim_bites, early_ack_3) { expect_caught(ZAB_SABOTAGE_EARLY_ACK, 3, "durability"); }
 Test(sim_bites, early_ack_5) { expect_caught(ZAB_SABOTAGE_EARLY_ACK, 5, "durability"); }
+
+/* the leader commits a configuration change on a quorum of the new voters alone */
+static void expect_caught_plan(enum sim_plan plan)
+{
+    struct sim_opts o = {.members = 3, .plan = plan, .sabotage = ZAB_SABOTAGE_NEW_QUORUM_ONLY};
+    struct sim_result r;
+    uint64_t seed = sim_run_range(o, 1, 300, &r);
+    cr_assert(seed != 0, "new-quorum-only commits on plan %s went unnoticed for 300 seeds",
+              sim_plan_name(plan));
+    cr_log_info("caught at seed %" PRIu64 ": %s", seed, r.what);
+    cr_assert(strstr(r.what, "durability") != NULL || strstr(r.what, "two configurations"),
+              "seed %" PRIu64 ": expected durability or split brain, got: %s", seed, r.what);
+}
+Test(sim_bites, new_quorum_only_grow) { expect_caught_plan(SIM_PLAN_GROW); }
+Test(sim_bites, new_quorum_only_replace) { expect_caught_plan(SIM_PLAN_REPLACE); }
+Test(sim_bites, new_quorum_only_shrink) { expect_caught_plan(SIM_PLAN_SHRINK); }
