@@ -25,6 +25,9 @@ static void usage(FILE *f)
             "  mntr | srvr                ask every member (four-letter words)\n"
             "  lock [--timeout S] [--read|--write|--permits N] NAME -- CMD [ARGS...]\n"
             "  elect [--timeout S] [--id ID] NAME -- CMD [ARGS...]\n"
+            "  members                    the ensemble's configuration and its version\n"
+            "  reconfig [--add 'server.N=host:peer:election[:role];clientPort'] [--remove N]\n"
+            "           [--members LIST] [--from-config VERSION] [--auth digest:USER:PASSWORD]\n"
             "exit codes: 0 ok, 1 error, 2 usage, 3 bad connect string, 4 unreachable,\n"
             "  5 no node, 6 node exists, 7 not empty, 124 lock timeout, 125 lock lost,\n"
             "  126/127 CMD not executable/not found; lock/elect otherwise return CMD's status\n");
@@ -153,6 +156,8 @@ static int dispatch(const struct zabctl_opts *o, int argc, char **argv)
         return cmd_4lw(o, cmd, argc, argv);
     if (strcmp(cmd, "lock") == 0) return cmd_lock(o, argc, argv);
     if (strcmp(cmd, "elect") == 0) return cmd_elect(o, argc, argv);
+    if (strcmp(cmd, "members") == 0) return cmd_members(o, argc, argv);
+    if (strcmp(cmd, "reconfig") == 0) return cmd_reconfig(o, argc, argv);
     fprintf(stderr, "zabctl: unknown command '%s'\n", cmd);
     usage(stderr);
     return ZC_USAGE;

@@ -45,5 +45,7 @@ int cmd_watch(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_4lw(const struct zabctl_opts *o, const char *word, int argc, char **argv);
 int cmd_lock(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_elect(const struct zabctl_opts *o, int argc, char **argv);
+int cmd_members(const struct zabctl_opts *o, int argc, char **argv);
+int cmd_reconfig(const struct zabctl_opts *o, int argc, char **argv);
 
 #endif

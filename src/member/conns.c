@@ -77,6 +77,7 @@ struct conns {
 
 static void process_input_again(struct conn *c);
 static void drain(struct conn *c);
+static void close_after_write(struct conn *c);
 
 static const struct member_env *env_of(const struct conn *c) { return &c->cs->m->env; }
 
@@ -211,10 +212,14 @@ void conns_free(struct conns *cs)
     zk_free(cs);
 }
 
-void conns_close_all(struct conns *cs)
+void conns_close_all(struct conns *cs, bool after_flush)
 {
-    for (struct conn *c = cs->list; c; c = c->next)
-        conn_close(c, NULL);
+    for (struct conn *c = cs->list; c; c = c->next) {
+        if (after_flush)
+            close_after_write(c);
+        else
+            conn_close(c, NULL);
+    }
 }
 
 size_t conns_count(const struct conns *cs) { return cs->n; }
@@ -708,7 +713,13 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
         return;
     }
     if (type == ZOP_RECONFIG) {
-        queue_error(c, xid, type, ZE_RECONFIGDISABLED);
+        /* As ZooKeeper: disabled first; standalone cannot be reconfigured (Unimplemented). */
+        const struct zk_config *cfg = &c->cs->m->cfg;
+        if (!cfg->reconfig_enabled || cfg->n_members == 0)
+            queue_error(c, xid, type, cfg->reconfig_enabled ? ZE_UNIMPLEMENTED
+                                                            : ZE_RECONFIGDISABLED);
+        else
+            submit_write(c, xid, type, body, len);
         return;
     }
     if (type == ZOP_CREATESESSION || type == ZOP_DELETECONTAINER) {
@@ -865,7 +876,9 @@ bool conns_on_applied(struct conns *cs, const struct store_txn *txn, int32_t err
         return true;
     }
     struct pending_req *r = c->head;
-    bool mine = r && r->kind == REQ_WRITE && r->xid == txn->cxid && r->type == txn->type;
+    /* A reconfig request is answered by the txn the leader made of it. */
+    int32_t asked = txn->type == ZOP_SETCONFIG ? ZOP_RECONFIG : txn->type;
+    bool mine = r && r->kind == REQ_WRITE && r->xid == txn->cxid && r->type == asked;
     if (!mine) {
         if (txn->type == ZOP_CLOSESESSION) /* expired, or closed through another member */
             conn_close(c, "session closed");
@@ -1192,4 +1205,16 @@ void conns_session_moved(struct conns *cs, int64_t session, int32_t xid)
             return;
         }
     }
+}
+
+void conns_request_refused(struct conns *cs, int64_t session, int32_t xid, int32_t err)
+{
+    struct conn *c = i64map_get(&cs->by_session, session);
+    struct pending_req *r = c && !c->closing ? c->head : NULL;
+    if (!r || r->kind != REQ_WRITE || r->xid != xid)
+        return; /* not what this connection waits for now (it moved, or it closed) */
+    send_reply(c, xid, err, NULL);
+    record_latency(cs->m, r->start_ms);
+    pop_head(c);
+    drain(c);
 }

@@ -140,7 +140,7 @@ static void write_conf(struct member *m, struct jute_writer *out)
 {
     const struct zk_config *c = &m->cfg;
     outf(out, "clientPort=%d\n", c->client_port);
-    outf(out, "secureClientPort=-1\n");
+    outf(out, "secureClientPort=%d\n", c->sec.secure_client_port ? c->sec.secure_client_port : -1);
     outf(out, "dataDir=%s\n", c->data_dir);
     outf(out, "dataDirSize=%llu\n", (unsigned long long)disk_bytes(m));
     outf(out, "dataLogDir=%s\n", c->data_log_dir);
@@ -155,13 +155,8 @@ static void write_conf(struct member *m, struct jute_writer *out)
         return;
     outf(out, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\n", c->init_limit, c->sync_limit);
     outf(out, "membership: \n");
-    for (int i = 0; i < c->n_members; i++) {
-        const struct zk_member *z = &c->members[i];
-        outf(out, "server.%d=%s:%d:%d:%s;0.0.0.0:%d\n", z->id, z->host, z->peer_port,
-             z->election_port, z->observer ? "observer" : "participant",
-             z->client_port ? z->client_port : c->client_port);
-    }
-    outf(out, "version=0\n");
+    ensemble_format(&m->ensemble, true, out); /* the active configuration, as ZooKeeper's */
+    outf(out, "\n");
 }
 
 static void write_envi(struct jute_writer *out)

@@ -131,6 +131,12 @@ void member_conn_writable(struct member *m, uint64_t conn) { conns_writable(m->c
 void member_conn_closed(struct member *m, uint64_t conn) { conns_closed(m->conns, conn); }
 bool member_conn_admit(struct member *m, const char *addr) { return conns_admit(m->conns, addr); }
 
+int member_configuration(const struct member *m, const struct zk_member **members)
+{
+    *members = m->ensemble.m;
+    return m->ensemble.n;
+}
+
 void member_conn_identity(struct member *m, uint64_t conn, const char *scheme, const char *id)
 {
     conns_identity(m->conns, conn, scheme, id);
@@ -204,7 +210,7 @@ void member_stop(struct member *m)
         return;
     m->stopping = true;
     member_flush(m); /* writes already accepted get their chance before we go */
-    conns_close_all(m->conns);
+    conns_close_all(m->conns, false);
 }
 
 void member_free(struct member *m)

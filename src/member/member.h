@@ -59,6 +59,11 @@ struct member_env {
      * fails). */
     int (*sasl_step)(void *io, uint64_t conn, const uint8_t *in, size_t in_len,
                      const uint8_t **out, size_t *out_len, char *id, size_t id_size);
+    /* The active configuration changed (a reconfig committed, or at start): links follow the
+     * members, the dynamic configuration file gets `text` (ZooKeeper's format, with its
+     * version line). May be NULL. */
+    void (*members_changed)(void *io, const struct zk_member *members, int n, const char *text,
+                            size_t text_len, int64_t version);
     /* ---- time and randomness ---- */
     int64_t (*now_ms)(void *io);  /* monotonic */
     int64_t (*wall_ms)(void *io); /* wall clock: ctime/mtime, session ids */
@@ -139,6 +144,8 @@ bool member_is_leader(const struct member *m);
 const char *member_mode(const struct member *m);
 const struct store *member_store(const struct member *m);
 uint32_t member_id(const struct member *m);
+/* The active configuration's members (zoo.cfg's, or the last reconfig's); returns how many. */
+int member_configuration(const struct member *m, const struct zk_member **members);
 /* The answer to a four-letter word, as plain text. */
 void member_fourlw(struct member *m, const char *word, struct jute_writer *out);
 bool member_is_fourlw(const uint8_t word[4]);

@@ -18,6 +18,7 @@
 
 #include "common/hist.h"
 #include "common/i64map.h"
+#include "member/ensemble.h"
 #include "member/member.h"
 #include "proto/jute.h"
 #include "store/store.h"
@@ -60,6 +61,7 @@ struct member {
     int64_t bytes_since_snapshot; /* log bytes applied since the last snapshot started */
     long snap_threshold;          /* txns before the next snapshot (randomized) */
     int64_t last_reap_ms;
+    struct ensemble ensemble; /* the active configuration (reconfig.c) */
     unsigned sabotage; /* enum member_sabotage (tests only) */
     bool stopping;
 };
@@ -84,6 +86,8 @@ void conns_open(struct conns *cs, uint64_t id, const char *addr, int port);
 void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const char *id_value);
 /* The leader refused a request of this session (xid) as moved: close its connection here. */
 void conns_session_moved(struct conns *cs, int64_t session, int32_t xid);
+/* The leader refused a forwarded request before proposing it (a reconfig): answer err. */
+void conns_request_refused(struct conns *cs, int64_t session, int32_t xid, int32_t err);
 size_t conns_input(struct conns *cs, uint64_t id, const uint8_t *data, size_t len);
 void conns_writable(struct conns *cs, uint64_t id);
 void conns_closed(struct conns *cs, uint64_t id);
@@ -105,7 +109,7 @@ void conns_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *p
 /* End of turn: answer syncs that became ready, resume throttled connections. */
 void conns_flush(struct conns *cs);
 /* The quorum is lost: every client moves to another member. */
-void conns_close_all(struct conns *cs);
+void conns_close_all(struct conns *cs, bool after_flush);
 size_t conns_count(const struct conns *cs);
 size_t conns_outstanding(const struct conns *cs);
 /* One `stat`/`cons` line per connection. */
@@ -126,6 +130,22 @@ void repl_peer_drained(struct repl *r, uint32_t id);
 /* A sync asks the leader which zxid to wait for: answered at once on the leader (returns true,
  * sets *zxid); elsewhere conns_sync_resolved follows. */
 bool repl_sync(struct repl *r, uint64_t conn_id, int32_t xid, int64_t *zxid);
+/* ---- reconfig.c ---- */
+struct zab;
+struct zab_members;
+struct zab_buf;
+/* The configuration to start with (after recovery, before the core starts). 0, or -1. */
+int reconfig_start(struct member *m);
+void reconfig_to_core(const struct ensemble *e, struct zab_members *out);
+/* zab_config.config_of. */
+int reconfig_config_of(void *ctx, struct zab_buf payload, struct zab_members *next);
+/* The leader: the next configuration's text (a jute buffer, the SETCONFIG txn body) for a
+ * ReconfigRequest txn, or the ZE_ error to answer. */
+int32_t reconfig_prepare(struct member *m, const struct zab *core, const struct store_txn *txn,
+                         struct jute_writer *text);
+/* The core says a configuration became active (ZAB_UPD_CONFIG). */
+void reconfig_activated(struct member *m, const struct zab_members *active, uint64_t zxid);
+
 /* A client created or resumed this session here: the leader learns that its requests now come
  * through this member (SessionMoved for any other). */
 void repl_session_here(struct repl *r, int64_t session);

@@ -20,6 +20,7 @@
 #define APP_SYNC_RESP 2 /* leader -> follower: conn id, xid, zxid to wait for */
 #define APP_OWNER 3     /* follower -> leader: session id, now connected here */
 #define APP_MOVED 4     /* leader -> follower: session id, xid of a request refused as moved */
+#define APP_REFUSED 5   /* leader -> follower: session id, xid, error of a refused reconfig */
 #define WINDOW_ENTRIES 1000
 #define MAX_OUTSTANDING 4096
 #define RECORD_ENVELOPE_BYTES (64u << 10) /* txnrec fields and up to 16 identities */
@@ -79,6 +80,8 @@ const char *repl_mode(const struct repl *r)
         return "looking";
     if (r->standalone)
         return "standalone";
+    if (r->role == ZAB_OBSERVING)
+        return "observer";
     return r->role == ZAB_LEADING ? "leader" : "follower";
 }
 
@@ -182,15 +185,14 @@ static uint32_t max_payload(const struct repl *r)
 
 static void core_config(const struct repl *r, struct zab_config *zc)
 {
-    uint32_t voters[ZAB_PEERS_MAX], n = 0;
     const struct zk_config *c = &r->m->cfg;
-    for (int i = 0; i < c->n_members && n < ZAB_PEERS_MAX; i++)
-        if (!c->members[i].observer)
-            voters[n++] = (uint32_t)c->members[i].id;
+    uint32_t one = 1;
     uint32_t my_id = c->n_members ? (uint32_t)c->myid : 1;
-    if (n == 0)
-        voters[n++] = 1; /* standalone: an ensemble of one */
-    zab_config_default(zc, my_id, n, voters);
+    zab_config_default(zc, my_id, 1, &one); /* standalone: an ensemble of one */
+    if (c->n_members) {
+        reconfig_to_core(&r->m->ensemble, &zc->members);
+        zc->config_of = reconfig_config_of;
+    }
     uint32_t ticks = (uint32_t)(c->tick_ms / MEMBER_TICK_MS > 0 ? c->tick_ms / MEMBER_TICK_MS : 1);
     zc->init_limit_ticks = (uint32_t)c->init_limit * ticks;
     zc->sync_limit_ticks = (uint32_t)c->sync_limit * ticks;
@@ -250,6 +252,11 @@ int repl_start(struct repl *r)
     ZK_INFO("recovered: state at zxid 0x%llx (%zu znodes, %zu sessions), %zu logged entries "
             "awaiting the ensemble", (unsigned long long)store_last_zxid(m->store),
             store_node_count(m->store), store_session_count(m->store), t.n);
+    if (reconfig_start(m) != 0) {
+        free_tail(&t);
+        ZK_ERROR("cannot set up the ensemble's configuration (out of memory)");
+        return -1;
+    }
     int rc = start_core(r, &t, &rec);
     free_tail(&t);
     return rc;
@@ -465,6 +472,9 @@ static void handle_app(struct repl *r, const struct zab_app_in *a)
         set_owner(r, (int64_t)be64_load(p), a->from);
     } else if (a->tag == APP_MOVED && a->data.len == 12 && a->from == r->leader) {
         conns_session_moved(m->conns, (int64_t)be64_load(p), (int32_t)be32_load(p + 8));
+    } else if (a->tag == APP_REFUSED && a->data.len == 16 && a->from == r->leader) {
+        conns_request_refused(m->conns, (int64_t)be64_load(p), (int32_t)be32_load(p + 8),
+                              (int32_t)be32_load(p + 12));
     }
 }
 
@@ -488,14 +498,14 @@ static void on_lost(struct repl *r)
     r->established = false;
     /* As ZooKeeper: clients are disconnected and move to a member that has a quorum. */
     ZK_WARN("lost the quorum; disconnecting %zu clients", conns_count(m->conns));
-    conns_close_all(m->conns);
+    conns_close_all(m->conns, true);
     if (m->env.serving)
         m->env.serving(m->env.io, false);
 }
 
 static void note_role(struct repl *r, const struct zab_update *up)
 {
-    static const char *names[] = {"looking", "following", "leading"};
+    static const char *names[] = {"looking", "following", "leading", "observing"};
     if (up->role != r->role || up->epoch != r->epoch || up->leader != r->leader)
         ZK_INFO("role %s, epoch %u, leader %u", names[up->role], up->epoch, up->leader);
     if (up->role != ZAB_LEADING || up->epoch != r->epoch)
@@ -507,8 +517,7 @@ static void note_role(struct repl *r, const struct zab_update *up)
 
 static void exec_update(struct repl *r, const struct zab_update *up)
 {
-    if (up->flags & ZAB_UPD_LOST && r->established)
-        on_lost(r);
+    bool lost = up->flags & ZAB_UPD_LOST && r->established;
     note_role(r, up);
     if (up->flags & ZAB_UPD_INSTALL)
         install_snapshot(r, up->install_zxid);
@@ -521,6 +530,14 @@ static void exec_update(struct repl *r, const struct zab_update *up)
         apply_entry(r, up->commits[i].zxid, up->commits[i].payload.data,
                     up->commits[i].payload.len, true);
     send_msgs(r, up);
+    /* After the messages: the COMMIT that activates a configuration must still reach a member
+     * it removes. */
+    if (up->flags & ZAB_UPD_CONFIG)
+        reconfig_activated(r->m, &up->config, up->config_zxid);
+    /* After the commits: their replies go out before the clients are disconnected (a member
+     * a reconfig removes answers the reconfig, then stops serving). */
+    if (lost)
+        on_lost(r);
     for (size_t i = 0; i < up->n_apps; i++)
         handle_app(r, &up->apps[i]);
     if (up->flags & ZAB_UPD_ESTABLISHED && !r->established)
@@ -553,6 +570,26 @@ static int32_t validate_submission(struct repl *r, const struct store_txn *txn)
     return store_validate_txn(txn, &lim);
 }
 
+static int32_t enqueue_txn(struct repl *r, struct store_txn *txn);
+
+/* The leader turns a reconfig request (its client's here, or forwarded) into the txn that
+ * carries the next configuration, with the request's session and xid so its member answers. */
+static int32_t submit_reconfig(struct repl *r, const struct store_txn *request)
+{
+    struct jute_writer body;
+    jw_init(&body);
+    int32_t err = reconfig_prepare(r->m, r->zab, request, &body);
+    if (err == ZE_OK) {
+        struct store_txn txn = *request;
+        txn.type = ZOP_SETCONFIG;
+        txn.body = body.data;
+        txn.body_len = (uint32_t)body.len;
+        err = enqueue_txn(r, &txn);
+    }
+    jw_free(&body);
+    return err;
+}
+
 int32_t repl_submit(struct repl *r, struct store_txn *txn)
 {
     if (!r->established)
@@ -560,8 +597,17 @@ int32_t repl_submit(struct repl *r, struct store_txn *txn)
     int32_t err = validate_submission(r, txn);
     if (err != ZE_OK)
         return err;
+    if (txn->type == ZOP_SETCONFIG)
+        return ZE_BADARGUMENTS; /* only submit_reconfig makes them */
     if (repl_is_leader(r) && !r->standalone && !owner_allows(r, txn, (uint32_t)r->m->cfg.myid))
         return ZE_SESSIONMOVED;
+    if (txn->type == ZOP_RECONFIG && repl_is_leader(r))
+        return submit_reconfig(r, txn);
+    return enqueue_txn(r, txn);
+}
+
+static int32_t enqueue_txn(struct repl *r, struct store_txn *txn)
+{
     txn->zxid = 0; /* the leader's core assigns it; the log and the commit carry it */
     txn->time_ms = member_wall(r->m);
     size_t len = txnrec_size(txn);
@@ -709,6 +755,32 @@ static bool forwarded_request_ok(struct repl *r, uint32_t from, const struct zab
     return false;
 }
 
+/* A reconfig request forwarded to us, the leader: never proposed as it is (its txn is made
+ * here); a refusal goes back to its member, which answers its client. Returns true when the
+ * message was taken here. */
+static bool forwarded_reconfig(struct repl *r, uint32_t from, const struct zab_msg *msg)
+{
+    struct store_txn txn;
+    if (txnrec_decode(msg->data.data, msg->data.len, &txn) != 0)
+        return false;
+    if (txn.type == ZOP_SETCONFIG) {
+        ZK_WARN_RL("member %u forwarded a configuration txn, which only a leader makes; dropped",
+                   from);
+        return true;
+    }
+    if (txn.type != ZOP_RECONFIG)
+        return false;
+    int32_t err = repl_is_leader(r) ? submit_reconfig(r, &txn) : ZE_CONNECTIONLOSS;
+    if (err != ZE_OK) {
+        uint8_t refused[16];
+        be64_store(refused, (uint64_t)txn.session_id);
+        be32_store(refused + 8, (uint32_t)txn.cxid);
+        be32_store(refused + 12, (uint32_t)err);
+        send_app(r, from, APP_REFUSED, refused, sizeof refused);
+    }
+    return true;
+}
+
 void repl_peer_message(struct repl *r, uint32_t from, const uint8_t *data, size_t len)
 {
     if (len > 0 && data[0] == CATCHUP_TAG) {
@@ -725,7 +797,8 @@ void repl_peer_message(struct repl *r, uint32_t from, const uint8_t *data, size_
         return;
     }
     if (msg.type == ZAB_MSG_REQUEST &&
-        (!forwarded_request_ok(r, from, &msg) || !forwarded_owner_ok(r, from, &msg)))
+        (!forwarded_request_ok(r, from, &msg) || !forwarded_owner_ok(r, from, &msg) ||
+         forwarded_reconfig(r, from, &msg)))
         return;
     if (msg.type == ZAB_MSG_SNAP &&
         (!r->catchup || !catchup_ready(r->catchup, from, (int64_t)msg.zxid))) {

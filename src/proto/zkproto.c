@@ -62,6 +62,8 @@ const char *zk_err_name(int32_t err)
     case ZE_UNIMPLEMENTED: return "Unimplemented";
     case ZE_OPERATIONTIMEOUT: return "OperationTimeout";
     case ZE_BADARGUMENTS: return "BadArguments";
+    case ZE_NEWCONFIGNOQUORUM: return "NewConfigNoQuorum";
+    case ZE_RECONFIGINPROGRESS: return "ReconfigInProgress";
     case ZE_NONODE: return "NoNode";
     case ZE_NOAUTH: return "NoAuth";
     case ZE_BADVERSION: return "BadVersion";
@@ -75,6 +77,7 @@ const char *zk_err_name(int32_t err)
     case ZE_NOTREADONLY: return "NotReadOnly";
     case ZE_NOWATCHER: return "NoWatcher";
     case ZE_RECONFIGDISABLED: return "ReconfigDisabled";
+    case ZE_SESSIONCLOSEDREQUIRESASLAUTH: return "SessionClosedRequireAuth";
     default: return "Unknown";
     }
 }

@@ -41,6 +41,8 @@ enum zk_op {
     ZOP_SETWATCHES2 = 105,
     ZOP_ADDWATCH = 106,
     ZOP_WHOAMI = 107,
+    ZOP_SETCONFIG = -16, /* the leader's txn of a reconfig: /zookeeper/config's new text (never
+                          * from a client; ZooKeeper logs it as reconfig + SetDataTxn) */
     ZOP_CREATESESSION = -10,
     ZOP_CLOSESESSION = -11,
     ZOP_ERROR = -1,
@@ -56,6 +58,8 @@ enum zk_err {
     ZE_UNIMPLEMENTED = -6,
     ZE_OPERATIONTIMEOUT = -7,
     ZE_BADARGUMENTS = -8,
+    ZE_NEWCONFIGNOQUORUM = -13, /* reconfig: the new configuration has no synced quorum */
+    ZE_RECONFIGINPROGRESS = -14, /* reconfig: another one is not committed yet */
     ZE_APIERROR = -100,
     ZE_NONODE = -101,
     ZE_NOAUTH = -102,

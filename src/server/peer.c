@@ -46,6 +46,8 @@ struct link { /* our outgoing connection to one member */
     char host[256]; /* as server.N names it: the name its certificate must carry */
     int port;
     bool learner;   /* not in our configuration: made from its hello (a joiner) */
+    bool departed;  /* left the configuration: kept until it drops, so what is queued for it
+                     * (the COMMIT that removed it) still goes out */
     struct sockaddr_storage addr;
     int addr_len;
     struct bufferevent *bev;
@@ -96,8 +98,20 @@ static void link_schedule_retry(struct link *l)
     l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : l->backoff_ms * 2;
 }
 
+static void remove_link(struct peer_net *pn, int i);
+
 static void link_reset(struct link *l, const char *why)
 {
+    if (l->departed) {
+        struct peer_net *pn = l->pn;
+        for (int i = 0; i < pn->n_links; i++) {
+            if (pn->links[i] == l) {
+                ZK_INFO("link to member %u closed (it left the configuration)", l->id);
+                remove_link(pn, i);
+                return;
+            }
+        }
+    }
     int was_up = l->up;
     if (l->bev)
         bufferevent_free(l->bev);
@@ -629,10 +643,14 @@ int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, i
 {
     for (int i = pn->n_links - 1; i >= 0; i--) {
         struct link *l = pn->links[i];
-        if (!listed(members, n, l->id)) {
-            ZK_INFO("member %u left the configuration: link closed", l->id);
+        if (listed(members, n, l->id) || l->departed)
+            continue;
+        if (!l->up) {
             remove_link(pn, i);
+            continue;
         }
+        ZK_INFO("member %u left the configuration: its link closes once it drops", l->id);
+        l->departed = true;
     }
     int rc = 0;
     for (int i = 0; i < n; i++) {
@@ -650,7 +668,7 @@ int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, i
             l = NULL;
         }
         if (l)
-            l->learner = false;
+            l->learner = l->departed = false;
         else if (add_link(pn, (uint32_t)m->id, m->host, m->peer_port, false) != 0)
             rc = -1;
     }

@@ -19,6 +19,7 @@
 #include "security/sasl.h"
 #include "server/admin.h"
 #include "server/clientio.h"
+#include "server/dynconfig.h"
 #include "server/peer.h"
 #include "server/sdnotify.h"
 #include "server/storage.h"
@@ -83,6 +84,15 @@ static int env_sasl_step(void *io, uint64_t conn, const uint8_t *in, size_t in_l
 {
     return clientio_sasl_step(((struct server *)io)->clients, conn, in, in_len, out, out_len, id,
                               id_size);
+}
+
+static void env_members_changed(void *io, const struct zk_member *members, int n,
+                                const char *text, size_t text_len, int64_t version)
+{
+    struct server *s = io;
+    if (s->peers)
+        peer_net_set_members(s->peers, members, n);
+    dynconfig_write(&s->cfg, text, text_len, version); /* logged; the state has it anyway */
 }
 
 static int64_t clock_ms(clockid_t clock)
@@ -163,6 +173,7 @@ static struct member_env make_env(struct server *s)
         .conn_close = env_conn_close,
         .conn_push = env_conn_push,
         .sasl_step = zsasl_ready() ? env_sasl_step : NULL,
+        .members_changed = env_members_changed,
         .now_ms = env_now_ms,
         .wall_ms = env_wall_ms,
         .random = env_random,
@@ -286,6 +297,10 @@ static int start_member(struct server *s)
         struct peer_callbacks cbs = {.on_message = on_peer_message, .on_down = on_peer_down,
                                      .on_drained = on_peer_drained, .ctx = s};
         s->peers = peer_net_new(s->base, &s->cfg, &cbs);
+        const struct zk_member *members;
+        int n = member_configuration(s->member, &members);
+        if (s->peers)
+            peer_net_set_members(s->peers, members, n); /* a reconfig may be newer than zoo.cfg */
         if (!s->peers) {
             ZK_ERROR("cannot start the peer transport");
             return -1;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -194,7 +195,13 @@ static int st_recover(void *sctx, struct store *st, struct storage_recovered *ou
     int64_t boots = dlog_meta_get(s->log, META_BOOTS, 0) + 1;
     if (dlog_meta_put(s->log, META_BOOTS, boots) != 0)
         return -1;
-    out->incarnation = (uint64_t)boots;
+    /* The boot count keeps sync nonces unique (its low 20 bits suffice: a member restarted a
+     * million times); 20 random bits above it make them unguessable, so a forger who can reach
+     * the peer port cannot pose as this member's current sync session. */
+    uint32_t noise = 0;
+    if (getrandom(&noise, sizeof noise, 0) != (ssize_t)sizeof noise)
+        noise = 0;
+    out->incarnation = ((uint64_t)boots & 0xfffffu) | ((uint64_t)(noise & 0xfffffu) << 20);
     if (dlog_read_after(s->log, store_last_zxid(st), fn, ctx) != 0) {
         ZK_ERROR("reading the log failed");
         return -1;

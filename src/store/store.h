@@ -215,4 +215,17 @@ void store_loader_free(struct store_loader *l);
 /* The same in one call, for a snapshot held whole in memory. */
 int store_snapshot_read(struct store *st, const void *data, size_t len);
 
+/* ---- /zookeeper/config (ZooKeeper's configuration node) ---- */
+#define STORE_CONFIG_PATH "/zookeeper/config"
+/* Set its data outside any txn, as each ZooKeeper member does from its own configuration at
+ * start (ZKDatabase.initConfigInZKDatabase): mzxid = the configuration's version, version -1.
+ * Not in the digest. 0, or -1 (out of memory). */
+int store_set_config_node(struct store *st, const uint8_t *data, size_t len, int64_t version);
+/* Its data, or NULL/0 when empty. */
+const uint8_t *store_config_data(const struct store *st, size_t *len);
+/* May a caller with identities ids (jute vector<Id>) do perm (ZPERM_*) on /zookeeper/config?
+ * (super always may; reconfig needs WRITE there, as ZooKeeper's PrepRequestProcessor.) */
+bool store_config_allows(const struct store *st, int32_t perm, const uint8_t *ids,
+                         uint32_t ids_len);
+
 #endif

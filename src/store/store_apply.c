@@ -1,6 +1,7 @@
 /* store_apply: runs one committed txn (single write, multi, session create/close, container
  * reap) inside a txn context; computes the reply; rolls back on error/out-of-memory; fires
  * watches after the commit, before returning (so before the caller writes the reply). */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -190,9 +191,92 @@ static int32_t apply_close_session(struct store *st, const struct store_txn *txn
 
 static bool needs_live_session(const struct store_txn *txn)
 {
-    if (txn->type == ZOP_CREATESESSION || txn->type == ZOP_CLOSESESSION)
-        return false;
+    if (txn->type == ZOP_CREATESESSION || txn->type == ZOP_CLOSESESSION ||
+        txn->type == ZOP_SETCONFIG)
+        return false; /* a configuration commits even if its requester went away */
     return !(txn->type == ZOP_DELETECONTAINER && txn->session_id == 0);
+}
+
+/* ---- /zookeeper/config ---- */
+
+static struct znode *config_node(const struct store *st)
+{
+    return node_lookup(st, STORE_CONFIG_PATH, sizeof STORE_CONFIG_PATH - 1);
+}
+
+/* The configuration text with its version line: ZooKeeper's QuorumVerifier.toString(). */
+static uint8_t *config_with_version(const uint8_t *text, size_t len, int64_t version,
+                                    size_t *out_len)
+{
+    char line[40];
+    int n = snprintf(line, sizeof line, "version=%llx", (unsigned long long)version);
+    uint8_t *data = zk_malloc(len + (size_t)n);
+    if (!data)
+        return NULL;
+    if (len)
+        memcpy(data, text, len);
+    memcpy(data + len, line, (size_t)n);
+    *out_len = len + (size_t)n;
+    return data;
+}
+
+/* A reconfig's txn: the new configuration (server lines) becomes /zookeeper/config's data with
+ * this txn's zxid as its version; stat version -1 and the GetDataResponse reply, as ZooKeeper's
+ * DataTree and FinalRequestProcessor do. Data watches fire (getConfig watchers). */
+static int32_t apply_set_config(struct store *st, const struct store_txn *txn,
+                                struct jute_writer *out)
+{
+    struct jute_reader jr;
+    jr_init(&jr, txn->body, txn->body_len);
+    struct jute_bytes text = jr_bytes(&jr);
+    struct znode *n = config_node(st);
+    if (!jr_ok(&jr) || text.len < 0 || !n)
+        return ZE_MARSHALLINGERROR;
+    size_t len;
+    uint8_t *data = config_with_version(text.ptr, (size_t)text.len, txn->zxid, &len);
+    if (!data)
+        return STORE_ERR_NOMEM;
+    if (mutate_set_data(st, n, data, (int32_t)len)) {
+        zk_free(data);
+        return STORE_ERR_NOMEM;
+    }
+    n->version = -1; /* the undo entry restores the old one on rollback */
+    jw_bytes(out, n->data, n->data_len);
+    write_node_stat(out, n);
+    return out->err ? STORE_ERR_NOMEM : 0;
+}
+
+int store_set_config_node(struct store *st, const uint8_t *data, size_t len, int64_t version)
+{
+    struct znode *n = config_node(st);
+    uint8_t *copy = len ? zk_malloc(len) : NULL;
+    if (!n || (len && !copy))
+        return -1;
+    if (len)
+        memcpy(copy, data, len);
+    st->data_size -= n->data_len > 0 ? (uint64_t)n->data_len : 0;
+    zk_free(n->data);
+    n->data = copy;
+    n->data_len = (int32_t)len;
+    n->data_hash = len ? store_hash_bytes(copy, len) : 0;
+    n->mzxid = version;
+    n->version = -1;
+    st->data_size += len;
+    return 0;
+}
+
+bool store_config_allows(const struct store *st, int32_t perm, const uint8_t *ids,
+                         uint32_t ids_len)
+{
+    const struct znode *n = config_node(st);
+    return n && acl_check(n->acl, perm, ids, ids_len) == 0;
+}
+
+const uint8_t *store_config_data(const struct store *st, size_t *len)
+{
+    const struct znode *n = config_node(st);
+    *len = n && n->data_len > 0 ? (size_t)n->data_len : 0;
+    return *len ? n->data : NULL;
 }
 
 static int32_t apply_dispatch(struct store *st, const struct store_txn *txn,
@@ -202,6 +286,8 @@ static int32_t apply_dispatch(struct store *st, const struct store_txn *txn,
         return apply_create_session(st, txn);
     if (txn->type == ZOP_CLOSESESSION)
         return apply_close_session(st, txn);
+    if (txn->type == ZOP_SETCONFIG)
+        return apply_set_config(st, txn, out);
     if (txn->type != ZOP_MULTI) {
         struct jute_reader probe;
         jr_init(&probe, txn->body, txn->body_len);
@@ -270,6 +356,17 @@ int32_t store_validate_write(int32_t type, const uint8_t *body, size_t body_len,
     }
     if (type == ZOP_CLOSESESSION)
         return 0;
+    if (type == ZOP_SETCONFIG) { /* buffer text: server lines */
+        struct jute_bytes text = jr_bytes(&jr);
+        return jr_ok(&jr) && text.len >= 0 && text.len <= max_data_len - 64 && !jr_remaining(&jr)
+                   ? 0 : ZE_MARSHALLINGERROR;
+    }
+    if (type == ZOP_RECONFIG) { /* ReconfigRequest{joining, leaving, newMembers, curConfigId} */
+        for (int i = 0; i < 3; i++)
+            (void)jr_bytes(&jr);
+        (void)jr_long(&jr);
+        return jr_ok(&jr) ? 0 : ZE_MARSHALLINGERROR;
+    }
     return parse_write_record(type, &jr, max_data_len);
 }
 
@@ -278,7 +375,7 @@ static bool is_client_write_op(int32_t type)
     switch (type) {
     case ZOP_CREATE: case ZOP_CREATE2: case ZOP_CREATECONTAINER: case ZOP_CREATETTL:
     case ZOP_DELETE: case ZOP_SETDATA: case ZOP_SETACL: case ZOP_MULTI:
-    case ZOP_CREATESESSION: case ZOP_CLOSESESSION:
+    case ZOP_CREATESESSION: case ZOP_CLOSESESSION: case ZOP_RECONFIG: case ZOP_SETCONFIG:
         return true; /* deleteContainer is the leader's own (session 0) */
     default:
         return false;

@@ -41,6 +41,11 @@ static uint64_t fold(uint64_t h, uint64_t v) { return store_mix64(h ^ v) + 0x632
 
 uint64_t store_node_digest(const struct znode *n)
 {
+    /* As ZooKeeper's digest, /zookeeper/config is left out: each member sets it from its own
+     * configuration at start (spelled as its zoo.cfg spells it); reconfig txns set it alike. */
+    if (n->path_len == sizeof STORE_CONFIG_PATH - 1 && !memcmp(n->path, STORE_CONFIG_PATH,
+                                                               n->path_len))
+        return 0;
     uint64_t h = n->link.hash;
     h = fold(h, n->data_hash);
     h = fold(h, (uint64_t)(uint32_t)n->data_len);

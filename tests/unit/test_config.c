@@ -263,7 +263,7 @@ Test(config, unknown_and_ignored_keys_are_accepted)
               "someFutureKey=whatever\n"
               "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n"
               "metricsProvider.className=org.apache.zookeeper.metrics.impl.NullMetricsProvider\n"
-              "ssl.keyStore.location=/x\n"
+              "ssl.keyStore.location=/x.pem\n"
               "localSessionsEnabled=true\n"
               "forceSync=no\n"
               "preAllocSize=65536\n"
