@@ -122,6 +122,16 @@ static bool is_tls13_suite(const char *name)
     return !strncmp(name, "TLS_AES_", 8) || !strncmp(name, "TLS_CHACHA20_", 13);
 }
 
+/* A TLS 1.3 suite name OpenSSL knows (its names are the IANA ones), or NULL. */
+static const char *known_tls13_suite(const char *name)
+{
+    SSL_CTX *probe = SSL_CTX_new(TLS_method());
+    bool known = probe && SSL_CTX_set_ciphersuites(probe, name) == 1;
+    SSL_CTX_free(probe);
+    ERR_clear_error();
+    return known ? name : NULL;
+}
+
 static const char *openssl_name(STACK_OF(SSL_CIPHER) *all, const char *iana)
 {
     for (int i = 0; i < sk_SSL_CIPHER_num(all); i++) {
@@ -156,7 +166,7 @@ static int map_ciphersuites(const char *iana_list, char *v12, char *v13, size_t 
     snprintf(copy, sizeof copy, "%s", iana_list);
     for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); tok;
          tok = strtok_r(NULL, ", ", &save)) {
-        const char *name = is_tls13_suite(tok) ? tok : openssl_name(all, tok);
+        const char *name = is_tls13_suite(tok) ? known_tls13_suite(tok) : openssl_name(all, tok);
         if (!name)
             ZK_WARN("%sciphersuites: %s is not known to OpenSSL; skipped", prefix, tok);
         else

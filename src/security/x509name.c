@@ -46,19 +46,23 @@ static const char *rfc2253_keyword(int nid)
     }
 }
 
-/* Java's AVA.toRFC2253String: these are escaped wherever they appear; a leading or trailing
- * space too. */
+/* Java's AVA.toRFC2253String: these are escaped wherever they appear; so is every space or
+ * carriage return of the leading and of the trailing run. */
 static void put_escaped(struct out *o, const unsigned char *v, int len)
 {
     static const char escapees[] = ",=+<>#;\"\\";
+    int lead = 0, trail = len - 1;
+    while (lead < len && (v[lead] == ' ' || v[lead] == '\r'))
+        lead++;
+    while (trail >= 0 && (v[trail] == ' ' || v[trail] == '\r'))
+        trail--;
     for (int i = 0; i < len; i++) {
         char c = (char)v[i];
-        bool edge_space = c == ' ' && (i == 0 || i == len - 1);
         if (c == '\0') {
             puts_(o, "\\00");
             continue;
         }
-        if (edge_space || strchr(escapees, c))
+        if (i < lead || i > trail || strchr(escapees, c))
             put(o, "\\", 1);
         put(o, &c, 1);
     }
@@ -116,16 +120,20 @@ static int format_name(const X509_NAME *name, char *buf, size_t size)
 {
     struct out o = {buf, size, 0, false};
     buf[0] = '\0';
-    int count = X509_NAME_entry_count(name);
-    for (int i = count - 1; i >= 0; i--) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
-        if (i < count - 1) {
-            /* entries of one multi-valued RDN share a set number and are joined by '+' */
-            const X509_NAME_ENTRY *after = X509_NAME_get_entry(name, i + 1);
-            bool same_rdn = X509_NAME_ENTRY_set(after) == X509_NAME_ENTRY_set(e);
-            put(&o, same_rdn ? "+" : ",", 1);
+    /* RDNs last to first; the entries of one multi-valued RDN (they share a set number) in
+     * their encoded order, joined by '+', as Java's RDN.toRFC2253String */
+    for (int end = X509_NAME_entry_count(name) - 1; end >= 0;) {
+        int set = X509_NAME_ENTRY_set(X509_NAME_get_entry(name, end)), start = end;
+        while (start > 0 && X509_NAME_ENTRY_set(X509_NAME_get_entry(name, start - 1)) == set)
+            start--;
+        if (o.len)
+            put(&o, ",", 1);
+        for (int i = start; i <= end; i++) {
+            if (i > start)
+                put(&o, "+", 1);
+            put_entry(&o, X509_NAME_get_entry(name, i));
         }
-        put_entry(&o, e);
+        end = start - 1;
     }
     return o.overflow ? -1 : 0;
 }

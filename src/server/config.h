@@ -36,7 +36,10 @@ struct zk_security {
     bool sasl_provider;              /* an authProvider.N is SASLAuthenticationProvider */
     char jaas_path[ZK_PATH_MAX];     /* java.security.auth.login.config */
     char jaas_section[64];           /* zookeeper.sasl.serverconfig (default "Server") */
-    char sasl_super_users[512];      /* zookeeper.superUser[.x]: '\n'-separated */
+    char sasl_super_users[512];      /* zookeeper.superUser[.x]: '\n'-separated values */
+    char sasl_super_keys[8][48];     /* ...the key each came from: a key set again replaces */
+    char sasl_super_vals[8][128];
+    int n_sasl_super;
     char x509_super_user[TLS_DN_MAX]; /* X509AuthenticationProvider.superUser */
     bool allow_sasl_failed;          /* allowSaslFailedClients */
     bool enforce_auth;               /* enforce.auth.enabled / sessionRequireClientSASLAuth */

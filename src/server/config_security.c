@@ -58,8 +58,12 @@ static int store_key(struct tls_store *st, const char *field, const char *key, c
         return copy_value(st->location, sizeof st->location, key, val, err, n);
     if (!strcmp(field, "password"))
         return copy_value(st->password, sizeof st->password, key, val, err, n);
-    if (!strcmp(field, "passwordPath"))
-        return tls_read_secret(val, st->password, sizeof st->password, err, n) == 0 ? 1 : -1;
+    if (!strcmp(field, "passwordPath")) {
+        char why[400];
+        if (tls_read_secret(val, st->password, sizeof st->password, why, sizeof why) == 0)
+            return 1;
+        return refuse(err, n, key, why);
+    }
     if (!strcmp(field, "type"))
         return copy_value(st->type, sizeof st->type, key, val, err, n);
     return refuse(err, n, key, "unknown store setting (refused: no TLS setting is ignored)");
@@ -175,13 +179,31 @@ static int quorum_auth_key(const char *key, const char *val, char *err, size_t n
     return refuse(err, n, key, "unknown quorum authentication setting (refused)");
 }
 
+/* zookeeper.superUser and zookeeper.superUser.<anything> are properties: each key holds one
+ * user, and a key set again (zoo.cfg after -D, a later line) replaces its value. */
 static int add_super_user(struct zk_security *sec, const char *key, const char *val, char *err,
                           size_t n)
 {
-    size_t used = strlen(sec->sasl_super_users);
-    if (used + strlen(val) + 2 > sizeof sec->sasl_super_users || strchr(val, '\n'))
+    int i = 0;
+    while (i < sec->n_sasl_super && strcmp(sec->sasl_super_keys[i], key))
+        i++;
+    if (i == 8 || strlen(key) >= sizeof sec->sasl_super_keys[0] || strlen(val) >= sizeof sec->sasl_super_vals[0] ||
+        strchr(val, '\n'))
         return refuse(err, n, key, "too many or too long super users");
-    snprintf(sec->sasl_super_users + used, sizeof sec->sasl_super_users - used, "%s\n", val);
+    if (i == sec->n_sasl_super) {
+        snprintf(sec->sasl_super_keys[i], sizeof sec->sasl_super_keys[i], "%s", key);
+        sec->n_sasl_super++;
+    }
+    snprintf(sec->sasl_super_vals[i], sizeof sec->sasl_super_vals[i], "%s", val);
+    size_t used = 0;
+    sec->sasl_super_users[0] = '\0';
+    for (int k = 0; k < sec->n_sasl_super; k++) {
+        int w = snprintf(sec->sasl_super_users + used, sizeof sec->sasl_super_users - used,
+                         "%s\n", sec->sasl_super_vals[k]);
+        if (w < 0 || (size_t)w >= sizeof sec->sasl_super_users - used)
+            return refuse(err, n, key, "too many or too long super users");
+        used += (size_t)w;
+    }
     return 1;
 }
 

@@ -780,7 +780,7 @@ Test(seccfg, props_empty_value_and_long_item)
  * key keeps its last value (java.util.Properties). zabkeeper appends every superUser value
  * instead, so a -Dzookeeper.superUser (or an earlier superUser line) stays a super user where
  * ZooKeeper would drop it. Disabled until config_security.c's add_super_user follows the rule. */
-Test(seccfg, super_user_from_cfg_replaces_prop, .disabled = true)
+Test(seccfg, super_user_from_cfg_replaces_prop)
 {
     write_cfg("superUser=root\n");
     static const char *const items[] = {"zookeeper.superUser=admin"};
