@@ -18,9 +18,9 @@ process), snapCount=10000:
 1. 300,000 znodes; follower F starts a snapshot child, which is stopped; 12,000 more txns (so F's
    log holds more than snapCount records past its newest finished snapshot); F and its child are
    SIGKILLed; 12,000 more txns without F (the leader snapshots past F's state).
-2. F restarts: its replay starts a snapshot child at once (stopped); once the leader's file has
-   arrived F is stopped (before or while installing it), the child continued until it exits,
-   and F continued: it installs, then reaps the child.
+2. F restarts: its replay starts a snapshot child at once (stopped); F is stopped while it loads
+   the leader's file (it holds it open), the child is continued until it exits, and F goes on:
+   its install removes the child's file, then it reaps the child.
 3. The other follower G is killed, 2,000 txns, the leader is killed and G started: F leads and
    must catch G up with a snapshot.
 Expected: F streams its newest file and G converges. Now: `cannot stream a snapshot`.
@@ -92,6 +92,22 @@ def state_of(pid):
         return "gone"
 
 
+def loading_newer_snapshot(ens, i, than):
+    """Member i holds a finished snapshot file newer than zxid `than` open (it is loading it)."""
+    fds = "/proc/%d/fd" % ens.pid(i)
+    try:
+        for fd in os.listdir(fds):
+            target = os.readlink(os.path.join(fds, fd))
+            name = os.path.basename(target)
+            if (os.path.dirname(target) == os.path.realpath(ens.snap_dir(i)) and
+                    len(name) == 25 and name.startswith("snapshot.") and
+                    int(name[9:], 16) > than):
+                return True
+    except (OSError, ValueError):
+        pass
+    return False
+
+
 def test_leader_streams_its_newest_snapshot_after_an_install(ens):
     fill(ens, "/base", 300000, batch=1)
     leader = ens.leader()
@@ -116,8 +132,11 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
     child = stop_snapshot_child(ens, f)
     rec = ens.wait_log(f, off_f, r"recovered: state at zxid 0x([0-9a-f]+)", 30)
     recovered = int(rec.group(1), 16)
-    wait_for(lambda: newest_file(ens, f) > recovered, 60,
-             "member %d to receive the leader's snapshot" % f, interval=0.0005)
+    # F is stopped while it loads the leader's file (the install holds it open), the child is
+    # let finish (its file renamed into place), then F goes on: the install removes the child's
+    # older file and only then does F reap the child
+    wait_for(lambda: loading_newer_snapshot(ens, f, recovered), 120,
+             "member %d to load the leader's snapshot" % f, interval=0.0005)
     ens.signal(f, signal.SIGSTOP)
     try:
         os.kill(child, signal.SIGCONT)
@@ -146,9 +165,11 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
             "member %d streamed snapshot 0x%x to member %d, older than its newest file 0x%x "
             "(its log starts after 0x%x): the records in between are missing" % (
                 f, streamed, g, newest, installed))
+        ens.start(leader)
         ens.converged(60)
     finally:
-        ens.start(leader)
+        if not ens.alive(leader):
+            ens.start(leader)
 
 
 def test_restart_while_old_snapshot_child_runs(ens):
