@@ -24,11 +24,11 @@ void member_note_terms(struct member *m)
     t->since_ms = now;
 }
 
-static int quorum_size(const struct zk_config *c)
+static int quorum_size(const struct ensemble *e)
 {
     int n = 0;
-    for (int i = 0; i < c->n_members; i++)
-        n += !c->members[i].observer;
+    for (int i = 0; i < e->n; i++)
+        n += !e->m[i].observer;
     return n;
 }
 
@@ -42,7 +42,7 @@ void member_info(const struct member *m, struct member_info *out)
     out->leader = out->serving && repl_is_leader(m->repl) && m->cfg.n_members > 0;
     out->id = (uint32_t)m->cfg.myid;
     out->leader_id = m->cfg.n_members ? repl_leader(m->repl) : 0;
-    out->quorum_size = quorum_size(&m->cfg);
+    out->quorum_size = quorum_size(&m->ensemble); /* the active configuration's */
     out->packets_received = st->packets_received;
     out->packets_sent = st->packets_sent;
     out->min_latency_ms = st->latency_min_ms;

@@ -186,7 +186,8 @@ struct member_info {
     const char *stage_name[MEMBER_STAGES];
 };
 void member_info(const struct member *m, struct member_info *out);
-/* The configuration the member runs with (server lines, ports, directories). */
+/* The configuration the member started with (ports, directories; its server lines may since
+ * have been changed by a reconfig: member_configuration has the active ones). */
 const struct zk_config *member_config(const struct member *m);
 
 /* One client connection, as `cons` describes it. */

@@ -342,11 +342,14 @@ static void run_conf(struct admin *a, struct json *j, const struct member_info *
     j_int(j, "client_port_listen_backlog", 1024);
 }
 
-static const struct zk_member *server_line(const struct zk_config *c, uint32_t id)
+/* The active configuration's server line of id (a reconfig changes them), NULL if none. */
+static const struct zk_member *server_line(const struct member *m, uint32_t id)
 {
-    for (int i = 0; i < c->n_members; i++)
-        if ((uint32_t)c->members[i].id == id)
-            return &c->members[i];
+    const struct zk_member *servers;
+    int n = member_configuration(m, &servers);
+    for (int i = 0; i < n; i++)
+        if ((uint32_t)servers[i].id == id)
+            return &servers[i];
     return NULL;
 }
 
@@ -358,12 +361,11 @@ static void host_port(char *out, size_t n, const char *host, int port)
 
 static void run_leader(struct admin *a, struct json *j, const struct member_info *mi)
 {
-    const struct zk_config *c = member_config(a->m);
-    if (c->n_members == 0) {
+    if (member_config(a->m)->n_members == 0) {
         j_str(j, "error", "server is not initialized"); /* as ZooKeeper's standalone */
         return;
     }
-    const struct zk_member *l = server_line(c, mi->leader_id);
+    const struct zk_member *l = server_line(a->m, mi->leader_id);
     j_bool(j, "is_leader", mi->leader);
     j_int(j, "leader_id", mi->leader_id);
     j_str(j, "leader_ip", l ? l->host : "");
@@ -373,9 +375,11 @@ static void run_voting_view(struct admin *a, struct json *j, const struct member
 {
     (void)mi;
     const struct zk_config *c = member_config(a->m);
+    const struct zk_member *servers;
+    int n = member_configuration(a->m, &servers); /* the active one */
     j_open(j, "current_config", '{');
-    for (int i = 0; i < c->n_members; i++) {
-        const struct zk_member *z = &c->members[i];
+    for (int i = 0; i < n; i++) {
+        const struct zk_member *z = &servers[i];
         if (z->observer)
             continue; /* the voting view: participants only */
         char key[16], addr[300];
