@@ -458,6 +458,13 @@ int tls_expect_peer_name(SSL *ssl, const struct tls_settings *s, bool server, bo
     return ok == 1 ? 0 : -1;
 }
 
+bool tls_error_is_tls(unsigned long err)
+{
+    /* libevent reports a socket error (refused, reset) as SSL_ERROR_SYSCALL in place of an
+     * OpenSSL error code: library 0 */
+    return err && ERR_GET_LIB(err) != 0;
+}
+
 void tls_describe_error(SSL *ssl, unsigned long err, char *out, size_t n)
 {
     long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
@@ -465,7 +472,7 @@ void tls_describe_error(SSL *ssl, unsigned long err, char *out, size_t n)
     if (!err)
         err = ERR_peek_last_error();
     ERR_clear_error();
-    if (err)
+    if (tls_error_is_tls(err))
         ERR_error_string_n(err, why, sizeof why);
     else
         snprintf(why, sizeof why, "the connection ended during the handshake");

@@ -67,6 +67,8 @@ int tls_peer_subject(SSL *ssl, char *out, size_t n);
 /* Why a handshake failed: the OpenSSL error libevent kept for the connection
  * (bufferevent_get_openssl_error; 0: OpenSSL's queue) and the certificate verify result. */
 void tls_describe_error(SSL *ssl, unsigned long err, char *out, size_t n);
+/* Is err (as libevent keeps it) an OpenSSL error, not a socket error in its place? */
+bool tls_error_is_tls(unsigned long err);
 
 /* A change stamp of the store files (size, mtime, inode), for reloading rotated stores. */
 void tls_stores_stamp(const struct tls_settings *s, char *out, size_t n);

@@ -372,7 +372,7 @@ static void on_listen_error(struct evconnlistener *l, void *arg)
     int err = EVUTIL_SOCKET_ERROR();
     int ms = p->accept_backoff_ms ? p->accept_backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
     p->accept_backoff_ms = ms > ACCEPT_BACKOFF_MAX_MS ? ACCEPT_BACKOFF_MAX_MS : ms;
-    ZK_ERROR_RL("accept on port %d failed: %s; not accepting for %d ms (%zu connections open)",
+    ZK_ERROR_RL("accept failed on port %d: %s; not accepting for %d ms (%zu connections open)",
                 p->number, evutil_socket_error_to_string(err), p->accept_backoff_ms,
                 i64map_count(&p->io->socks));
     struct timeval tv = {0, p->accept_backoff_ms * 1000};

@@ -154,10 +154,10 @@ static void link_on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
-    if (l->pn->tls && !l->up) {
+    unsigned long tls_err = l->pn->tls ? bufferevent_get_openssl_error(bev) : 0;
+    if (!l->up && tls_error_is_tls(tls_err)) { /* not a peer merely down or starting */
         char why[512];
-        tls_describe_error(bufferevent_openssl_get_ssl(bev), bufferevent_get_openssl_error(bev), why,
-                           sizeof why);
+        tls_describe_error(bufferevent_openssl_get_ssl(bev), tls_err, why, sizeof why);
         ZK_WARN_RL("link to member %u: TLS handshake failed: %s", l->id, why);
     }
     link_reset(l, what & BEV_EVENT_EOF ? "closed by peer" : "connection error");
