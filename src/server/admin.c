@@ -104,6 +104,9 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 {
     struct endpoint *ep = arg;
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    /* evhttp reads on while it writes an answer (to see the peer close): bound what it holds */
+    if (bev)
+        bufferevent_setwatermark(bev, EV_READ, 0, ADMIN_INPUT_MAX);
     struct fresh_conn *fc = bev ? malloc(sizeof *fc) : NULL;
     if (!fc)
         return bev; /* out of memory: this one goes uncounted (evhttp copes with NULL) */

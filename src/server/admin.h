@@ -25,6 +25,8 @@ struct admin;
 #define ADMIN_CONNS_MAX 64     /* open HTTP connections per endpoint */
 #define ADMIN_HEADERS_MAX 8192 /* request line and headers, as Jetty's default */
 #define ADMIN_BODY_MAX 4096    /* a body (GET and HEAD need none) */
+#define ADMIN_INPUT_MAX 65536  /* bytes read ahead on a connection: a client that pipelines
+                                * requests without reading the answers is not read further */
 
 /* Start the endpoints cfg enables (none: *out = NULL, 0). 0, or -1 (logged): the member must not
  * start. The member must outlive the endpoints. */

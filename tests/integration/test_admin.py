@@ -214,6 +214,25 @@ def test_bad_requests_do_not_hurt(solo):
     assert solo.rss_kb() < rss0 + 20000, (rss0, solo.rss_kb())
 
 
+def test_a_client_that_does_not_read_is_not_buffered(solo):
+    """Pipelined requests whose answers are never read: the member stops reading them
+    (ADMIN_INPUT_MAX) instead of holding them all, and the idle timeout ends the connection."""
+    rss0 = solo.rss_kb()
+    s = socket.create_connection(("127.0.0.1", SOLO_ADMIN), 5)
+    s.settimeout(1)
+    request = b"GET /commands/monitor HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
+    sent, t0 = 0, time.monotonic()
+    try:
+        while time.monotonic() - t0 < 4 and sent < 500e6:
+            sent += s.send(request)
+    except OSError:
+        pass
+    s.close()
+    assert sent < 50e6, sent
+    assert solo.rss_kb() < rss0 + 20000, (rss0, solo.rss_kb())
+    assert command(SOLO_ADMIN, "ruok")["error"] is None
+
+
 def test_many_connections_are_bounded(solo):
     fds0 = solo.fds()
     socks = []
