@@ -702,8 +702,8 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
         return;
     }
     if (is_local_op(type)) {
-        if (!c->head)
-            exec_local(c, xid, type, body, len);
+        if (!c->head || (c->cs->m->sabotage & MEMBER_SABOTAGE_READ_AHEAD))
+            exec_local(c, xid, type, body, len); /* planted bug: may overtake pending writes */
         else
             enqueue(c, REQ_LOCAL, xid, type, body, len);
         return;

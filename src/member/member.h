@@ -88,6 +88,8 @@ enum member_sabotage {
     MEMBER_SABOTAGE_DROP_ERROR_UPDATE = 1u << 2, /* a failed step's update is not executed */
     MEMBER_SABOTAGE_KEEP_EPHEMERALS = 1u << 3, /* closing a session keeps its ephemerals */
     MEMBER_SABOTAGE_MARK_AHEAD = 1u << 4,    /* the committed mark says "all I logged" */
+    MEMBER_SABOTAGE_READ_AHEAD = 1u << 5,    /* a read is answered before the session's
+                                              * earlier writes (per-session order broken) */
 };
 
 enum member_sasl { MEMBER_SASL_CONTINUE, MEMBER_SASL_DONE, MEMBER_SASL_FAILED };

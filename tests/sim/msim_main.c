@@ -27,7 +27,7 @@ static void usage(void)
             "usage: member-sim --members 3|5 --seeds N [--first-seed S] [options]\n"
             "       member-sim --members 3|5 --seed S --trace [options]\n"
             "options: --sabotage early-ack|early-reply|drop-error-update|keep-ephemerals|"
-            "mark-ahead[,...]\n"
+            "mark-ahead|read-ahead[,...]\n"
             "         --faults-ms MS --healed-ms MS --clients N\n"
             "         --no crash|pause|clock|partition|reset|drop|dup|diskfull|fsync|opfail|"
             "slowdisk|connreset|outage (repeatable)\n"
@@ -43,6 +43,7 @@ static unsigned parse_sabotage(const char *list)
         {"drop-error-update", MEMBER_SABOTAGE_DROP_ERROR_UPDATE},
         {"keep-ephemerals", MEMBER_SABOTAGE_KEEP_EPHEMERALS},
         {"mark-ahead", MEMBER_SABOTAGE_MARK_AHEAD},
+        {"read-ahead", MEMBER_SABOTAGE_READ_AHEAD},
     };
     unsigned flags = 0;
     char buf[128];
