@@ -239,10 +239,11 @@ static int send_record(void *ctx, int64_t zxid, const void *rec, size_t len)
         return 1;
     }
     lp->os->log_after = zxid;
+    lp->sent++; /* before the pacing stop: a record that filled the window was still sent */
     /* paced like the file: stop once the link holds a window's worth (records may be large) */
     if (queued(lp->cu, lp->os->to) >= lp->cu->window_bytes)
         return 1;
-    return ++lp->sent >= LOG_PUMP_RECORDS ? 1 : 0;
+    return lp->sent >= LOG_PUMP_RECORDS ? 1 : 0;
 }
 
 /* Committed records (snapshot, target]: only once they are durable here (a leader may commit

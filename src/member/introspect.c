@@ -43,6 +43,8 @@ void member_info(const struct member *m, struct member_info *out)
     out->id = (uint32_t)m->cfg.myid;
     out->leader_id = m->cfg.n_members ? repl_leader(m->repl) : 0;
     out->quorum_size = quorum_size(&m->ensemble); /* the active configuration's */
+    repl_leader_facts(m->repl, &out->learners, &out->synced_followers, &out->synced_observers,
+                      &out->last_proposal_size);
     out->packets_received = st->packets_received;
     out->packets_sent = st->packets_sent;
     out->min_latency_ms = st->latency_min_ms;

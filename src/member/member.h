@@ -165,6 +165,10 @@ struct member_info {
     bool serving, leader;   /* leader: leads an ensemble (never standalone) */
     uint32_t id, leader_id; /* leader_id: 0 when there is none (and standalone) */
     int quorum_size;        /* voters in the configuration; 0 standalone */
+    /* the leader's (0 elsewhere): peers with a sync session, synced voters and observers, the
+     * size of the last proposal in bytes */
+    uint32_t learners, synced_followers, synced_observers;
+    uint64_t last_proposal_size;
     uint64_t packets_received, packets_sent;
     int64_t min_latency_ms, max_latency_ms;
     double avg_latency_ms;

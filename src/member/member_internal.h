@@ -150,6 +150,9 @@ void reconfig_activated(struct member *m, const struct zab_members *active, uint
  * through this member (SessionMoved for any other). */
 void repl_session_here(struct repl *r, int64_t session);
 bool repl_is_leader(const struct repl *r);
+/* The leader's followers and last proposal, for the metrics (zeros elsewhere). */
+void repl_leader_facts(const struct repl *r, uint32_t *learners, uint32_t *synced_followers,
+                       uint32_t *synced_observers, uint64_t *last_proposal_size);
 bool repl_serving(const struct repl *r);
 const char *repl_mode(const struct repl *r);
 int64_t repl_last_proposed(const struct repl *r);

@@ -10,6 +10,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "consensus/zab.h"
+#include "consensus/zab_stats.h"
 #include "member/catchup.h"
 #include "member/member_internal.h"
 #include "member/stages.h"
@@ -54,6 +55,7 @@ struct repl {
     bool established;
     int64_t reported_persisted;
     uint64_t submit_recv_us; /* arrival of the write being handed to the core, 0 otherwise */
+    uint64_t last_proposal_size; /* leader: bytes of the last entry it proposed */
     struct pending_write *backlog_head, *backlog_tail; /* submitted, not yet handed over */
     struct app_out *apps_head, *apps_tail;
     uint32_t links_down[ZK_SERVERS_MAX]; /* link losses not yet reported to the core */
@@ -71,6 +73,18 @@ static void exec_update(struct repl *r, const struct zab_update *up);
 static void step(struct repl *r, const struct zab_event *ev);
 
 bool repl_is_leader(const struct repl *r) { return r && r->role == ZAB_LEADING; }
+
+void repl_leader_facts(const struct repl *r, uint32_t *learners, uint32_t *synced_followers,
+                       uint32_t *synced_observers, uint64_t *last_proposal_size)
+{
+    struct zab_stats st = {0};
+    if (r && r->zab)
+        zab_stats(r->zab, &st);
+    *learners = st.learners;
+    *synced_followers = st.synced_followers;
+    *synced_observers = st.synced_observers;
+    *last_proposal_size = repl_is_leader(r) ? r->last_proposal_size : 0;
+}
 bool repl_serving(const struct repl *r) { return r && r->established; }
 const struct stages *repl_stages(const struct repl *r) { return r ? r->stages : NULL; }
 
@@ -278,8 +292,10 @@ static void append_entries(struct repl *r, const struct zab_update *up)
     struct member *m = r->m;
     for (size_t i = 0; i < up->n_entries; i++) {
         const struct zab_entry *e = &up->entries[i];
-        if (r->role == ZAB_LEADING)
+        if (r->role == ZAB_LEADING) {
             stages_proposed(r->stages, (int64_t)e->zxid, r->submit_recv_us);
+            r->last_proposal_size = e->payload.len;
+        }
         else
             stages_follower_received(r->stages, (int64_t)e->zxid);
         storage_or_exit(m, m->storage.append(m->storage.ctx, (int64_t)e->zxid, e->payload.data,

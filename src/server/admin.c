@@ -888,11 +888,17 @@ static void write_metrics(struct admin *a, struct evbuffer *b)
         /* a ZooKeeper counter; its name lacks _total, which promtool's lint wants of a counter */
         p_head(b, "looking_count", "untyped", "looking_count");
         evbuffer_add_printf(b, "looking_count %llu\n", (unsigned long long)mi.looking_count);
-        if (mi.leader)
+        if (mi.leader) {
             p_zk(b, "leader_uptime", (double)mi.leader_uptime_ms);
+            p_zk(b, "learners", (double)mi.learners);
+            p_zk(b, "synced_followers", (double)mi.synced_followers);
+            p_zk(b, "synced_observers", (double)mi.synced_observers);
+            p_zk(b, "last_proposal_size", (double)mi.last_proposal_size);
+        }
     }
     /* zabkeeper's own */
-    static const char *const states[] = {"standalone", "leader", "follower", "looking"};
+    static const char *const states[] = {"standalone", "leader", "follower", "observer",
+                                         "looking"};
     p_head(b, "zabkeeper_server_state", "gauge",
            "1 for the member's current mode (srvr's Mode), 0 for the others");
     for (size_t i = 0; i < sizeof states / sizeof *states; i++)

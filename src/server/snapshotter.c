@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,8 +40,14 @@ struct snapshotter *snapshotter_new(const char *dir)
 bool snapshotter_busy(const struct snapshotter *sn) { return sn->child > 0; }
 
 /* The child: write, commit, exit. Exit status 0 means the file is durable and in place. */
-static void run_child(const struct snapshotter *sn, const struct store *st)
+static void run_child(const struct snapshotter *sn, const struct store *st, pid_t parent)
 {
+    /* The child must not outlive the member nor hold its sockets: a member restarted after a
+     * kill -9 could not bind its ports while an orphaned writer kept them. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(1);
+    if (close_range(3, ~0u, 0) != 0)
+        _exit(1);
     char err[SNAPFILE_ERRMSG_SIZE];
     struct snapfile_writer *w;
     if (snapfile_create(&w, sn->dir, sn->zxid, err, sizeof err) != 0) {
@@ -67,13 +74,14 @@ int snapshotter_start(struct snapshotter *sn, const struct store *st)
     sn->zxid = store_last_zxid(st);
     sn->started_ms = mono_ms();
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         ZK_ERROR_RL("cannot fork the snapshot writer: %s", strerror(errno));
         return -1;
     }
     if (pid == 0)
-        run_child(sn, st); /* does not return */
+        run_child(sn, st, parent); /* does not return */
     sn->child = pid;
     return 0;
 }

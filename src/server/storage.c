@@ -280,6 +280,14 @@ static void set_purge_target(struct storage *s)
 
 static void snapshot_done(struct storage *s, int64_t zxid, int64_t ms)
 {
+    if (zxid < s->snap_latest) {
+        /* An install (a leader's newer snapshot) came while the child wrote: the mark must not
+         * go back to a file the install may have removed; pruning keeps only the newest. */
+        ZK_INFO("snapshot at zxid 0x%llx finished after a newer install (0x%llx); not used",
+                (unsigned long long)zxid, (unsigned long long)s->snap_latest);
+        snapfile_prune(s->snap_dir, SNAP_KEEP);
+        return;
+    }
     s->snap_latest = zxid;
     s->snap_backoff_ms = 0;
     hist_add(&s->snapshot_hist, (uint64_t)(ms > 0 ? ms : 0) * 1000u);
