@@ -1,5 +1,5 @@
-"""Open bug (issue 11), not registered in ctest: a streamed catch-up whose log part is made of
-large records is dropped half-way in most runs (5 of 6 here): `catch-up of member N: the log
+"""Issue 11 regression (a fixed bug, kept as a test): a streamed catch-up whose log part is made
+of large records was dropped half-way in most runs (5 of 6): `catch-up of member N: the log
 has no record after 0x<a zxid it just sent> up to 0x...`, `catch-up of member N stopped: send or
 read failed`; the member gets the whole stream again at its next sync (and is usually caught up
 by then, but a leader under steady load may keep dropping it).
@@ -8,20 +8,15 @@ History: first, catch-up paced the snapshot file below peerQueueMaxKB but sent u
 records at once; with records of ~8 KB (multis of 100 creates, as Curator or a bulk loader
 sends) that was ~8 MB in one go, far above peerQueueMaxKB=2048, the link was reset at every
 resync and the follower never rejoined (593 resets in 60 s). b35c451 paces the records too, but
-src/member/catchup.c send_record returns 1 (stop) as soon as the link holds a window's worth
-*before* counting the record it just sent (`++lp->sent` comes after the window check), so when
-the first record of any pump fills the window, pump_log sees sent == 0 with records still to go
-and takes it for a hole in the log: it logs the error and drops the stream. A fix: count the
-record before the window check. Small records hit it too when a pump starts just under the
-window, e.g. after a paused follower drains its queue (test_catchup.py's pause case sees its
-stream restarted now and then); once fixed, test_catchup.py can assert again that an
-undisturbed stream is never dropped and a paused one goes on.
+send_record (src/member/catchup.c) stopped as soon as the link held a window's worth *before*
+counting the record it had just sent, so when the first record of a pump filled the window,
+pump_log saw none sent with records still to go, took it for a hole in the log and dropped the
+stream. Fixed: the record is counted before the window check.
 
 Same scenario as test_catchup.py's first case, with the tree written as multis of 100 creates
 and snapCount=1000 (so the log after the leader's snapshot holds up to ~1000 such records, ~8 MB).
 Expected: the follower installs the leader's snapshot without the stream being cut, and holds
-every write. Most runs fail; to see it for sure, run it a few times:
-for i in 1 2 3 4 5; do /usr/bin/python3 -m pytest tests/integration/test_catchup_pending.py; done
+every write (ctest: integ_catchup_records).
 """
 import os
 import sys
@@ -41,7 +36,7 @@ NODES = 300000
 
 @pytest.fixture(scope="module")
 def ens():
-    e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-catchup-pending"), 25660)
+    e = Ensemble(os.path.join(HERE, "..", "..", "cluster", "integ-catchup-records"), 25660)
     e.up(3, ["peerQueueMaxKB=%d" % QUEUE_KB, "snapCount=1000"])
     yield e
     e.down()
