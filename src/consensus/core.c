@@ -79,6 +79,10 @@ struct zab *zab_new(const struct zab_config *cfg)
         return NULL;
     }
     z->cfg = *cfg;
+    if (z->cfg.contest_ticks == 0) {
+        uint32_t a = 2 * z->cfg.retry_ticks + 2, b = z->cfg.sync_limit_ticks / 4;
+        z->cfg.contest_ticks = a > b ? a : b;
+    }
     z->role = ZAB_LOOKING;
     cfg_start(z, 0);
     if (alloc_buffers(z) != 0) {
@@ -107,6 +111,7 @@ bool zab_established(const struct zab *z) { return z->established; }
 uint64_t zab_committed(const struct zab *z) { return z->committed; }
 uint64_t zab_last_logged(const struct zab *z) { return ring_last(&z->log); }
 const struct zab_members *zab_members(const struct zab *z) { return &z->act; }
+void zab_get_counters(const struct zab *z, struct zab_counters *out) { *out = z->counters; }
 
 int zab_check_config_change(const struct zab *z, const struct zab_members *next)
 {
@@ -459,6 +464,8 @@ static int dispatch(struct zab *z, const struct zab_event *ev)
          * (liveness only; a paused leader is still caught by the timeout). */
         if (is_learner(z) && ev->peer.id == z->leader) {
             election_start(z);
+        } else if (z->role == ZAB_LEADING) {
+            leader_peer_down(z, ev->peer.id); /* its session is over: no contest for it */
         }
         return 0;
     case ZAB_APP: return on_app(z, ev);

@@ -47,6 +47,8 @@ void election_start(struct zab *z)
     ZK_ASSERT(z->started);
     if (z->role == ZAB_LEADING) {
         leader_leave(z);
+    } else if (is_learner(z)) {
+        follower_leave(z);
     }
     set_role(z, ZAB_LOOKING, 0, 0);
     if (z->el.round < ZAB_ROUND_MAX) {

@@ -49,10 +49,23 @@ void follower_start(struct zab *z, uint32_t leader)
     send_followerinfo(z);
 }
 
+/* We leave our session with the leader (a resync, an election): tell it, so that our next
+ * FOLLOWERINFO need not wait for the old session to fall silent (docs/consensus.md, "Contested
+ * sessions"). Only from a session the leader knows the epoch of: it ignores the others. */
+void follower_leave(struct zab *z)
+{
+    ZK_ASSERT(is_learner(z));
+    if (z->f.phase >= F_SYNC) {
+        struct zab_msg m = {.type = ZAB_MSG_PING, .flags = ZAB_MSG_F_LEAVING};
+        send_leader(z, &m);
+    }
+}
+
 /* Something in the stream is missing or out of order: start a new session with the leader. */
 static void resync(struct zab *z)
 {
     set_established(z, false);
+    follower_leave(z);
     send_followerinfo(z);
 }
 

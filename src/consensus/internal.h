@@ -82,6 +82,9 @@ struct follower {
 };
 
 /* ---- Leader side (leader.c). ---- */
+enum { REL_NONE = 0, REL_LINK_DOWN = 1 /* cleared by a message of the session */,
+       REL_LEFT = 2 /* PING LEAVING: for good */ };
+
 enum lphase {
     LP_NONE,     /* nothing from this peer in this leadership */
     LP_INFO,     /* FOLLOWERINFO received (LEADERINFO sent once the epoch is chosen) */
@@ -106,6 +109,14 @@ struct lpeer {
     uint64_t promise_last;  /* tick+1 it last did */
     uint64_t grace_until;   /* tick until which it counts as alive after leaving LP_SYNCED */
     uint64_t synced_tick;   /* tick+1 its last sync stream started (0: none) */
+    /* A FOLLOWERINFO naming a live session's member (docs/consensus.md, "Contested sessions"):
+     * held until the live session proves it is still there (then it was forged) or stays
+     * silent for contest_ticks (then the member really left it and the new one proceeds). */
+    bool contested;
+    uint64_t contest_nonce;
+    uint32_t contest_epoch;
+    uint8_t released; /* REL_*: the follower left this session itself, or its link went down:
+                       * its next FOLLOWERINFO replaces it at once */
 };
 
 struct leader {
@@ -176,6 +187,7 @@ struct zab {
     uint64_t snap_zxid; /* SNAP emitted this step at this zxid (0: none) */
     uint8_t nl_wire[CFG_WIRE_MAX]; /* NEWLEADER data of this step (cfg_wire_encode) */
     struct zab_update *up;
+    struct zab_counters counters;
 };
 
 /* members.c */
@@ -224,6 +236,7 @@ void follower_start(struct zab *z, uint32_t leader);
 int follower_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
 void follower_tick(struct zab *z, struct zab_buf activity);
 void follower_flush(struct zab *z); /* emit ACKNL/ACK covered by durability */
+void follower_leave(struct zab *z); /* leaving our session: tell the leader (PING LEAVING) */
 int follower_submit(struct zab *z, struct zab_buf payload);
 int follower_app(struct zab *z, uint8_t tag, struct zab_buf data);
 
@@ -237,5 +250,6 @@ int leader_app(struct zab *z, uint32_t to, uint8_t tag, struct zab_buf data);
 int leader_check_change(const struct zab *z, const struct zab_members *next);
 int leader_slot(const struct zab *z, uint32_t id); /* z->l.peers index of id, or -1 */
 void leader_leave(struct zab *z); /* stepping down: tell the followers of our sessions */
+void leader_peer_down(struct zab *z, uint32_t id); /* its link is down: its session is over */
 
 #endif

@@ -329,6 +329,48 @@ static void newer_promise(struct zab *z, struct lpeer *p)
     }
 }
 
+/* A new session for the peer in slot idx: stop forwarding until it is synced again. */
+static void new_session(struct zab *z, uint32_t idx, uint64_t nonce, uint32_t epoch)
+{
+    struct lpeer *p = &z->l.peers[idx];
+    struct lpeer kept = *p;
+    memset(p, 0, sizeof(*p));
+    p->id = kept.id;
+    p->epoch_acked = kept.epoch_acked;
+    p->promise_since = kept.promise_since;
+    p->promise_last = kept.promise_last;
+    p->synced_tick = kept.synced_tick;
+    /* its old session may still be ours (a silent one is no proof of a restart: the member may
+     * be cut off for a while): count it alive while it has the time to come back, so one
+     * message cannot cost us the quorum */
+    p->grace_until = kept.phase == LP_SYNCED
+                         ? z->now + z->cfg.sync_limit_ticks + z->cfg.init_limit_ticks
+                         : kept.grace_until;
+    p->phase = LP_INFO;
+    p->nonce = nonce;
+    p->accepted_epoch = epoch;
+    p->last_heard = z->now;
+    if (z->l.epoch_chosen && epoch > z->epoch && counted(z, p->id)) {
+        newer_promise(z, p);
+        return;
+    }
+    p->promise_since = 0;
+    if (z->l.epoch_chosen) {
+        struct zab_msg li = {.type = ZAB_MSG_LEADERINFO};
+        send_peer(z, idx, &li);
+    } else {
+        (void)maybe_choose_epoch(z); /* a step-down is in the update */
+    }
+}
+
+/* Is the peer's session one a FOLLOWERINFO in its name must contest rather than replace? One
+ * being synced or synced, heard within contest_ticks, that its member did not leave itself. */
+static bool session_live(const struct zab *z, const struct lpeer *p)
+{
+    return p->phase >= LP_SYNCING && !p->released &&
+           z->now - p->last_heard < z->cfg.contest_ticks;
+}
+
 static int on_followerinfo(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     int slot = slot_of(z, from);
@@ -340,34 +382,53 @@ static int on_followerinfo(struct zab *z, uint32_t from, const struct zab_msg *m
     }
     uint32_t idx = (uint32_t)slot;
     struct lpeer *p = &z->l.peers[idx];
-    struct lpeer kept = *p;
-    memset(p, 0, sizeof(*p)); /* a new session: stop forwarding until it is synced again */
-    p->id = from;
-    p->epoch_acked = kept.epoch_acked;
-    p->promise_since = kept.promise_since;
-    p->promise_last = kept.promise_last;
-    p->synced_tick = kept.synced_tick;
-    /* its old session may still be ours (a forged FOLLOWERINFO cannot be told apart): count it
-     * alive while it has the time to come back, so one message cannot cost us the quorum */
-    p->grace_until = kept.phase == LP_SYNCED
-                         ? z->now + z->cfg.sync_limit_ticks + z->cfg.init_limit_ticks
-                         : kept.grace_until;
-    p->phase = LP_INFO;
-    p->nonce = m->nonce;
-    p->accepted_epoch = m->epoch;
-    p->last_heard = z->now;
-    if (z->l.epoch_chosen && m->epoch > z->epoch && counted(z, from)) {
-        newer_promise(z, p);
+    if (session_live(z, p)) {
+        /* Anyone reaching our peer port can send this in the member's name (issue 10): keep
+         * serving the live session, and let the tick decide (leader_tick: contest_ticks of
+         * silence concede it). A message of the live session settles it as forged. */
+        if (m->nonce == p->nonce ||
+            (p->contested && m->nonce == p->contest_nonce && m->epoch == p->contest_epoch)) {
+            return ZAB_EINVAL; /* a duplicate: of the live session's, or of the contender */
+        }
+        if (!p->contested) {
+            z->counters.sessions_contested++;
+        }
+        p->contested = true;
+        p->contest_nonce = m->nonce; /* a real member retries with a new one: the latest wins */
+        p->contest_epoch = m->epoch;
         return ZAB_OK;
     }
-    p->promise_since = 0;
-    if (z->l.epoch_chosen) {
-        struct zab_msg li = {.type = ZAB_MSG_LEADERINFO};
-        send_peer(z, idx, &li);
-    } else {
-        (void)maybe_choose_epoch(z); /* a step-down is in the update */
-    }
+    new_session(z, idx, m->nonce, m->epoch);
     return ZAB_OK;
+}
+
+/* The link to a peer went down: its session is over (a restarted member comes back with a new
+ * one, which need not wait). A link that comes back with the session alive clears it again. */
+void leader_peer_down(struct zab *z, uint32_t id)
+{
+    int slot = slot_of(z, id);
+    if (slot >= 0 && z->l.peers[slot].phase != LP_NONE &&
+        z->l.peers[slot].released == REL_NONE) {
+        z->l.peers[slot].released = REL_LINK_DOWN;
+    }
+}
+
+/* Contests whose live session stayed silent for contest_ticks (or was released) are conceded:
+ * the member really left it (a restart, a resync whose release was lost). False if we stepped
+ * down (a conceded FOLLOWERINFO may carry a newer promise). */
+static bool settle_contests(struct zab *z)
+{
+    FOR_PEERS(i) {
+        struct lpeer *p = &z->l.peers[i];
+        if (p->contested && !session_live(z, p)) {
+            z->counters.contests_conceded++;
+            new_session(z, i, p->contest_nonce, p->contest_epoch);
+            if (z->role != ZAB_LEADING) {
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
@@ -447,9 +508,14 @@ static bool fits_session(const struct zab *z, const struct lpeer *p, const struc
     case ZAB_MSG_ACKNL:
     case ZAB_MSG_ACK: return ack_fits(z, p, m->zxid);
     case ZAB_MSG_PING:
-        /* a follower's ping: no leader flags, and an ack only with SYNCED */
-        if ((m->flags & (ZAB_MSG_F_ESTABLISHED | ZAB_MSG_F_LEAVING)) || m->zxid2 != 0) {
+        /* a follower's ping: no leader flags, and an ack only with SYNCED; LEAVING alone (the
+         * follower leaves the session), from a session not already left */
+        if ((m->flags & ZAB_MSG_F_ESTABLISHED) || m->zxid2 != 0) {
             return false;
+        }
+        if (m->flags & ZAB_MSG_F_LEAVING) {
+            return m->flags == ZAB_MSG_F_LEAVING && m->zxid == 0 && m->data.len == 0 &&
+                   p->released != REL_LEFT;
         }
         return (m->flags & ZAB_MSG_F_SYNCED) ? ack_fits(z, p, m->zxid) : m->zxid == 0;
     case ZAB_MSG_REQUEST:
@@ -478,6 +544,22 @@ int leader_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
         return ZAB_EINVAL; /* stale session, another leader's follower, or not for this phase */
     }
     p->last_heard = z->now;
+    if (m->type == ZAB_MSG_PING && (m->flags & ZAB_MSG_F_LEAVING)) {
+        /* the follower leaves this session for a new one (only it knows the nonce) */
+        p->released = REL_LEFT;
+        if (p->contested) {
+            z->counters.contests_conceded++;
+            new_session(z, idx, p->contest_nonce, p->contest_epoch);
+        }
+        return ZAB_OK;
+    }
+    if (p->released == REL_LINK_DOWN) {
+        p->released = REL_NONE; /* alive after all: its link came back */
+    }
+    if (p->contested) {
+        p->contested = false; /* the session is alive: the FOLLOWERINFO was forged */
+        z->counters.followerinfo_forged++;
+    }
     switch (m->type) {
     case ZAB_MSG_ACKEPOCH: on_ackepoch(z, idx, m); break;
     case ZAB_MSG_ACKNL: on_ack(z, idx, m->zxid); break; /* fits_session: it covers NEWLEADER */
@@ -524,6 +606,9 @@ void leader_tick(struct zab *z)
             election_start(z); /* ZOOKEEPER-1277: the next epoch resets the counter */
             return;
         }
+    }
+    if (!settle_contests(z)) {
+        return;
     }
     FOR_PEERS(i) {
         const struct lpeer *p = &z->l.peers[i];

@@ -67,6 +67,10 @@ struct zab_config {
      * entry whose *next is not a valid configuration is an ordinary entry. */
     int (*config_of)(void *ctx, struct zab_buf payload, struct zab_members *next);
     void *config_ctx;
+    /* Leader: how long a live sync session must stay silent before a FOLLOWERINFO in its
+     * member's name replaces it (docs/consensus.md, "Contested sessions"). 0: the default,
+     * max(2 * retry_ticks + 2, sync_limit_ticks / 4). */
+    uint32_t contest_ticks;
 };
 
 /* Fills in defaults for a member of the given ensemble (init 10, sync 5, window 500, ...):
@@ -200,6 +204,14 @@ enum zab_role zab_role(const struct zab *z);
 bool zab_established(const struct zab *z);
 uint64_t zab_committed(const struct zab *z);
 uint64_t zab_last_logged(const struct zab *z);
+/* Counters of what the core refused or resolved on its own (the core has no log: the caller
+ * may export them or log their increase). Monotonic for the life of the core. */
+struct zab_counters {
+    uint64_t sessions_contested;  /* FOLLOWERINFOs held because the member's session was live */
+    uint64_t followerinfo_forged; /* ... dropped: the live session was heard from after it */
+    uint64_t contests_conceded;   /* ... that replaced the session once it stayed silent */
+};
+void zab_get_counters(const struct zab *z, struct zab_counters *out);
 /* The active configuration (the last committed config entry's, or cfg.members). */
 const struct zab_members *zab_members(const struct zab *z);
 

@@ -51,7 +51,9 @@ enum zab_msg_type {
 #define ZAB_MSG_F_SYNCED 2u    /* PING F->L: zxid is a valid ack */
 #define ZAB_MSG_F_ESTABLISHED 4u /* PING L->F: the leader is established */
 #define ZAB_MSG_F_LEAVING 8u   /* PING L->F: the leader steps down: elect now (a looking vote,
-                                * which anyone can forge, no longer moves a follower) */
+                                * which anyone can forge, no longer moves a follower);
+                                * PING F->L: the follower leaves this sync session (a resync, an
+                                * election), so its next FOLLOWERINFO is not contested */
 
 /* One message; every field has a meaning for some type, unused fields are 0. */
 struct zab_msg {

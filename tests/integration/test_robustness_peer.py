@@ -3,7 +3,8 @@ real 3-member ensemble (deploy/localcluster). Without sslQuorum a forger can pas
 (it only names a member id and address), so what follows it must be checked: invalid
 forwarded REQUESTs never proposed, huge epochs never persisted, idle connections never keeping a
 member out, frames announcing 256 MiB refused before they are buffered, forged LOOKING votes
-never starting an election. After each case every member runs
+never starting an election, a forged FOLLOWERINFO never costing a follower its leader. After
+each case every member runs
 with its pid, a leader serves, and all acknowledged writes are on every member with equal
 digests, also after a restart of all members (ensemble.check_survival).
 
@@ -293,3 +294,37 @@ def test_forged_looking_votes_start_no_election(ens, zk, ledger):
     assert ens.leader() == leader and zxid_epoch(zxid1) == epoch, "an election happened"
     assert not any(looking.values()), looking
     check_survival(ens, ledger, "votes", pids)
+
+
+# ---- 7. a forged FOLLOWERINFO in the name of every follower (was test_robustness_pending.py)
+
+def test_one_forged_followerinfo_costs_no_quorum(ens, zk, ledger):
+    """One FOLLOWERINFO (any nonce, the current epoch) in a follower's name used to reset its
+    session at the leader: the real follower heard nothing for syncLimit, went looking and
+    dropped its clients; sent as every follower, the whole ensemble did. The leader now holds it
+    while the follower's session is live, and drops it when the session is heard from
+    (docs/consensus.md, "Contested sessions")."""
+    from kazoo.protocol.states import KazooState
+    pids = ens.pids()
+    ledger.write("followerinfo-before")
+    leader, fols = roles(ens)
+    c = ens.client(fols)
+    states = []
+    c.add_listener(states.append)
+    try:
+        epoch = zxid_epoch(ens.converged()[0])
+        offs = {i: ens.log_size(i) for i in range(1, ens.n + 1)}
+        for f in fols:
+            forge(ens, leader, f, [zab_msg(MSG_FOLLOWERINFO, epoch=epoch, nonce=12345)])
+        time.sleep(2 * 5 * 0.5)  # twice syncLimit: a lost quorum would have shown by now
+        lost = {i: log_lines(ens, i, offs[i], r"lost the quorum|role looking")
+                for i in range(1, ens.n + 1)}
+        print("FOLLOWERINFO: %s; client states %s" % (lost, states))
+        assert not any(lost.values()), lost
+        assert KazooState.SUSPENDED not in states, states
+        assert ens.leader() == leader
+    finally:
+        c.stop()
+        c.close()
+    ledger.write("followerinfo-after")
+    check_survival(ens, ledger, "followerinfo", pids)

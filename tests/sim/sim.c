@@ -399,6 +399,11 @@ static void check_role(struct sim *s, struct member *mb, const struct zab_update
               up->leader, up->flags & ZAB_UPD_ESTABLISHED ? " established" : "",
               up->flags & ZAB_UPD_LOST ? " lost" : "");
     }
+    if ((up->flags & ZAB_UPD_ESTABLISHED) && mb->rejoining) {
+        mb->rejoining = false;
+        s->res->rejoins++;
+        s->res->rejoin_ticks += (s->now - mb->restarted_at) / UNITS_PER_TICK;
+    }
     mb->role = up->role;
     mb->epoch = up->epoch;
     mb->leader = up->leader;
@@ -585,9 +590,19 @@ static size_t tail_start(const struct member *mb, uint64_t applied_zxid)
     return i;
 }
 
+static void add_stats(struct sim *s, const struct member *mb)
+{
+    struct zab_counters st;
+    zab_get_counters(mb->z, &st);
+    s->res->counters.sessions_contested += st.sessions_contested;
+    s->res->counters.followerinfo_forged += st.followerinfo_forged;
+    s->res->counters.contests_conceded += st.contests_conceded;
+}
+
 static void crash(struct sim *s, struct member *mb)
 {
     ZK_ASSERT(mb->up);
+    add_stats(s, mb);
     trace(s, "m%u CRASH (log %zu entries, %zu durable)", mb->id, mb->n_log, mb->n_durable);
     zab_free(mb->z);
     mb->z = NULL;
@@ -632,6 +647,13 @@ static void restart(struct sim *s, struct member *mb)
     zab_sabotage(mb->z, s->o.sabotage);
     mb->up = true;
     mb->incarnation++;
+    mb->rejoining = false;
+    for (uint32_t i = 0; i < s->n; i++) {
+        const struct member *o = &s->m[i];
+        mb->rejoining = mb->rejoining ||
+                        (o != mb && o->up && o->role == ZAB_LEADING && o->established);
+    }
+    mb->restarted_at = s->now;
     struct zab_event ev = {.type = ZAB_START};
     ev.start.accepted_epoch = mb->accepted;
     ev.start.current_epoch = mb->current;
@@ -1148,6 +1170,9 @@ static void teardown(struct sim *s)
 {
     for (uint32_t i = 0; i < s->n; i++) {
         struct member *mb = &s->m[i];
+        if (mb->z != NULL) {
+            add_stats(s, mb);
+        }
         zab_free(mb->z);
         while (mb->n_log > 0) {
             free(mb->log[--mb->n_log].data);

@@ -44,6 +44,9 @@ struct sim_result {
     uint64_t forged;   /* hostile messages injected */
     uint64_t refused;  /* ... of which the core refused (ZAB_EINVAL) */
     uint32_t reconfigs; /* configuration changes committed */
+    uint64_t rejoins;      /* restarts while an established leader was up, then established */
+    uint64_t rejoin_ticks; /* ... the ticks they took, in total */
+    struct zab_counters counters; /* the cores' counters, summed over members and incarnations */
     bool violation;
     char what[512];    /* first violated invariant, readable */
 };

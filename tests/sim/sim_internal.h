@@ -66,6 +66,9 @@ struct member {
     /* membership */
     struct zab_members base; /* configuration used at restart when the state holds none */
     bool dead;               /* never restarted (a plan's dead observers) */
+    /* rejoin measurement: restarted while an established leader was up, not yet established */
+    bool rejoining;
+    uint64_t restarted_at;
 };
 
 /* A membership plan: the starting configuration and up to three changes. */

@@ -2,11 +2,24 @@
  * named invariant, within a bounded number of seeds. */
 #include "sim_check.h"
 
+/* A broken core may also stall (a follower left with a stale suffix resyncs forever): such a
+ * liveness verdict is a catch too, but the scan goes on to the named safety checker. */
+static uint64_t first_safety_violation(struct sim_opts o, uint64_t count, struct sim_result *r)
+{
+    for (uint64_t seed = 1; seed <= count; seed++) {
+        o.seed = seed;
+        if (sim_run(&o, r) != 0 && strstr(r->what, "liveness") != r->what) {
+            return seed;
+        }
+    }
+    return 0;
+}
+
 static void expect_caught(enum zab_sabotage sab, uint32_t members, const char *invariant)
 {
     struct sim_opts o = {.members = members, .sabotage = sab};
     struct sim_result r;
-    uint64_t seed = sim_run_range(o, 1, 500, &r);
+    uint64_t seed = first_safety_violation(o, 500, &r);
     cr_assert(seed != 0, "sabotage %d on %u members went unnoticed for 500 seeds", sab, members);
     cr_log_info("caught at seed %" PRIu64 ": %s", seed, r.what);
     cr_assert(strstr(r.what, invariant) != NULL, "seed %" PRIu64 ": expected %s, got: %s", seed,

@@ -12,13 +12,13 @@ static const struct {
     enum sim_plan plan;
     uint64_t seeds[16];
 } open_liveness[] = {
-    {SIM_PLAN_GROW, {245, 287}},
-    {SIM_PLAN_GROW_TWICE, {51, 65, 215, 264, 266}},
-    {SIM_PLAN_SHRINK, {178, 227, 256}},
-    {SIM_PLAN_REPLACE, {37, 58, 109, 114, 130, 148, 193, 195, 234, 243, 262, 299}},
-    {SIM_PLAN_CRASH_PROPOSED, {37, 176, 188, 265, 266}},
-    {SIM_PLAN_CRASH_COMMITTED, {227, 256}},
-    {SIM_PLAN_OBSERVER_FLIP, {9, 59, 105}},
+    {SIM_PLAN_GROW, {114}},
+    {SIM_PLAN_GROW_TWICE, {3, 71, 98, 117, 157, 234, 249, 270, 299}},
+    {SIM_PLAN_SHRINK, {47, 60, 220}},
+    {SIM_PLAN_REPLACE, {5, 59, 75, 84, 142, 271}},
+    {SIM_PLAN_CRASH_PROPOSED, {42, 110, 274}},
+    {SIM_PLAN_CRASH_COMMITTED, {157, 201, 220, 297}},
+    {SIM_PLAN_OBSERVER_FLIP, {90, 260}},
 };
 
 static bool is_open(enum sim_plan plan, uint64_t seed)

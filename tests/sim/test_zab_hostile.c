@@ -69,16 +69,22 @@ static int net_step(struct net *nt, uint32_t i, const struct zab_event *ev, stru
     return rc;
 }
 
-static void net_start(struct net *nt, uint32_t i, uint32_t accepted, uint32_t current)
+static void net_start_inc(struct net *nt, uint32_t i, uint32_t accepted, uint32_t current,
+                          uint64_t incarnation)
 {
     nt->z[i] = zab_new(&nt->cfg[i]);
     cr_assert_not_null(nt->z[i]);
     struct zab_event ev = {.type = ZAB_START};
     ev.start.accepted_epoch = accepted;
     ev.start.current_epoch = current;
-    ev.start.incarnation = 1;
+    ev.start.incarnation = incarnation;
     struct zab_update up;
     cr_assert_eq(net_step(nt, i, &ev, &up), 0);
+}
+
+static void net_start(struct net *nt, uint32_t i, uint32_t accepted, uint32_t current)
+{
+    net_start_inc(nt, i, accepted, current, 1);
 }
 
 static void net_init(struct net *nt, uint32_t n, uint32_t counter_max)
@@ -375,18 +381,35 @@ Test(zab_hostile, one_newer_promise_does_not_depose_an_established_leader)
     struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e + 1, .nonce = 99};
     cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_OK);
     cr_assert_eq(up.flags, 0, "deposed by one message");
-    net_tick(&nt, 40); /* the real member notices its session is gone and rejoins */
+    net_tick(&nt, 40); /* f's live session proves the FOLLOWERINFO forged */
     cr_assert_eq(net_leader(&nt), (int)l);
     cr_assert_eq(nt.flags_seen[l] & (ZAB_UPD_ROLE | ZAB_UPD_LOST), 0);
-    /* kept up for syncLimit ticks, as a locked-out member does, the promise is believed */
+    /* kept up while f is alive, the forged promise never gets past the contest */
+    for (uint32_t t = 0; t < 3 * nt.cfg[l].sync_limit_ticks; t++) {
+        m.nonce++;
+        (void)forge(&nt, l, f + 1, m, &up);
+        cr_assert_eq(up.role, ZAB_LEADING);
+        net_tick(&nt, 1);
+    }
+    cr_assert_eq(nt.flags_seen[l] & (ZAB_UPD_ROLE | ZAB_UPD_LOST), 0);
+    struct zab_counters st;
+    zab_get_counters(nt.z[l], &st);
+    cr_assert_eq(st.contests_conceded, 0);
+    cr_assert_geq(st.followerinfo_forged, 3 * nt.cfg[l].sync_limit_ticks);
+    /* kept up for syncLimit ticks by a member whose session is gone, as a locked-out member
+     * does (f is cut off: its session falls silent), the promise is believed */
+    nt.down[f] = true;
     bool stepped_down = false;
-    for (uint32_t t = 0; t < nt.cfg[l].sync_limit_ticks + 2 && !stepped_down; t++) {
+    for (uint32_t t = 0; t < 20 + nt.cfg[l].sync_limit_ticks && !stepped_down; t++) {
         m.nonce++;
         (void)forge(&nt, l, f + 1, m, &up);
         stepped_down = up.role != ZAB_LEADING;
         net_tick(&nt, 1);
+        stepped_down = stepped_down || zab_role(nt.z[l]) != ZAB_LEADING;
     }
     cr_assert(stepped_down);
+    nt.down[f] = false;
+    net_tick(&nt, 40); /* f, back, notices its leader went away */
     net_settle(&nt);
     expect_commits(&nt);
     cr_assert_gt(nt.accepted[l], e, "a new epoch"); /* the forged promise was nobody's */
@@ -418,9 +441,11 @@ static uint64_t follower_awaiting_head(struct net *nt, uint32_t l, uint32_t f, u
     struct zab_msg gap = {.type = ZAB_MSG_PING, .epoch = epoch, .zxid2 = zab_zxid(epoch, 90),
                           .nonce = nt->last_nonce[f]};
     cr_assert_eq(forge(nt, f, l + 1, gap, &up), ZAB_OK); /* a gap: new session */
-    cr_assert_eq(up.n_msgs, 1);
-    cr_assert_eq(up.msgs[0].msg.type, ZAB_MSG_FOLLOWERINFO);
-    uint64_t nonce = up.msgs[0].msg.nonce;
+    cr_assert_eq(up.n_msgs, 2);
+    cr_assert_eq(up.msgs[0].msg.type, ZAB_MSG_PING); /* it leaves the old one first */
+    cr_assert_eq(up.msgs[0].msg.flags, ZAB_MSG_F_LEAVING);
+    cr_assert_eq(up.msgs[1].msg.type, ZAB_MSG_FOLLOWERINFO);
+    uint64_t nonce = up.msgs[1].msg.nonce;
     nt->qtail = nt->qhead; /* the leader never hears of it */
     struct zab_msg li = {.type = ZAB_MSG_LEADERINFO, .epoch = epoch, .nonce = nonce};
     cr_assert_eq(forge(nt, f, l + 1, li, &up), ZAB_OK);
@@ -568,6 +593,7 @@ Test(zab_hostile, sync_streams_are_rate_limited_per_peer)
     uint32_t e = up.epoch;
     net_tick(&nt, 3);
     nt.down[f] = true; /* the forger speaks for f; f itself hears nothing of it */
+    net_tick(&nt, 10); /* f's session falls silent: FOLLOWERINFOs are no longer contested */
     size_t streamed = 0;
     for (uint64_t nonce = 1000; nonce < 1010; nonce++) { /* ten sessions in one tick */
         struct zab_msg fi = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e, .nonce = nonce};
@@ -576,6 +602,10 @@ Test(zab_hostile, sync_streams_are_rate_limited_per_peer)
                               .flags = ZAB_MSG_F_ALREADY};
         cr_assert_eq(forge(&nt, l, f + 1, ack, &up), ZAB_OK);
         streamed += stream_msgs(&up) > 0;
+        /* it leaves its own session (it knows the nonce), so the next one is not contested */
+        struct zab_msg leave = {.type = ZAB_MSG_PING, .epoch = e, .nonce = nonce,
+                                .flags = ZAB_MSG_F_LEAVING};
+        cr_assert_eq(forge(&nt, l, f + 1, leave, &up), ZAB_OK);
     }
     cr_assert_leq(streamed, 1, "%zu sync streams for one peer within a tick", streamed);
     struct zab_event tick = {.type = ZAB_TICK};
@@ -585,5 +615,156 @@ Test(zab_hostile, sync_streams_are_rate_limited_per_peer)
         later += stream_msgs(&up) > 0;
     }
     cr_assert_eq(later, 1, "the deferred sync goes out on a tick");
+    net_free(&nt);
+}
+
+/* ---- Contested sessions (issue 10): a FOLLOWERINFO in the name of a member whose session is
+ * live is held until the session proves alive (forged: dropped) or falls silent (conceded). */
+
+static struct zab_counters stats_of(const struct net *nt, uint32_t i)
+{
+    struct zab_counters st;
+    zab_get_counters(nt->z[i], &st);
+    return st;
+}
+
+static bool none_lost(const struct net *nt)
+{
+    for (uint32_t i = 0; i < nt->n; i++) {
+        if (nt->flags_seen[i] & (ZAB_UPD_LOST | ZAB_UPD_ROLE)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Test(zab_hostile, forged_followerinfo_against_a_live_follower_has_no_effect)
+{
+    struct net nt;
+    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(&nt);
+    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    struct zab_update up;
+    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
+    uint32_t e = up.epoch;
+    net_settle(&nt);
+    /* the reproducer of issue 10: the current epoch, any nonce */
+    struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e, .nonce = 12345};
+    cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_OK);
+    cr_assert_eq(up.flags, 0);
+    cr_assert_eq(up.n_msgs, 0, "no LEADERINFO for the contender while the session is live");
+    cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_EINVAL, "a duplicate of the contender");
+    net_tick(&nt, 3 * nt.cfg[l].sync_limit_ticks);
+    cr_assert(none_lost(&nt), "a member lost its leader to one forged FOLLOWERINFO");
+    cr_assert_eq(net_leader(&nt), (int)l);
+    struct zab_counters st = stats_of(&nt, l);
+    cr_assert_eq(st.sessions_contested, 1);
+    cr_assert_eq(st.followerinfo_forged, 1);
+    cr_assert_eq(st.contests_conceded, 0);
+    expect_commits(&nt);
+    net_free(&nt);
+}
+
+Test(zab_hostile, forged_followerinfo_as_every_follower_every_tick_costs_nothing)
+{
+    struct net nt;
+    net_init(&nt, 5, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(&nt);
+    uint32_t l = net_establish(&nt);
+    struct zab_update up;
+    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
+    uint32_t e = up.epoch;
+    net_settle(&nt);
+    uint64_t nonce = 1;
+    for (uint32_t t = 0; t < 4 * nt.cfg[l].sync_limit_ticks; t++) {
+        for (uint32_t f = 0; f < nt.n; f++) {
+            if (f != l) {
+                struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e + (t & 1),
+                                    .nonce = nonce++};
+                cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_OK);
+                cr_assert_eq(up.flags, 0);
+            }
+        }
+        net_tick(&nt, 1);
+    }
+    cr_assert(none_lost(&nt), "the forger cost a member its leader");
+    cr_assert_eq(stats_of(&nt, l).contests_conceded, 0);
+    expect_commits(&nt);
+    net_free(&nt);
+}
+
+/* f crashes and comes back at once with a new incarnation and no log (its session at the
+ * leader was live a moment ago): returns the ticks it took to be established again. */
+static uint32_t restart_follower(struct net *nt, uint32_t l, uint32_t f, bool link_hint)
+{
+    nt->down[f] = true;
+    zab_free(nt->z[f]);
+    nt->z[f] = NULL;
+    if (link_hint) { /* the leader's link to f closes with the process */
+        struct zab_event ev = {.type = ZAB_PEER_DOWN};
+        ev.peer.id = f + 1;
+        struct zab_update up;
+        (void)net_step(nt, l, &ev, &up);
+    }
+    nt->down[f] = false;
+    net_start_inc(nt, f, nt->accepted[f], 0, 2);
+    uint32_t t = 0;
+    while (t < 100 && !(zab_established(nt->z[f]) && zab_role(nt->z[f]) == ZAB_FOLLOWING)) {
+        net_tick(nt, 1);
+        t++;
+    }
+    cr_assert_lt(t, 100, "the restarted follower did not rejoin");
+    return t;
+}
+
+Test(zab_hostile, a_restarted_follower_still_rejoins)
+{
+    struct net nt;
+    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(&nt);
+    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    struct zab_update up;
+    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
+    net_tick(&nt, 2);
+    /* no link hint (a paused process, a lost connection): the old session must fall silent */
+    uint32_t slow = restart_follower(&nt, l, f, false);
+    struct zab_counters st = stats_of(&nt, l);
+    cr_assert_eq(st.contests_conceded, 1);
+    cr_assert_leq(slow, 4 + 6 + 2, "rejoined in %u ticks (contest_ticks 6)", slow);
+    cr_assert_eq(net_leader(&nt), (int)l, "the leader kept its followers");
+    expect_commits(&nt);
+    /* the link hint: the session is over, nothing to contest */
+    uint32_t fast = restart_follower(&nt, l, f, true);
+    cr_assert_eq(stats_of(&nt, l).sessions_contested, st.sessions_contested);
+    cr_assert_lt(fast, slow);
+    cr_log_info("restart rejoined in %u ticks without the link hint, %u with it", slow, fast);
+    expect_commits(&nt);
+    net_free(&nt);
+}
+
+Test(zab_hostile, a_follower_resync_is_not_contested)
+{
+    struct net nt;
+    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(&nt);
+    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    struct zab_update up;
+    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
+    uint32_t e = up.epoch;
+    net_settle(&nt);
+    /* a ping that shows f a gap (forged with f's leader's nonce: f resyncs, leaving its old
+     * session with PING LEAVING before the new FOLLOWERINFO) */
+    struct zab_msg gap = {.type = ZAB_MSG_PING, .epoch = e, .zxid2 = zab_zxid(e, 90),
+                          .nonce = nt.last_nonce[l]};
+    cr_assert_eq(forge(&nt, f, l + 1, gap, &up), ZAB_OK);
+    net_settle(&nt);
+    cr_assert_eq(stats_of(&nt, l).sessions_contested, 0);
+    net_tick(&nt, 2);
+    cr_assert(zab_established(nt.z[f]), "the resync waited");
+    /* the release takes the nonce: a forged one is refused */
+    struct zab_msg leave = {.type = ZAB_MSG_PING, .epoch = e, .nonce = 777,
+                            .flags = ZAB_MSG_F_LEAVING};
+    expect_refused(&nt, l, f + 1, leave);
+    expect_commits(&nt);
     net_free(&nt);
 }

@@ -58,7 +58,8 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t steps = 0, msgs = 0, commits = 0, max_steps = 0, done = 0, forged = 0, refused = 0;
-    uint64_t reconfigs = 0;
+    uint64_t reconfigs = 0, rejoins = 0, rejoin_ticks = 0;
+    struct zab_counters st = {0};
     int rc = 0;
     for (uint64_t seed = first; seed < first + seeds; seed++) {
         struct sim_result r;
@@ -70,6 +71,11 @@ int main(int argc, char **argv)
         forged += r.forged;
         refused += r.refused;
         reconfigs += r.reconfigs;
+        rejoins += r.rejoins;
+        rejoin_ticks += r.rejoin_ticks;
+        st.sessions_contested += r.counters.sessions_contested;
+        st.followerinfo_forged += r.counters.followerinfo_forged;
+        st.contests_conceded += r.counters.contests_conceded;
         max_steps = r.steps > max_steps ? r.steps : max_steps;
         done++;
         if (rc != 0) {
@@ -85,6 +91,10 @@ int main(int argc, char **argv)
            " commits %" PRIu64 " violations %d time %.1fs (%.0f msgs/s, %.0f commits/s)\n",
            o.members, done, steps, max_steps, msgs, commits, rc != 0, secs,
            secs > 0 ? (double)msgs / secs : 0.0, secs > 0 ? (double)commits / secs : 0.0);
+    printf("rejoins %" PRIu64 " (restarted while a leader was established) in %.2f ticks on average\n",
+           rejoins, rejoins ? (double)rejoin_ticks / (double)rejoins : 0.0);
+    printf("sessions contested %" PRIu64 ": %" PRIu64 " FOLLOWERINFOs dropped as forged, %" PRIu64
+           " conceded\n", st.sessions_contested, st.followerinfo_forged, st.contests_conceded);
     if (o.hostile) {
         printf("forged %" PRIu64 " refused %" PRIu64 "\n", forged, refused);
     }
