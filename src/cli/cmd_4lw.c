@@ -1,6 +1,7 @@
 /* zabctl mntr / srvr / ruok: send the four-letter word to every member of the connect string
  * over plain TCP and print each answer under a "== host:port ==" header (ensemble health at a
  * glance: mode (leader/follower), zxid, connections). */
+#include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,35 +12,45 @@
 
 #include "cli/zabctl.h"
 
-static int connect_to(const char *host, const char *port, int timeout_ms)
+int zabctl_tcp_connect(const char *host, const char *port, int timeout_ms)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
     if (getaddrinfo(host, port, &hints, &res) != 0)
-        return -1;
-    int fd = -1;
+        return -2;
+    int fd = -1, last_err = ECONNREFUSED;
     for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        if (fd < 0) {
+            last_err = errno;
             continue;
+        }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
+        if (errno != EINPROGRESS) {
+            last_err = errno;
+            close(fd);
+            fd = -1;
+            continue;
+        }
         struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int err = 0;
+        int err = 0, ready = poll(&p, 1, timeout_ms);
         socklen_t len = sizeof err;
-        if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
-            err != 0) {
+        if (ready != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            last_err = ready == 0 ? ETIMEDOUT : err != 0 ? err : errno;
             close(fd);
             fd = -1;
         }
     }
     freeaddrinfo(res);
+    if (fd < 0)
+        errno = last_err;
     return fd;
 }
 
 /* Send `word`, print the whole answer. Returns 0 if the member answered. */
 static int ask(const char *host, const char *port, const char *word, int timeout_ms)
 {
-    int fd = connect_to(host, port, timeout_ms);
+    int fd = zabctl_tcp_connect(host, port, timeout_ms);
     if (fd < 0)
         return -1;
     int answered = -1;

@@ -23,14 +23,17 @@ static void usage(FILE *f)
             "  stat PATH                  print the node's stat\n"
             "  watch [-n COUNT] PATH      print data/children events of PATH\n"
             "  mntr | srvr                ask every member (four-letter words)\n"
+            "  status [--json] [--no-discover]  the ensemble at a glance: each member's mode,\n"
+            "                             zxid, lag, connections, latency; exit 8 without quorum\n"
             "  lock [--timeout S] [--read|--write|--permits N] NAME -- CMD [ARGS...]\n"
             "  elect [--timeout S] [--id ID] NAME -- CMD [ARGS...]\n"
             "  members                    the ensemble's configuration and its version\n"
             "  reconfig [--add 'server.N=host:peer:election[:role];clientPort'] [--remove N]\n"
             "           [--members LIST] [--from-config VERSION] [--auth digest:USER:PASSWORD]\n"
             "exit codes: 0 ok, 1 error, 2 usage, 3 bad connect string, 4 unreachable,\n"
-            "  5 no node, 6 node exists, 7 not empty, 124 lock timeout, 125 lock lost,\n"
-            "  126/127 CMD not executable/not found; lock/elect otherwise return CMD's status\n");
+            "  5 no node, 6 node exists, 7 not empty, 8 no quorum (status), 124 lock timeout,\n"
+            "  125 lock lost, 126/127 CMD not executable/not found; lock/elect otherwise\n"
+            "  return CMD's status\n");
 }
 
 /* host:port[,host:port...][/chroot] with a numeric port 1..65535 */
@@ -154,6 +157,7 @@ static int dispatch(const struct zabctl_opts *o, int argc, char **argv)
     if (strcmp(cmd, "watch") == 0) return cmd_watch(o, argc, argv);
     if (strcmp(cmd, "mntr") == 0 || strcmp(cmd, "srvr") == 0 || strcmp(cmd, "ruok") == 0)
         return cmd_4lw(o, cmd, argc, argv);
+    if (strcmp(cmd, "status") == 0) return cmd_status(o, argc, argv);
     if (strcmp(cmd, "lock") == 0) return cmd_lock(o, argc, argv);
     if (strcmp(cmd, "elect") == 0) return cmd_elect(o, argc, argv);
     if (strcmp(cmd, "members") == 0) return cmd_members(o, argc, argv);

@@ -15,6 +15,7 @@ enum zabctl_exit {
     ZC_NONODE = 5,       /* the node does not exist */
     ZC_NODEEXISTS = 6,   /* create: the node already exists */
     ZC_NOTEMPTY = 7,     /* delete: the node has children (use -r) */
+    ZC_NOQUORUM = 8,     /* status: no leader serving with a quorum of the voters */
     ZC_TIMEOUT = 124,    /* lock/elect: --timeout passed before the lock was acquired */
     ZC_LOST = 125,       /* lock/elect: the lock was lost while CMD ran (CMD was signalled) */
     ZC_NOEXEC = 126,     /* lock/elect: CMD found but not executable */
@@ -32,6 +33,10 @@ struct zabctl_opts {
 zkl_client *zabctl_connect(const struct zabctl_opts *o, int *exit_code);
 /* Print "zabctl: WHAT PATH: <zerror>" and map a ZooKeeper rc to an exit code. */
 int zabctl_zk_fail(const char *what, const char *path, int rc);
+/* A non-blocking TCP connection to host:port (a name or an address; IPv6 without brackets)
+ * made within timeout_ms; -1 when it failed (errno says why: ETIMEDOUT, ECONNREFUSED, ...), -2
+ * when host does not resolve. */
+int zabctl_tcp_connect(const char *host, const char *port, int timeout_ms);
 /* Parse a duration in seconds ("2", "0.5") to ms; -1 on error. */
 int zabctl_parse_seconds(const char *s);
 
@@ -42,6 +47,7 @@ int cmd_create(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_delete(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_stat(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_watch(const struct zabctl_opts *o, int argc, char **argv);
+int cmd_status(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_4lw(const struct zabctl_opts *o, const char *word, int argc, char **argv);
 int cmd_lock(const struct zabctl_opts *o, int argc, char **argv);
 int cmd_elect(const struct zabctl_opts *o, int argc, char **argv);
