@@ -18,7 +18,7 @@ if [[ ${1:-} != --quick ]]; then
     cmake --build build-asan -j"$jobs"
     # Test clients' own leaks are not ours to judge (libzookeeper keeps per-handle state).
     (cd build-asan && ASAN_OPTIONS=detect_leaks=0 ctest --output-on-failure -j2 --timeout 600 \
-        -R '^(unit_|sim_test_zab_codec|sim_test_sim_bites|sim_test_zab_hostile|compat_.*_zabkeeper)')
+        -R '^(unit_|sim_test_zab_codec|sim_test_sim_bites|sim_test_zab_hostile|sim_test_sim_members|sim_member_regression_|compat_.*_zabkeeper)')
 
     echo "== fuzzing (libFuzzer, clang, build-fuzz/)"
     tests/fuzz/run --ci 25
