@@ -15,6 +15,7 @@ packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-d
           default-jdk-headless
           # tests/integration/test_metrics.py: promtool and a real Prometheus server (issue 15)
           prometheus
+          redis-server libhiredis-dev postgresql libpq-dev  # bench/lock-compare (a benchmark, not in CI)
           # the Debian package and its test (deploy/make-deb, tests/package)
           debhelper lintian systemd strace
           # libFuzzer targets (tests/fuzz, docs/fuzzing.md)
