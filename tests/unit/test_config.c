@@ -462,6 +462,14 @@ static struct zk_config with_whitelist(const char *list)
     return c;
 }
 
+Test(config, fourlw_srvr_is_always_allowed)
+{
+    /* as ZooKeeper's FourLetterCommands: zkServer.sh depends on srvr */
+    struct zk_config c = with_whitelist("ruok");
+    cr_assert(config_fourlw_allowed(&c, "srvr"));
+    cr_assert_not(config_fourlw_allowed(&c, "mntr"));
+}
+
 Test(config, fourlw_star_allows_everything)
 {
     struct zk_config c = with_whitelist("*");
@@ -487,16 +495,16 @@ Test(config, fourlw_list)
     c = with_whitelist("  stat ,  conf  ");
     cr_assert(config_fourlw_allowed(&c, "stat"));
     cr_assert(config_fourlw_allowed(&c, "conf"));
-    cr_assert_not(config_fourlw_allowed(&c, "srvr"));
+    cr_assert_not(config_fourlw_allowed(&c, "mntr"));
 }
 
 Test(config, fourlw_prefix_does_not_allow_longer_word)
 {
     struct zk_config c = with_whitelist("ru");
     cr_assert_not(config_fourlw_allowed(&c, "ruok"), "\"ru\" must not allow \"ruok\"");
-    c = with_whitelist("ruo, srv");
+    c = with_whitelist("ruo, sta");
     cr_assert_not(config_fourlw_allowed(&c, "ruok"));
-    cr_assert_not(config_fourlw_allowed(&c, "srvr"));
+    cr_assert_not(config_fourlw_allowed(&c, "stat"));
     c = with_whitelist("xruok");
     cr_assert_not(config_fourlw_allowed(&c, "ruok"));
     c = with_whitelist("ruokx, ruok2");
@@ -505,11 +513,11 @@ Test(config, fourlw_prefix_does_not_allow_longer_word)
     cr_assert(config_fourlw_allowed(&c, "ruok"), "found after a longer match");
 }
 
-Test(config, fourlw_empty_list_allows_nothing)
+Test(config, fourlw_empty_list_allows_only_srvr)
 {
     struct zk_config c = with_whitelist("");
     cr_assert_not(config_fourlw_allowed(&c, "ruok"));
-    cr_assert_not(config_fourlw_allowed(&c, "srvr"));
+    cr_assert(config_fourlw_allowed(&c, "srvr"));
 }
 
 Test(config, fourlw_from_file)
@@ -517,7 +525,7 @@ Test(config, fourlw_from_file)
     write_cfg("dataDir=%s\n4lw.commands.whitelist=ruok\n");
     load_ok();
     cr_assert(config_fourlw_allowed(&cfg, "ruok"));
-    cr_assert_not(config_fourlw_allowed(&cfg, "srvr"));
+    cr_assert_not(config_fourlw_allowed(&cfg, "mntr"));
     write_cfg("dataDir=%s\n4lw.commands.whitelist=*\n");
     load_ok();
     cr_assert(config_fourlw_allowed(&cfg, "srvr"));
