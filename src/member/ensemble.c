@@ -107,6 +107,8 @@ static int parse_server_part(char *s, struct zk_member *m, const char *key, char
             return bad(err, n, key, why);
         }
     }
+    if (peer == election) /* as ZooKeeper's QuorumServer */
+        return bad(err, n, key, "the peer and election ports must be different");
     if (count == 3 && strcasecmp(fields[2], "participant") && strcasecmp(fields[2], "observer")) {
         snprintf(why, sizeof why, "role '%.32s' is not participant or observer", fields[2]);
         return bad(err, n, key, why);
@@ -292,6 +294,12 @@ bool ensemble_same_members(const struct ensemble *a, const struct ensemble *b)
 
 /* ---- reconfig ---- */
 
+static bool special_host(const char *h)
+{
+    return !strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcasecmp(h, "localhost") ||
+           !strcmp(h, "0.0.0.0") || !strcmp(h, "::");
+}
+
 /* Two members of one configuration must not share a peer or election address. */
 static bool addresses_clash(const struct ensemble *e, char *err, size_t n)
 {
@@ -299,7 +307,9 @@ static bool addresses_clash(const struct ensemble *e, char *err, size_t n)
         for (int j = i + 1; j < e->n; j++) {
             const struct zk_member *a = &e->m[i], *b = &e->m[j];
             int pa[2] = {a->peer_port, a->election_port}, pb[2] = {b->peer_port, b->election_port};
-            if (strcasecmp(a->host, b->host))
+            /* as ZooKeeper's checkAddressDuplicate: loopback and wildcard addresses are not
+             * compared (several members of one host in tests) */
+            if (strcasecmp(a->host, b->host) || special_host(a->host))
                 continue;
             for (int x = 0; x < 2; x++) {
                 for (int y = 0; y < 2; y++) {
@@ -359,8 +369,10 @@ static int32_t apply_leaving(struct ensemble *next, const char *leaving, char *e
     for (char *save = NULL, *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         long id;
         if (parse_number(trim(s), 0, 255, &id) != 0) {
+            /* ZooKeeper's Long.parseLong outside its ConfigException handler: its request
+             * fails as MarshallingError, so that is what clients know */
             snprintf(err, n, "leaving server '%s' is not a server id", s);
-            return ZE_BADARGUMENTS;
+            return ZE_MARSHALLINGERROR;
         }
         ensemble_remove(next, (int)id);
     }

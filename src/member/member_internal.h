@@ -143,6 +143,8 @@ int reconfig_config_of(void *ctx, struct zab_buf payload, struct zab_members *ne
  * ReconfigRequest txn, or the ZE_ error to answer. */
 int32_t reconfig_prepare(struct member *m, const struct zab *core, const struct store_txn *txn,
                          struct jute_writer *text);
+/* The member serves in epoch `epoch` (a static configuration gets its version then). */
+void reconfig_established(struct member *m, uint32_t epoch);
 /* The core says a configuration became active (ZAB_UPD_CONFIG). */
 void reconfig_activated(struct member *m, const struct zab_members *active, uint64_t zxid);
 

@@ -192,6 +192,23 @@ void reconfig_activated(struct member *m, const struct zab_members *active, uint
     publish(m);
 }
 
+/* A static configuration (version 0) takes the first established epoch's zxid as its version,
+ * as ZooKeeper's leader gives it one (ZOOKEEPER-1783: version=100000000 after the first
+ * election), and the dynamic file is written then. */
+void reconfig_established(struct member *m, uint32_t epoch)
+{
+    if (m->cfg.n_members == 0 || m->ensemble.version != 0)
+        return;
+    m->ensemble.version = (int64_t)((uint64_t)epoch << 32);
+    struct jute_writer text;
+    jw_init(&text);
+    ensemble_format(&m->ensemble, true, &text);
+    if (text.err || store_set_config_node(m->store, text.data, text.len, m->ensemble.version))
+        ZK_WARN("out of memory setting /zookeeper/config's version");
+    jw_free(&text);
+    publish(m);
+}
+
 /* ---- the leader's side of a reconfig request ---- */
 
 struct reconfig_request {
@@ -252,12 +269,14 @@ int32_t reconfig_prepare(struct member *m, const struct zab *core, const struct 
 {
     if (!m->cfg.reconfig_enabled)
         return ZE_RECONFIGDISABLED;
+    struct zab_members current;
+    reconfig_to_core(&m->ensemble, &current);
+    if (zab_check_config_change(core, &current) == ZAB_ERECONFIG)
+        return ZE_RECONFIGINPROGRESS; /* checked first, as ZooKeeper does */
     struct reconfig_request rq = {0};
     int32_t err = parse_request(txn, &rq);
     struct ensemble next;
     char why[256] = "";
-    if (err == ZE_OK && !may_reconfigure(m, txn))
-        err = ZE_NOAUTH;
     if (err == ZE_OK)
         err = ensemble_reconfigure(&m->ensemble, rq.joining, rq.leaving, rq.new_members,
                                    rq.cur_config_id, m->cfg.standalone_enabled ? 2 : 1, &next,
@@ -270,6 +289,9 @@ int32_t reconfig_prepare(struct member *m, const struct zab *core, const struct 
         if (err == ZE_BADARGUMENTS)
             snprintf(why, sizeof why, "the consensus core refuses this configuration");
     }
+    /* the permission comes last, as in ZooKeeper's PrepRequestProcessor */
+    if (err == ZE_OK && !may_reconfigure(m, txn))
+        err = ZE_NOAUTH;
     if (err != ZE_OK) {
         ZK_WARN_RL("reconfig of session 0x%llx refused: %s%s%s",
                    (unsigned long long)txn->session_id, zk_err_name(err), why[0] ? ": " : "", why);

@@ -498,6 +498,7 @@ static void on_established(struct repl *r)
 {
     struct member *m = r->m;
     r->established = true;
+    reconfig_established(m, r->epoch);
     /* A new leader gives every session a fresh timeout (sessions do not expire merely because
      * of an election). */
     if (r->role == ZAB_LEADING && sessions_rebuild(m->sessions, m->store, member_now(m)) != 0)

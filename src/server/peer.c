@@ -639,6 +639,20 @@ static bool listed(const struct zk_member *members, int n, uint32_t id)
     return false;
 }
 
+/* Does the link already go where m says? Compared by address, not spelling: `localhost` in
+ * one member's configuration and 127.0.0.1 in another's name the same peer. */
+static bool same_address(const struct link *l, const struct zk_member *m)
+{
+    if (l->port != m->peer_port)
+        return false;
+    if (!strcmp(l->host, m->host))
+        return true;
+    struct sockaddr_storage addr;
+    int len;
+    return resolve(m->host, m->peer_port, &addr, &len) == 0 && len == l->addr_len &&
+           !memcmp(&addr, &l->addr, (size_t)len);
+}
+
 int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, int n)
 {
     for (int i = pn->n_links - 1; i >= 0; i--) {
@@ -658,7 +672,7 @@ int peer_net_set_members(struct peer_net *pn, const struct zk_member *members, i
         if ((uint32_t)m->id == pn->my_id)
             continue;
         struct link *l = find_link(pn, (uint32_t)m->id);
-        if (l && (l->port != m->peer_port || strcmp(l->host, m->host))) {
+        if (l && !same_address(l, m)) {
             for (int j = 0; j < pn->n_links; j++) {
                 if (pn->links[j] == l) {
                     remove_link(pn, j);

@@ -263,10 +263,6 @@ def test_getconfig_format(ens):
     assert "membership: \n" + text in fourlw(1, "conf")
 
 
-@diverges("the configuration an ensemble forms with keeps version 0 (and no dynamic file is "
-          "written) until the first reconfig; ZooKeeper's leader gives it the zxid of its first "
-          "NEWLEADER (Leader.lead(), ZOOKEEPER-1783: version=100000000) and every member writes "
-          "zoo.cfg.dynamic.100000000 at once")
 def test_config_version_set_when_ensemble_forms(ens):
     zk = client((1,))
     text, stat = zk.get("/zookeeper/config")
@@ -291,10 +287,6 @@ def test_noauth(ens):
     close(zk)
 
 
-@diverges("the authorization is checked before the arguments: an unauthenticated client gets "
-          "NoAuth for a malformed server or a stale version; ZooKeeper checks WRITE on "
-          "/zookeeper/config last (PrepRequestProcessor, OpCode.reconfig: zks.checkACL comes "
-          "after BadVersion, BadArguments and NewConfigNoQuorum)")
 def test_acl_checked_after_arguments(ens):
     zk = client((1, 2, 3))
     try:
@@ -323,10 +315,6 @@ def drop_server_4(zk):
         reconfig(zk, leaving="4")
 
 
-@diverges("a joiner whose peer and election ports are the same is accepted; ZooKeeper refuses "
-          "it with BadArguments (QuorumServer.initializeWithAddressString: 'Client and election "
-          "port must be different', a ConfigException that PrepRequestProcessor turns into "
-          "BadArguments)")
 def test_same_peer_and_election_port(ens, admin):
     try:
         with pytest.raises(kex.BadArgumentsError):
@@ -336,10 +324,6 @@ def test_same_peer_and_election_port(ens, admin):
         drop_server_4(admin)
 
 
-@diverges("a joiner that repeats another member's peer or election address is BadArguments "
-          "also on loopback; ZooKeeper's duplicate check (QuorumServer.checkAddressDuplicate) "
-          "skips wildcard and loopback addresses (excludedSpecialAddresses), so on 127.0.0.1 it "
-          "accepts the joiner")
 def test_duplicate_loopback_address_accepted(ens, admin):
     try:
         text, _ = reconfig(admin, joining="server.4=127.0.0.1:%d:%d;%d" % (BASE + 11, BASE + 24,
@@ -349,10 +333,6 @@ def test_duplicate_loopback_address_accepted(ens, admin):
         drop_server_4(admin)
 
 
-@diverges("a leaving id that is not a number is BadArguments; ZooKeeper answers "
-          "MarshallingError (PrepRequestProcessor parses it with Long.parseLong outside the "
-          "ConfigException handler, and pRequest turns the NumberFormatException into "
-          "MARSHALLINGERROR)")
 def test_leaving_not_a_number(ens, admin):
     with pytest.raises(kex.MarshallingError):
         reconfig(admin, leaving="abc")
