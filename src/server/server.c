@@ -92,7 +92,10 @@ static void env_members_changed(void *io, const struct zk_member *members, int n
     struct server *s = io;
     if (s->peers)
         peer_net_set_members(s->peers, members, n);
-    dynconfig_write(&s->cfg, text, text_len, version); /* logged; the state has it anyway */
+    /* As ZooKeeper: the files are rewritten only where reconfiguration is on (an operator's
+     * static zoo.cfg is left alone otherwise); the state holds the configuration anyway. */
+    if (s->cfg.reconfig_enabled)
+        dynconfig_write(&s->cfg, text, text_len, version); /* failures are logged */
 }
 
 static int64_t clock_ms(clockid_t clock)
