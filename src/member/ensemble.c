@@ -8,20 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
 #include "proto/jute.h"
 #include "proto/zkproto.h"
 
 #define LINE_MAX_BYTES 1024
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
-}
 
 static int parse_number(const char *s, long lo, long hi, long *out)
 {
@@ -91,10 +82,10 @@ static int parse_server_part(char *s, struct zk_member *m, const char *key, char
         char *colon = strchr(p, ':');
         if (colon)
             *colon = '\0';
-        fields[count] = trim(p);
+        fields[count] = zk_trim(p);
         p = colon ? colon + 1 : NULL;
     }
-    host = trim(host);
+    host = zk_trim(host);
     long peer, election;
     char why[160];
     if (!*host || strlen(host) >= sizeof m->host)
@@ -137,7 +128,7 @@ int ensemble_parse_server(const char *key, const char *value, struct zk_member *
         char *secure = strchr(client, ';'); /* a secure client address: our port is zoo.cfg's */
         if (secure)
             *secure = '\0';
-        client = trim(client);
+        client = zk_trim(client);
         if (*client && split_host_port(client, m.client_host, sizeof m.client_host,
                                        &m.client_port) != 0) {
             char why[160];
@@ -145,7 +136,7 @@ int ensemble_parse_server(const char *key, const char *value, struct zk_member *
             return bad(err, n, key, why);
         }
     }
-    if (parse_server_part(trim(buf), &m, key, err, n) != 0)
+    if (parse_server_part(zk_trim(buf), &m, key, err, n) != 0)
         return -1;
     *out = m;
     return 0;
@@ -198,14 +189,14 @@ int ensemble_voters(const struct ensemble *e)
 /* One "key=value" of configuration text. */
 static int parse_item(char *item, struct ensemble *out, char *err, size_t n)
 {
-    char *s = trim(item);
+    char *s = zk_trim(item);
     if (!*s || *s == '#')
         return 0;
     char *eq = strchr(s, '=');
     if (!eq)
         return bad(err, n, s, "expected key=value");
     *eq = '\0';
-    char *key = trim(s), *val = trim(eq + 1);
+    char *key = zk_trim(s), *val = zk_trim(eq + 1);
     if (!strcmp(key, "version")) {
         char *end;
         errno = 0;
@@ -339,12 +330,12 @@ static int32_t apply_joining(struct ensemble *next, const char *joining, char *e
             return ZE_BADARGUMENTS;
         }
         *eq = '\0';
-        char *key = trim(s);
+        char *key = zk_trim(s);
         const char *dot = strrchr(key, '.');
         char name[32];
         snprintf(name, sizeof name, "server.%s", dot ? dot + 1 : key);
         struct zk_member m;
-        if (ensemble_parse_server(name, trim(eq + 1), &m, err, n) != 0)
+        if (ensemble_parse_server(name, zk_trim(eq + 1), &m, err, n) != 0)
             return ZE_BADARGUMENTS;
         if (!m.client_port) { /* as ZooKeeper: a joiner says where its clients connect */
             snprintf(err, n, "Wrong format of server string - each server should have at least "
@@ -368,7 +359,7 @@ static int32_t apply_leaving(struct ensemble *next, const char *leaving, char *e
     }
     for (char *save = NULL, *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         long id;
-        if (parse_number(trim(s), 0, 255, &id) != 0) {
+        if (parse_number(zk_trim(s), 0, 255, &id) != 0) {
             /* ZooKeeper's Long.parseLong outside its ConfigException handler: its request
              * fails as MarshallingError, so that is what clients know */
             snprintf(err, n, "leaving server '%s' is not a server id", s);

@@ -181,6 +181,34 @@ static int map_ciphersuites(const char *iana_list, char *v12, char *v13, size_t 
     return 0;
 }
 
+/* The protocol range and cipher lists the settings ask for, clamped to what the suite list
+ * allows: no TLS 1.3 suite named means no TLS 1.3, and the other way round. */
+struct versions {
+    int lo, hi;
+    char v12[TLS_LIST_MAX], v13[TLS_LIST_MAX];
+};
+
+static int effective_versions(const struct tls_settings *s, const char *prefix,
+                              struct versions *v, char *err, size_t n)
+{
+    v->v12[0] = v->v13[0] = '\0';
+    if (protocol_range(s, &v->lo, &v->hi, err, n, prefix) != 0)
+        return -1;
+    if (!s->ciphersuites[0])
+        return 0;
+    if (map_ciphersuites(s->ciphersuites, v->v12, v->v13, sizeof v->v12, prefix, err, n) != 0)
+        return -1;
+    if (!v->v13[0] && v->hi == TLS1_3_VERSION)
+        v->hi = TLS1_2_VERSION;
+    if (!v->v12[0] && v->lo < TLS1_3_VERSION)
+        v->lo = TLS1_3_VERSION;
+    if (v->lo > v->hi) {
+        snprintf(err, n, "%sciphersuites allows none of the enabled protocols", prefix);
+        return -1;
+    }
+    return 0;
+}
+
 int tls_settings_check(const struct tls_settings *s, const char *prefix, char *err, size_t n)
 {
     char name[64];
@@ -190,15 +218,8 @@ int tls_settings_check(const struct tls_settings *s, const char *prefix, char *e
     snprintf(name, sizeof name, "%strustStore", prefix);
     if (check_store(&s->trust, name, err, n) != 0)
         return -1;
-    int lo, hi;
-    if (protocol_range(s, &lo, &hi, err, n, prefix) != 0)
-        return -1;
-    if (s->ciphersuites[0]) {
-        char v12[TLS_LIST_MAX], v13[TLS_LIST_MAX];
-        if (map_ciphersuites(s->ciphersuites, v12, v13, sizeof v12, prefix, err, n) != 0)
-            return -1;
-    }
-    return 0;
+    struct versions v;
+    return effective_versions(s, prefix, &v, err, n);
 }
 
 /* ---- loading stores ---- */
@@ -349,30 +370,17 @@ static int use_trust_store(SSL_CTX *ctx, const struct tls_store *st, const char 
 static int set_versions(SSL_CTX *ctx, const struct tls_settings *s, const char *prefix,
                         char *err, size_t n)
 {
-    int lo, hi;
-    if (protocol_range(s, &lo, &hi, err, n, prefix) != 0)
+    struct versions v;
+    if (effective_versions(s, prefix, &v, err, n) != 0)
         return -1;
-    if (s->ciphersuites[0]) {
-        char v12[TLS_LIST_MAX], v13[TLS_LIST_MAX];
-        if (map_ciphersuites(s->ciphersuites, v12, v13, sizeof v12, prefix, err, n) != 0)
-            return -1;
-        /* Only what the list allows: no TLS 1.3 suite named means no TLS 1.3, and the other
-         * way round. */
-        if (!v13[0] && hi == TLS1_3_VERSION)
-            hi = TLS1_2_VERSION;
-        if (!v12[0] && lo < TLS1_3_VERSION)
-            lo = TLS1_3_VERSION;
-        if (lo > hi) {
-            snprintf(err, n, "%sciphersuites allows none of the enabled protocols", prefix);
-            return -1;
-        }
-        if ((v12[0] && SSL_CTX_set_cipher_list(ctx, v12) != 1) ||
-            SSL_CTX_set_ciphersuites(ctx, v13) != 1) {
-            snprintf(err, n, "%sciphersuites: OpenSSL refused the list", prefix);
-            return -1;
-        }
+    if (s->ciphersuites[0] &&
+        ((v.v12[0] && SSL_CTX_set_cipher_list(ctx, v.v12) != 1) ||
+         SSL_CTX_set_ciphersuites(ctx, v.v13) != 1)) {
+        snprintf(err, n, "%sciphersuites: OpenSSL refused the list", prefix);
+        return -1;
     }
-    if (SSL_CTX_set_min_proto_version(ctx, lo) != 1 || SSL_CTX_set_max_proto_version(ctx, hi) != 1) {
+    if (SSL_CTX_set_min_proto_version(ctx, v.lo) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, v.hi) != 1) {
         snprintf(err, n, "%sprotocol: OpenSSL refused the protocol range", prefix);
         return -1;
     }

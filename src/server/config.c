@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "member/ensemble.h"
 #include "proto/zkproto.h"
 
@@ -45,16 +46,6 @@ static void set_defaults(struct zk_config *cfg)
     cfg->peer_queue_max_bytes = 64u << 20;
     config_security_defaults(&cfg->sec);
     config_admin_defaults(&cfg->admin);
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && isspace((unsigned char)end[-1]))
-        *--end = '\0';
-    return s;
 }
 
 static int parse_long(const char *key, const char *val, long lo, long hi, long *out, char *err,
@@ -256,7 +247,7 @@ static int read_myid(struct zk_config *cfg, char *err, size_t n)
         snprintf(err, n, "%s is empty (expected this member's id)", path);
         return -1;
     }
-    if (parse_int("myid", trim(line), 0, 255, &cfg->myid, err, n))
+    if (parse_int("myid", zk_trim(line), 0, 255, &cfg->myid, err, n))
         return -1;
     for (int i = 0; i < cfg->n_members; i++)
         if (cfg->members[i].id == cfg->myid)
@@ -364,7 +355,7 @@ static int parse_line(struct zk_config *cfg, char *s, const char *name, int line
         return -1;
     }
     *eq = '\0';
-    return apply_key(cfg, trim(s), trim(eq + 1), err, n);
+    return apply_key(cfg, zk_trim(s), zk_trim(eq + 1), err, n);
 }
 
 /* The JVM properties ZooKeeper reads without the "zookeeper." prefix. */
@@ -431,7 +422,7 @@ int config_parse_text(const char *text, size_t len, const char *name,
             snprintf(err, n, "%s:%d: NUL byte in the line", name, lineno);
             return -1;
         }
-        char *s = trim(line);
+        char *s = zk_trim(line);
         if (*s && *s != '#' && parse_line(cfg, s, name, lineno, err, n) != 0)
             return -1;
     }
