@@ -317,7 +317,7 @@ struct msg_shape {
 #define DATA_IS_PAYLOAD 0xfffffffeu /* data_max: the configured max_payload */
 
 static const struct msg_shape shapes[ZAB_MSG_TYPE_MAX + 1] = {
-    [ZAB_MSG_VOTE] = {0, true, false, false, false, 0},
+    [ZAB_MSG_VOTE] = {0, true, false, false, false, VOTE_CFG_MAX}, /* the sender's config */
     [ZAB_MSG_FOLLOWERINFO] = {0, false, false, false, false, 0},
     [ZAB_MSG_LEADERINFO] = {0, false, false, false, false, 0},
     [ZAB_MSG_ACKEPOCH] = {ZAB_MSG_F_ALREADY, true, false, true, false, 0},
@@ -350,6 +350,13 @@ static bool zxid_ok(uint64_t zxid, uint32_t epoch_max)
 static bool vote_ok(const struct zab_msg *m)
 {
     bool leader_ok = m->leader != 0 || (m->state == ZAB_LOOKING && m->zxid == 0 && m->epoch == 0);
+    if (m->data.len > 0) { /* the sender's configuration (older members send none) */
+        struct vote_cfg c;
+        if (!vote_cfg_decode(m->data, &c) || !zxid_ok(c.cur_zxid, ZAB_EPOCH_MAX) ||
+            (c.has_pend && !zxid_ok(c.pend_zxid, ZAB_EPOCH_MAX))) {
+            return false;
+        }
+    }
     return m->state <= ZAB_LEADING && leader_ok && m->nonce <= ZAB_ROUND_MAX &&
            zxid_ok(m->zxid, ZAB_EPOCH_MAX);
 }
@@ -389,8 +396,12 @@ static bool msg_check(const struct zab *z, uint32_t from, const struct zab_msg *
 
 static int on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    if (z->out || !msg_check(z, from, m)) {
-        return ZAB_EINVAL; /* removed members take nothing */
+    if (!msg_check(z, from, m)) {
+        return ZAB_EINVAL;
+    }
+    if (z->out) {
+        /* removed members take nothing; they only tell a looking voter what they hold */
+        return m->type == ZAB_MSG_VOTE ? election_recv_out(z, from, m) : ZAB_EINVAL;
     }
     if (m->type == ZAB_MSG_VOTE) {
         return election_recv(z, from, m);
@@ -530,6 +541,7 @@ int zab_step(struct zab *z, const struct zab_event *ev, struct zab_update *up)
     memset(up, 0, sizeof(*up));
     z->up = up;
     z->n_msgs = z->n_persist = z->n_commits = z->n_apps = 0;
+    z->n_vote_wire = 0;
     z->snap_zxid = 0;
     /* evict before anything refers to entries: pointers handed out last step are now dead */
     ring_evict(&z->log, z->applied, z->cfg.window);

@@ -17,14 +17,99 @@ static struct zab_vote own_vote(const struct zab *z)
     return (struct zab_vote){z->cfg.my_id, ring_last(&z->log), z->current_epoch};
 }
 
+/* Our configuration as VOTE data (none in a static ensemble: no config_of, nothing to learn).
+ * The bytes live in a buffer of this step; an identical encoding is shared. */
+static struct zab_buf vote_data(struct zab *z)
+{
+    if (z->cfg.config_of == NULL) {
+        return (struct zab_buf){NULL, 0};
+    }
+    uint8_t buf[VOTE_CFG_MAX];
+    size_t n = vote_cfg_encode(z, buf);
+    uint32_t k = z->n_vote_wire;
+    if (k > 0 && z->vote_wire_len[k - 1] == n && memcmp(z->vote_wire[k - 1], buf, n) == 0) {
+        return (struct zab_buf){z->vote_wire[k - 1], n};
+    }
+    ZK_ASSERT(k < sizeof(z->vote_wire) / sizeof(z->vote_wire[0])); /* configs change rarely */
+    memcpy(z->vote_wire[k], buf, n);
+    z->vote_wire_len[k] = n;
+    z->n_vote_wire++;
+    return (struct zab_buf){z->vote_wire[k], n};
+}
+
 static void send_vote(struct zab *z, uint32_t to, uint8_t state, const struct zab_vote *v)
 {
     struct zab_msg m = {.type = ZAB_MSG_VOTE, .state = state, .leader = v->leader,
-                        .zxid = v->zxid, .epoch = v->epoch, .nonce = z->el.round};
+                        .zxid = v->zxid, .epoch = v->epoch, .nonce = z->el.round,
+                        .data = vote_data(z)};
     out_send(z, to, &m);
 }
 
-/* To every voter of cur and pend: they count our vote, or (established) answer it. */
+/* ---- A newer configuration learned from votes: whom to talk to and whom to follow only. ---- */
+
+static bool hinted(const struct zab *z, uint32_t id)
+{
+    const struct election *el = &z->el;
+    return el->has_hint && id != 0 &&
+           (mem_voter(&el->hint.cur, id) || (el->hint.has_pend && mem_voter(&el->hint.pend, id)));
+}
+
+/* A voter of ours or of the hint: its votes and answers are recorded, we send it ours. */
+static bool electorate(const struct zab *z, uint32_t id)
+{
+    return counted(z, id) || hinted(z, id);
+}
+
+static bool hint_quorum(const struct zab *z, const struct idset *s)
+{
+    const struct election *el = &z->el;
+    return el->has_hint && quorum_in(&el->hint.cur, s) &&
+           (!el->hint.has_pend || quorum_in(&el->hint.pend, s));
+}
+
+/* Is c newer than what we know (our cur and pend, or the hint we hold)? Configurations only
+ * change by entries, so of two true claims "in force from zxid" the later one is the newer. */
+static bool cfg_newer(const struct vote_cfg *c, uint64_t cur_zxid, const struct zab_members *cur,
+                      bool has_pend, uint64_t pend_zxid)
+{
+    if (c->cur_zxid > cur_zxid && !(has_pend && c->cur_zxid <= pend_zxid)) {
+        return !mem_equal(&c->cur, cur) || has_pend;
+    }
+    uint64_t ours = has_pend ? pend_zxid : cur_zxid;
+    return c->has_pend && c->pend_zxid > ours;
+}
+
+/* A looking member takes the configuration a vote carries as its hint if it is newer than ours
+ * and than the hint it holds. With authenticated peers, a vote whose sender has our pending
+ * change in force tells us it was committed: a member only ever puts a change in force once it
+ * is committed (the leader's COMMIT, or a later change after it). True if it took something (a
+ * state change: the vote is then taken). */
+static bool learn_hint(struct zab *z, const struct zab_msg *m)
+{
+    struct vote_cfg c;
+    if (z->role != ZAB_LOOKING || m->data.len == 0 || !vote_cfg_decode(m->data, &c)) {
+        return false; /* msg_check decoded it already */
+    }
+    if (z->cfg.peers_authenticated && z->has_pend && c.cur_zxid == z->pend_zxid &&
+        mem_equal(&c.cur, &z->pend)) {
+        cfg_set_cur(z, &z->pend, z->pend_zxid, true); /* cfg_settle acts on it */
+        z->has_pend = false;
+        return true;
+    }
+    if (!cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend, z->pend_zxid)) {
+        return false;
+    }
+    if (z->el.has_hint && !cfg_newer(&c, z->el.hint.cur_zxid, &z->el.hint.cur,
+                                     z->el.hint.has_pend, z->el.hint.pend_zxid)) {
+        return false;
+    }
+    z->el.hint = c;
+    z->el.has_hint = true;
+    return true;
+}
+
+/* To every voter of cur and pend (and of the hint): they count our vote, or (established)
+ * answer it. */
 static void broadcast_vote(struct zab *z)
 {
     struct idset to = {0};
@@ -33,6 +118,13 @@ static void broadcast_vote(struct zab *z)
     }
     for (uint32_t i = 0; z->has_pend && i < z->pend.n_voters; i++) {
         idset_add(&to, z->pend.voters[i]);
+    }
+    for (uint32_t i = 0; z->el.has_hint && i < z->el.hint.cur.n_voters; i++) {
+        idset_add(&to, z->el.hint.cur.voters[i]);
+    }
+    for (uint32_t i = 0; z->el.has_hint && z->el.hint.has_pend && i < z->el.hint.pend.n_voters;
+         i++) {
+        idset_add(&to, z->el.hint.pend.voters[i]);
     }
     for (uint32_t i = 0; i < to.n; i++) {
         if (to.ids[i] != z->cfg.my_id) {
@@ -58,6 +150,7 @@ void election_start(struct zab *z)
     memset(z->el.recv, 0, sizeof(z->el.recv));
     memset(z->el.outof, 0, sizeof(z->el.outof));
     z->el.finalizing = false;
+    z->el.has_hint = false;
     if (!z->out) {
         broadcast_vote(z); /* a removed member stays quiet */
     }
@@ -94,14 +187,15 @@ static struct vote_rec *rec_of(struct vote_rec *t, uint32_t id)
     return free_slot;
 }
 
-/* Do this round's votes equal to the proposal, mine included, make the quorums? */
+/* Do this round's votes equal to the proposal, mine included, make the quorums? Ours, or, to
+ * follow someone else, the hint's. */
 static bool proposal_has_quorum(const struct zab *z)
 {
     if (z->el.proposal.leader == 0) {
         return false;
     }
     struct idset s = {0};
-    if (counted(z, z->cfg.my_id)) {
+    if (electorate(z, z->cfg.my_id)) {
         idset_add(&s, z->cfg.my_id);
     }
     for (uint32_t i = 0; i < ZAB_MEMBERS_MAX; i++) {
@@ -111,7 +205,7 @@ static bool proposal_has_quorum(const struct zab *z)
             idset_add(&s, r->id);
         }
     }
-    return has_quorum(z, &s);
+    return has_quorum(z, &s) || (z->el.proposal.leader != z->cfg.my_id && hint_quorum(z, &s));
 }
 
 static void decide(struct zab *z)
@@ -142,7 +236,7 @@ static void recv_looking(struct zab *z, uint32_t from, const struct zab_msg *m)
         adopt(z, &v);
     }
     struct vote_rec *r = rec_of(z->el.recv, from);
-    ZK_ASSERT(r != NULL); /* from is counted */
+    ZK_ASSERT(r != NULL); /* checked by election_recv */
     *r = (struct vote_rec){from, true, ZAB_LOOKING, m->nonce, v};
     if (!z->el.finalizing && proposal_has_quorum(z)) {
         z->el.finalizing = true; /* finalizeWait: give a better vote a chance to arrive */
@@ -172,31 +266,48 @@ static int recv_established(struct zab *z, uint32_t from, const struct zab_msg *
         if (r->id == 0 || !r->valid || r->vote.leader != m->leader) {
             continue; /* ZOOKEEPER-1818: leader id only */
         }
-        if (counted(z, r->id)) {
+        if (electorate(z, r->id)) {
             idset_add(&s, r->id);
         }
         leading = leading || (r->id == m->leader && r->state == ZAB_LEADING);
     }
-    if (counted(z, z->cfg.my_id)) {
+    if (electorate(z, z->cfg.my_id)) {
         idset_add(&s, z->cfg.my_id); /* my own vote joins theirs */
     }
-    if (leading && has_quorum(z, &s)) {
+    if (leading && (has_quorum(z, &s) || hint_quorum(z, &s))) {
         z->el.proposal = v;
         follower_start(z, m->leader);
-    } else if (!leading && !counted(z, m->leader) && from != m->leader) {
+    } else if (!leading && !electorate(z, m->leader) && from != m->leader) {
         send_vote(z, m->leader, ZAB_LOOKING, &z->el.proposal); /* not one we broadcast to */
     }
     return ZAB_OK;
 }
 
+/* A member a committed change removed takes nothing, but tells a looking candidate that asks
+ * what it holds: a member that restarted without the change may need that to go on (its own
+ * vote in the asker's round, for no one, so nobody answers it back). */
+int election_recv_out(struct zab *z, uint32_t from, const struct zab_msg *m)
+{
+    ZK_ASSERT(z->out);
+    if (m->state != ZAB_LOOKING || m->leader == 0 || z->cfg.config_of == NULL) {
+        return ZAB_EINVAL; /* not to a vote for no one: two removed members would echo */
+    }
+    struct zab_msg a = {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .nonce = m->nonce,
+                        .data = vote_data(z)};
+    out_send(z, from, &a);
+    return ZAB_OK;
+}
+
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    /* a vote counts only from a voter of ours, for a voter of ours (or for no one) */
-    bool countable = counted(z, from) && (m->leader == 0 || counted(z, m->leader));
-    bool rejoined = false;
+    /* a newer configuration first: it may make the sender one we count */
+    bool taken = learn_hint(z, m);
+    /* a vote counts only from a voter of ours, for a voter of ours (or for no one); the hint's
+     * voters are recorded too, to find whom to follow */
+    bool countable = electorate(z, from) && (m->leader == 0 || electorate(z, m->leader));
     if (is_learner(z) && from == z->leader && m->state == ZAB_LOOKING && countable &&
         z->f.phase != F_BROADCAST) {
-        rejoined = true;
+        taken = true;
         /* The member we want to follow is looking itself (it chose another leader, or stepped
          * down): it will never lead us, so rejoin the election now instead of waiting for
          * initLimit. Not in broadcast: a vote cannot tell a forged sender from the real one, so
@@ -205,27 +316,28 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
     }
     if (z->role != ZAB_LOOKING) {
         if (m->state != ZAB_LOOKING || !counted(z, z->cfg.my_id)) {
-            return ZAB_EINVAL; /* voters answer looking members; observers stay silent */
+            return taken ? ZAB_OK : ZAB_EINVAL; /* voters answer looking members; observers
+                                                 * stay silent */
         }
         election_answer(z, from);
         return ZAB_OK;
     }
     if (m->state == ZAB_LOOKING) {
-        if (!countable) {
+        if (!countable || rec_of(z->el.recv, from) == NULL) {
             /* it counts for nothing, and a looking member does not answer it (two members that
              * do not count each other would echo forever) */
-            return rejoined ? ZAB_OK : ZAB_EINVAL;
+            return taken ? ZAB_OK : ZAB_EINVAL;
         }
         recv_looking(z, from, m);
         return ZAB_OK;
     }
     /* an answer (FOLLOWING or LEADING): from a voter of ours, or a leader's own */
     bool own = m->state == ZAB_LEADING && m->leader == from;
-    if (m->leader == 0 || (!counted(z, from) && !own)) {
-        return rejoined ? ZAB_OK : ZAB_EINVAL;
+    if (m->leader == 0 || (!electorate(z, from) && !own)) {
+        return taken ? ZAB_OK : ZAB_EINVAL;
     }
     int rc = recv_established(z, from, m);
-    return rejoined ? ZAB_OK : rc;
+    return taken ? ZAB_OK : rc;
 }
 
 void election_tick(struct zab *z)

@@ -165,13 +165,16 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
     z->f.phase = F_SYNCED;
     z->f.progress = z->now;
     /* the leader's configuration: in force from zxid2 on (its config entry, or a point after
-     * it); a joiner's start-up configuration and a snapshot's are replaced by it */
+     * it); a joiner's start-up configuration and a snapshot's are replaced by it. Compared with
+     * what we know of ours (cur_claim: a start-up configuration of unknown origin is older than
+     * any the leader names, and our log is now a prefix of the leader's, so the leader knows
+     * every change we know committed) */
     struct zab_members cur, act;
     uint64_t act_zxid;
     bool ok = cfg_wire_decode(m->data, &cur, &act_zxid, &act);
     ZK_ASSERT(ok); /* fits_phase */
     uint64_t cz = m->zxid2;
-    if (cz > z->cur_zxid || (cz == z->cur_zxid && !mem_equal(&cur, &z->cur))) {
+    if (cz > z->cur_claim || (cz == z->cur_claim && !mem_equal(&cur, &z->cur))) {
         if (z->has_pend && z->pend_zxid <= cz) {
             z->has_pend = false; /* committed: cur covers it */
         }

@@ -39,6 +39,16 @@ void ring_reset(struct zab_ring *r, uint64_t base);
 void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep);
 
 /* ---- Election (election.c): FLE. ---- */
+/* The configuration a vote carries (VOTE data): the sender's cur, the zxid from which it is in
+ * force, and its pending one if any. Wire: [cur][cur_zxid u64] or [cur][cur_zxid][pend][pend_zxid]
+ * (members as in NEWLEADER). */
+struct vote_cfg {
+    struct zab_members cur, pend;
+    uint64_t cur_zxid, pend_zxid;
+    bool has_pend;
+};
+#define VOTE_CFG_MAX (2 * (2 + 4 * (ZAB_PEERS_MAX + ZAB_MEMBERS_MAX) + 8))
+
 struct vote_rec {
     uint32_t id; /* sender; 0: free slot */
     bool valid;
@@ -56,6 +66,11 @@ struct election {
     bool finalizing;
     uint64_t finalize_at;
     uint64_t last_sent;
+    /* The newest configuration a vote showed us, newer than ours (docs/consensus.md, "Learning
+     * a configuration from votes"): it tells whom to send votes to and whom to follow, never a
+     * quorum of our own (votes are not authenticated). Forgotten at every election_start. */
+    bool has_hint;
+    struct vote_cfg hint;
 };
 
 /* ---- Follower side (follower.c). ---- */
@@ -165,6 +180,8 @@ struct zab {
      * pend. act: the last one applied (the API's active configuration). */
     struct zab_members cur, pend, act;
     uint64_t cur_zxid, pend_zxid, act_zxid;
+    uint64_t cur_claim; /* the zxid our votes say cur is in force from: its entry's (or a
+                         * leader's word), cfg.members_zxid at START (0: unknown) */
     bool has_pend;
     bool out;         /* a committed change removed us: quiet until restarted */
     bool cfg_changed; /* cur changed this step: effects run at the end of the step */
@@ -186,6 +203,9 @@ struct zab {
     size_t n_apps, cap_apps;
     uint64_t snap_zxid; /* SNAP emitted this step at this zxid (0: none) */
     uint8_t nl_wire[CFG_WIRE_MAX]; /* NEWLEADER data of this step (cfg_wire_encode) */
+    uint8_t vote_wire[4][VOTE_CFG_MAX]; /* VOTE data of this step (vote_cfg_encode) */
+    size_t vote_wire_len[4];
+    uint32_t n_vote_wire;
     struct zab_update *up;
     struct zab_counters counters;
 };
@@ -212,6 +232,8 @@ void cfg_settle(struct zab *z); /* end of step: activate a committed pend, run t
 size_t cfg_wire_encode(const struct zab *z, uint8_t *buf);
 bool cfg_wire_decode(struct zab_buf b, struct zab_members *cur, uint64_t *act_zxid,
                      struct zab_members *act);
+size_t vote_cfg_encode(const struct zab *z, uint8_t *buf);
+bool vote_cfg_decode(struct zab_buf b, struct vote_cfg *out);
 
 /* core.c: output helpers and transitions shared by the modules. */
 void out_send(struct zab *z, uint32_t to, const struct zab_msg *m);
@@ -228,6 +250,7 @@ void election_start(struct zab *z);
 /* The *_recv handlers get messages that passed msg_check (core.c). They return ZAB_EINVAL, having
  * changed nothing, for a message that does not fit our state; ZAB_OK once it took effect. */
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
+int election_recv_out(struct zab *z, uint32_t from, const struct zab_msg *m); /* removed */
 void election_tick(struct zab *z);
 void election_answer(struct zab *z, uint32_t to); /* non-looking reply to a LOOKING vote */
 

@@ -32,6 +32,12 @@ static int slot_of(const struct zab *z, uint32_t id)
     return -1;
 }
 
+/* A member of our configurations (voter or observer, of cur or of pend). */
+static bool listed(const struct zab *z, uint32_t id)
+{
+    return mem_has(&z->cur, id) || (z->has_pend && mem_has(&z->pend, id));
+}
+
 /* A slot for a new peer: a free one, or one of a learner outside every configuration that has
  * been silent for initLimit (so forged ids cannot hold them for good). -1: none. */
 static int slot_alloc(struct zab *z, uint32_t id)
@@ -43,8 +49,7 @@ static int slot_alloc(struct zab *z, uint32_t id)
             victim = (int)i;
             break;
         }
-        bool listed = mem_has(&z->cur, p->id) || (z->has_pend && mem_has(&z->pend, p->id));
-        if (victim < 0 && !listed && z->now - p->last_heard > z->cfg.init_limit_ticks) {
+        if (victim < 0 && !listed(z, p->id) && z->now - p->last_heard > z->cfg.init_limit_ticks) {
             victim = (int)i;
         }
     }
@@ -104,8 +109,11 @@ static bool maybe_choose_epoch(struct zab *z)
     uint32_t e = z->accepted_epoch;
     FOR_PEERS(i) {
         const struct lpeer *p = &z->l.peers[i];
-        if (p->phase >= LP_INFO && counted(z, p->id) && p->accepted_epoch > e) {
-            e = p->accepted_epoch; /* a non-voter's promise binds no one */
+        if (p->phase >= LP_INFO && listed(z, p->id) && p->accepted_epoch > e) {
+            /* a member of our configurations, observers included: an observer that was a voter
+             * may hold a currentEpoch above ours and could never sync below it; a learner
+             * outside them binds no one */
+            e = p->accepted_epoch;
         }
     }
     if (e >= ZAB_EPOCH_MAX) {
@@ -350,7 +358,7 @@ static void new_session(struct zab *z, uint32_t idx, uint64_t nonce, uint32_t ep
     p->nonce = nonce;
     p->accepted_epoch = epoch;
     p->last_heard = z->now;
-    if (z->l.epoch_chosen && epoch > z->epoch && counted(z, p->id)) {
+    if (z->l.epoch_chosen && epoch > z->epoch && listed(z, p->id)) {
         newer_promise(z, p);
         return;
     }

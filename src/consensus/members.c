@@ -126,6 +126,7 @@ void cfg_start(struct zab *z, uint64_t at)
 {
     z->cur = z->act = z->cfg.members;
     z->cur_zxid = z->act_zxid = at; /* in force at our applied state, maybe from earlier */
+    z->cur_claim = z->cfg.members_zxid <= at ? z->cfg.members_zxid : 0;
     z->has_pend = false;
 }
 
@@ -139,6 +140,7 @@ void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid, bool
     z->cfg_by_entry = z->cfg_by_entry || by_entry;
     z->cur = *m;
     z->cur_zxid = zxid;
+    z->cur_claim = zxid;
 }
 
 /* A config entry was appended to our log (always above committed). The one pending before it is
@@ -266,4 +268,57 @@ bool cfg_wire_decode(struct zab_buf b, struct zab_members *cur, uint64_t *act_zx
     p += 8;
     left -= 8;
     return get_members(&p, &left, act) && left == 0;
+}
+
+/* ---- The configuration a VOTE carries (election.c). ---- */
+
+static size_t put_u64(uint8_t *p, uint64_t v)
+{
+    for (int b = 0; b < 8; b++) {
+        p[b] = (uint8_t)(v >> (8 * b));
+    }
+    return 8;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+size_t vote_cfg_encode(const struct zab *z, uint8_t *buf)
+{
+    size_t n = put_members(buf, &z->cur);
+    n += put_u64(buf + n, z->cur_claim);
+    if (z->has_pend) {
+        n += put_members(buf + n, &z->pend);
+        n += put_u64(buf + n, z->pend_zxid);
+    }
+    ZK_ASSERT(n <= VOTE_CFG_MAX);
+    return n;
+}
+
+bool vote_cfg_decode(struct zab_buf b, struct vote_cfg *out)
+{
+    memset(out, 0, sizeof(*out));
+    const uint8_t *p = b.data;
+    size_t left = b.len;
+    if (p == NULL || !get_members(&p, &left, &out->cur) || left < 8) {
+        return false;
+    }
+    out->cur_zxid = get_u64(p);
+    p += 8;
+    left -= 8;
+    if (left == 0) {
+        return true;
+    }
+    if (!get_members(&p, &left, &out->pend) || left != 8) {
+        return false;
+    }
+    out->pend_zxid = get_u64(p);
+    out->has_pend = true;
+    return out->pend_zxid > out->cur_zxid;
 }

@@ -53,6 +53,10 @@ struct zab_config {
                                      * knows committed (its zoo.cfg / dynamic config file). my_id
                                      * is normally a voter or an observer of it; a member in
                                      * neither is a non-voting learner (a joiner) */
+    uint64_t members_zxid;          /* the zxid of the change that made `members` (the dynamic
+                                     * config file's version), 0 if unknown (zoo.cfg): what our
+                                     * votes claim about it (docs/consensus.md, "Learning a
+                                     * configuration from votes") */
     uint32_t init_limit_ticks;      /* discovery+sync must finish within this (ZooKeeper initLimit) */
     uint32_t sync_limit_ticks;      /* silence tolerated in broadcast (ZooKeeper syncLimit) */
     uint32_t finalize_ticks;        /* election: wait this long for a better vote before deciding */
@@ -71,6 +75,11 @@ struct zab_config {
      * member's name replaces it (docs/consensus.md, "Contested sessions"). 0: the default,
      * max(2 * retry_ticks + 2, sync_limit_ticks / 4). */
     uint32_t contest_ticks;
+    /* The transport authenticates peers (ZooKeeper's sslQuorum): a vote's sender is who it says.
+     * Then a looking member takes a vote's word that a change pending in its own log was
+     * committed (docs/consensus.md, "Learning a configuration from votes"); without it, a
+     * configuration learned from votes only tells whom to follow. */
+    bool peers_authenticated;
 };
 
 /* Fills in defaults for a member of the given ensemble (init 10, sync 5, window 500, ...):

@@ -528,6 +528,7 @@ static void handle_update(struct sim *s, struct member *mb, const struct zab_upd
               applied ? "" : " (the leader's)");
         if (!applied) {
             mb->base = up->config; /* what a restart uses while the state holds no config */
+            mb->base_zxid = up->config_zxid;
         }
         if (!same_members(&up->config, zab_members(mb->z))) {
             violation(s, "m%u reported config %s but zab_members() differs", mb->id, buf);
@@ -635,10 +636,12 @@ static void restart(struct sim *s, struct member *mb)
     /* the last committed configuration the member knows: its state's, or the one it started
      * with (or took over from a leader) */
     mb->cfg.members = mb->base;
+    mb->cfg.members_zxid = mb->base_zxid; /* 0: a start-up configuration, unknown */
     for (size_t i = mb->applied.n; i-- > 0;) {
         const struct zab_members *cm = cfg_lookup(s, mb->applied.v[i].id);
         if (cm != NULL) {
             mb->cfg.members = *cm;
+            mb->cfg.members_zxid = mb->applied.v[i].zxid; /* the dynamic file's version */
             break;
         }
     }
@@ -1154,6 +1157,7 @@ static void swarm(struct sim *s)
         if (s->o.plan != SIM_PLAN_NONE) {
             mb->cfg.members = plan_startup(s, ids[i]);
             mb->cfg.config_of = sim_config_of;
+            mb->cfg.peers_authenticated = true; /* the network delivers who sent what */
         }
         mb->base = mb->cfg.members;
         mb->cfg.window = window;

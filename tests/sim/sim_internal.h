@@ -65,6 +65,7 @@ struct member {
     bool established;
     /* membership */
     struct zab_members base; /* configuration used at restart when the state holds none */
+    uint64_t base_zxid;      /* ... the point a leader said it holds from (0: start-up) */
     bool dead;               /* never restarted (a plan's dead observers) */
     /* rejoin measurement: restarted while an established leader was up, not yet established */
     bool rejoining;

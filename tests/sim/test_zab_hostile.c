@@ -768,3 +768,26 @@ Test(zab_hostile, a_follower_resync_is_not_contested)
     expect_commits(&nt);
     net_free(&nt);
 }
+
+/* A VOTE's data is the sender's configuration (docs/consensus.md, "Learning a configuration from
+ * votes"): anything else there is refused before it changes anything. */
+Test(zab_hostile, malformed_vote_configurations_are_refused)
+{
+    struct net nt;
+    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    net_start(&nt, 0, 0, 0); /* alone: looking */
+    nt.qtail = nt.qhead;
+    uint8_t bad[][24] = {
+        {1, 0, 2, 0, 0, 0},                      /* cut short */
+        {0, 0, 0, 0, 0, 0, 0, 0, 0, 0},          /* no voters */
+        {1, 0, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0}, /* zxid counter 0xffffffff */
+        {2, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, /* an id twice */
+    };
+    size_t lens[] = {6, 10, 14, 18};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        struct zab_msg v = {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .leader = 2, .nonce = 1,
+                            .data = {bad[k], lens[k]}};
+        expect_refused(&nt, 0, 2, v);
+    }
+    net_free(&nt);
+}
