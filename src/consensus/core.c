@@ -35,6 +35,7 @@ void zab_config_default(struct zab_config *cfg, uint32_t my_id, uint32_t n_voter
     cfg->finalize_ticks = 1;
     cfg->retry_ticks = 2;
     cfg->window = 500;
+    cfg->window_bytes = ZAB_WINDOW_BYTES_DEFAULT;
     cfg->max_outstanding = 256;
     cfg->counter_max = ZAB_COUNTER_MAX_DEFAULT;
     cfg->max_payload = ZAB_PAYLOAD_MAX;
@@ -79,6 +80,9 @@ struct zab *zab_new(const struct zab_config *cfg)
         return NULL;
     }
     z->cfg = *cfg;
+    if (z->cfg.window_bytes == 0) {
+        z->cfg.window_bytes = ZAB_WINDOW_BYTES_DEFAULT;
+    }
     if (z->cfg.contest_ticks == 0) {
         uint32_t a = 2 * z->cfg.retry_ticks + 2, b = z->cfg.sync_limit_ticks / 4;
         z->cfg.contest_ticks = a > b ? a : b;
@@ -544,7 +548,7 @@ int zab_step(struct zab *z, const struct zab_event *ev, struct zab_update *up)
     z->n_vote_wire = 0;
     z->snap_zxid = 0;
     /* evict before anything refers to entries: pointers handed out last step are now dead */
-    ring_evict(&z->log, z->applied, z->cfg.window);
+    ring_evict(&z->log, z->applied, z->cfg.window, z->cfg.window_bytes);
     int rc = dispatch(z, ev);
     if (z->started) {
         if (is_learner(z)) {

@@ -6,7 +6,8 @@
 #include "consensus/zab.h"
 
 /* ---- The in-memory entry window (ring.c): every entry after `applied`, plus up to
- * cfg.window applied ones for DIFF. `base` is the zxid just before the oldest entry. ---- */
+ * cfg.window applied ones (and cfg.window_bytes of their payloads) for DIFF. `base` is the zxid
+ * just before the oldest entry. ---- */
 struct ring_entry {
     uint64_t zxid;
     uint8_t *data; /* owned copy, zk_malloc'ed; NULL when len == 0 */
@@ -20,6 +21,7 @@ struct zab_ring {
     size_t head;
     size_t count;
     uint64_t base;
+    uint64_t bytes; /* payload bytes of every entry held */
 };
 
 int ring_init(struct zab_ring *r, size_t cap);
@@ -36,7 +38,9 @@ bool ring_contains(const struct zab_ring *r, uint64_t zxid);
 bool ring_floor(const struct zab_ring *r, uint64_t zxid, uint64_t *out);
 void ring_truncate(struct zab_ring *r, uint64_t zxid);
 void ring_reset(struct zab_ring *r, uint64_t base);
-void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep);
+/* Drops applied entries from the front while more than keep entries, or more than keep_bytes
+ * payload bytes of applied entries, are held. */
+void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep, uint64_t keep_bytes);
 
 /* ---- Election (election.c): FLE. ---- */
 /* The configuration a vote carries (VOTE data): the sender's cur, the zxid from which it is in

@@ -64,6 +64,7 @@ int ring_append(struct zab_ring *r, uint64_t zxid, struct zab_buf payload, bool 
     slot->len = payload.len;
     slot->config = config;
     r->count++;
+    r->bytes += payload.len;
     return 0;
 }
 
@@ -104,6 +105,7 @@ bool ring_floor(const struct zab_ring *r, uint64_t zxid, uint64_t *out)
 static void drop_last(struct zab_ring *r)
 {
     struct ring_entry *slot = &r->e[(r->head + r->count - 1) % r->cap];
+    r->bytes -= slot->len;
     zk_free(slot->data);
     memset(slot, 0, sizeof(*slot));
     r->count--;
@@ -127,12 +129,19 @@ void ring_reset(struct zab_ring *r, uint64_t base)
     r->base = base;
 }
 
-void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep)
+void ring_evict(struct zab_ring *r, uint64_t applied, size_t keep, uint64_t keep_bytes)
 {
+    /* the bytes of the entries not yet applied: they stay whatever the bounds */
+    uint64_t tail = 0;
+    for (size_t i = r->count; i > 0 && ring_at(r, i - 1)->zxid > applied; i--) {
+        tail += ring_at(r, i - 1)->len;
+    }
     /* only applied entries leave: the tail after `applied` is still needed for commits */
-    while (r->count > keep && ring_at(r, 0)->zxid <= applied) {
+    while (r->count > 0 && ring_at(r, 0)->zxid <= applied &&
+           (r->count > keep || r->bytes - tail > keep_bytes)) {
         struct ring_entry *slot = &r->e[r->head];
         r->base = slot->zxid;
+        r->bytes -= slot->len;
         zk_free(slot->data);
         memset(slot, 0, sizeof(*slot));
         r->head = (r->head + 1) % r->cap;

@@ -12,6 +12,7 @@
 #define ZAB_PEERS_MAX 7                   /* voters in one ensemble (3 and 5 are the tested sizes) */
 #define ZAB_MEMBERS_MAX 16 /* voters + observers (+ learners not yet in a configuration) */
 #define ZAB_PAYLOAD_MAX (1024 * 1024)      /* default of zab_config.max_payload */
+#define ZAB_WINDOW_BYTES_DEFAULT (64u * 1024 * 1024) /* zab_config.window_bytes */
 #define ZAB_COUNTER_MAX_DEFAULT 0xfffffffeu /* ZOOKEEPER-1277: counter 0xffffffff is never used */
 /* Ceilings on what a peer message may carry (docs/consensus.md, "Hostile messages"). A message
  * above one of them is refused, so a forged message cannot push a member's epoch or election
@@ -62,6 +63,10 @@ struct zab_config {
     uint32_t finalize_ticks;        /* election: wait this long for a better vote before deciding */
     uint32_t retry_ticks;           /* resend votes / FOLLOWERINFO after this much silence */
     uint32_t window;                /* applied entries kept in memory for DIFF (committedLog) */
+    uint64_t window_bytes;          /* ... and at most this many payload bytes of them (issue 11:
+                                     * 1,000 entries of 1 MiB were 1 GiB); 0: the default,
+                                     * ZAB_WINDOW_BYTES_DEFAULT. Entries not yet applied are
+                                     * always kept */
     uint32_t max_outstanding;       /* leader: uncommitted proposals allowed in flight */
     uint32_t counter_max;           /* highest zxid counter used before forcing a new epoch */
     uint32_t max_payload;           /* largest SUBMIT payload (jute.maxbuffer plus its envelope) */

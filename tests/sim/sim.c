@@ -96,9 +96,12 @@ static uint64_t payload_id(struct zab_buf b)
     return id;
 }
 
-static size_t make_payload(uint64_t id, uint8_t *buf)
+#define BIG_PAYLOAD_MAX 16384
+#define BIG_WINDOW_BYTES (64u * 1024)
+
+static size_t make_payload(uint64_t id, uint8_t *buf, bool big)
 {
-    size_t len = 8 + (size_t)(id % 25);
+    size_t len = 8 + (big ? (size_t)(id * 7919 % BIG_PAYLOAD_MAX) : (size_t)(id % 25));
     for (size_t i = 0; i < len; i++) {
         buf[i] = i < 8 ? (uint8_t)(id >> (8 * i)) : (uint8_t)(id * 31 + i);
     }
@@ -445,6 +448,7 @@ static void send_one(struct sim *s, struct member *mb, const struct zab_out_msg 
     struct zab_msg msg = om->msg;
     uint8_t *state = NULL;
     if (msg.type == ZAB_MSG_SNAP) {
+        s->res->snaps++;
         uint64_t at = mb->applied.n ? mb->applied.v[mb->applied.n - 1].zxid : 0;
         if (at != msg.zxid) {
             violation(s, "m%u asked to ship its state at %#" PRIx64 " but it is at %#" PRIx64,
@@ -734,10 +738,10 @@ static void submit(struct sim *s)
     if (!mb->up || (s->live_out & (1u << i))) {
         return;
     }
-    uint8_t payload[64];
+    static uint8_t payload[8 + BIG_PAYLOAD_MAX];
     uint64_t id = ++s->next_id;
     struct zab_event ev = {.type = ZAB_SUBMIT};
-    ev.submit.payload = (struct zab_buf){payload, make_payload(id, payload)};
+    ev.submit.payload = (struct zab_buf){payload, make_payload(id, payload, s->o.big_payloads)};
     int rc = sim_step(s, mb, &ev);
     trace(s, "m%u SUBMIT id %" PRIu64 " -> %s", mb->id, id, zab_strerror(rc));
 }
@@ -1161,6 +1165,9 @@ static void swarm(struct sim *s)
         }
         mb->base = mb->cfg.members;
         mb->cfg.window = window;
+        if (s->o.big_payloads) { /* no draw: the schedule stays the seed's */
+            mb->cfg.window_bytes = BIG_WINDOW_BYTES;
+        }
         mb->cfg.max_outstanding = outstanding;
         mb->cfg.counter_max = counter_max;
     }

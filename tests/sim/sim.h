@@ -17,6 +17,7 @@ struct sim_opts {
     enum zab_sabotage sabotage; /* break every member's core on purpose */
     FILE *trace;               /* readable trace of every step, or NULL */
     bool hostile;              /* a forging peer injects messages at every chaos tick */
+    bool big_payloads;         /* payloads of up to 16 KiB and window_bytes 64 KiB (issue 11) */
     enum sim_plan {            /* a membership schedule (members is then the plan's own) */
         SIM_PLAN_NONE = 0,
         SIM_PLAN_GROW,          /* 3 voters + 2 joiners -> 5 voters, one config entry */
@@ -44,6 +45,7 @@ struct sim_result {
     uint64_t forged;   /* hostile messages injected */
     uint64_t refused;  /* ... of which the core refused (ZAB_EINVAL) */
     uint32_t reconfigs; /* configuration changes committed */
+    uint64_t snaps;        /* SNAP sync streams sent */
     uint64_t rejoins;      /* restarts while an established leader was up, then established */
     uint64_t rejoin_ticks; /* ... the ticks they took, in total */
     struct zab_counters counters; /* the cores' counters, summed over members and incarnations */

@@ -14,6 +14,7 @@ static void usage(void)
                     "       zab-sim --members 3|5 --seed S [--trace]\n"
                     "       options: --sabotage minority-commit|skip-trunc|early-ack\n"
                     "                --hostile (a forging peer injects messages)\n"
+                    "                --big (payloads up to 16 KiB, window_bytes 64 KiB)\n"
                     "                --plan grow|grow-twice|shrink|replace|while-down|remove-leader|\n"
                     "                       crash-proposed|crash-committed|observer-flip|dead-observers\n"
                     "                       (a membership schedule; --members is then the plan's)\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--trace") == 0) { o.trace = stdout; continue; }
         if (strcmp(a, "--hostile") == 0) { o.hostile = true; continue; }
+        if (strcmp(a, "--big") == 0) { o.big_payloads = true; continue; }
         if (v == NULL) usage();
         if (strcmp(a, "--members") == 0) o.members = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--seeds") == 0) seeds = strtoull(v, NULL, 10);
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t steps = 0, msgs = 0, commits = 0, max_steps = 0, done = 0, forged = 0, refused = 0;
-    uint64_t reconfigs = 0, rejoins = 0, rejoin_ticks = 0;
+    uint64_t reconfigs = 0, rejoins = 0, rejoin_ticks = 0, snaps = 0;
     struct zab_counters st = {0};
     int rc = 0;
     for (uint64_t seed = first; seed < first + seeds; seed++) {
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
         refused += r.refused;
         reconfigs += r.reconfigs;
         rejoins += r.rejoins;
+        snaps += r.snaps;
         rejoin_ticks += r.rejoin_ticks;
         st.sessions_contested += r.counters.sessions_contested;
         st.followerinfo_forged += r.counters.followerinfo_forged;
@@ -91,6 +94,7 @@ int main(int argc, char **argv)
            " commits %" PRIu64 " violations %d time %.1fs (%.0f msgs/s, %.0f commits/s)\n",
            o.members, done, steps, max_steps, msgs, commits, rc != 0, secs,
            secs > 0 ? (double)msgs / secs : 0.0, secs > 0 ? (double)commits / secs : 0.0);
+    printf("snapshot syncs %" PRIu64 "\n", snaps);
     printf("rejoins %" PRIu64 " (restarted while a leader was established) in %.2f ticks on average\n",
            rejoins, rejoins ? (double)rejoin_ticks / (double)rejoins : 0.0);
     printf("sessions contested %" PRIu64 ": %" PRIu64 " FOLLOWERINFOs dropped as forged, %" PRIu64
