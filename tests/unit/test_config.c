@@ -1,99 +1,10 @@
 /* Unit tests for the zoo.cfg parser (src/server/config.{h,c}). */
-#include <criterion/criterion.h>
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "common/log.h"
+#include "config_testkit.h"
 #include "proto/zkproto.h"
-#include "server/config.h"
 
-static char dir[256];     /* fresh per test; also used as dataDir */
-static char cfg_path[400];
-static char err[512];
-static struct zk_config cfg;
+static void setup(void) { config_testkit_setup("zk-config", NULL); }
 
-static void setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/zk-config-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(cfg_path, sizeof cfg_path, "%s/zoo.cfg", dir);
-    err[0] = '\0';
-    zk_log_set_level(ZK_LOG_ERROR); /* keep the "unknown key" chatter out of the test output */
-}
-
-static void teardown(void)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                char p[600];
-                snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-                unlink(p);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-TestSuite(config, .init = setup, .fini = teardown);
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* Write zoo.cfg from a format where every %s is replaced by the test's directory. */
-static void write_cfg(const char *text)
-{
-    char buf[4096] = "";
-    size_t o = 0;
-    for (const char *p = text; *p && o < sizeof buf - 300; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", dir);
-            p++;
-        } else {
-            buf[o++] = *p;
-        }
-    }
-    buf[o] = '\0';
-    write_file(cfg_path, buf);
-}
-
-static void write_myid(const char *text)
-{
-    char p[400];
-    snprintf(p, sizeof p, "%s/myid", dir);
-    write_file(p, text);
-}
-
-static void load_ok(void)
-{
-    int rc = config_load(cfg_path, NULL, &cfg, err, sizeof err);
-    cr_assert_eq(rc, 0, "config_load failed: %s", err);
-}
-
-/* The load must fail and the message must contain every given fragment. */
-static void load_fails(const char *frag1, const char *frag2)
-{
-    err[0] = '\0';
-    int rc = config_load(cfg_path, NULL, &cfg, err, sizeof err);
-    cr_assert_eq(rc, -1, "config_load accepted a bad config");
-    cr_assert_neq(err[0], '\0', "no message");
-    if (frag1)
-        cr_assert_not_null(strstr(err, frag1), "message '%s' lacks '%s'", err, frag1);
-    if (frag2)
-        cr_assert_not_null(strstr(err, frag2), "message '%s' lacks '%s'", err, frag2);
-}
+TestSuite(config, .init = setup, .fini = config_testkit_teardown);
 
 /* ---- accepted configurations ---- */
 
@@ -571,10 +482,8 @@ Test(config, admin_settings_as_properties)
 {
     static const char *const items[] = {"zookeeper.admin.serverPort=9191",
                                         "zookeeper.admin.enableServer=false"};
-    struct config_props props = {items, 2};
     write_cfg("dataDir=%s\nadmin.serverPort=9292\n");
-    int rc = config_load(cfg_path, &props, &cfg, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
+    load_props_ok(items, 2);
     cr_assert_eq(cfg.admin.port, 9292, "zoo.cfg wins over the -D property");
     cr_assert_not(cfg.admin.enabled);
 }

@@ -7,106 +7,12 @@
  * need each other, flags that are not true/false, unknown keys that look security-related) fails
  * the load with a message naming the key; -D properties apply and zoo.cfg overrides them; the
  * clientPort settling rules with secureClientPort; myid 255 with extendedTypesEnabled. */
-#include <criterion/criterion.h>
-#include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "config_testkit.h"
 
-#include "common/log.h"
-#include "server/config.h"
+/* Every zoo.cfg starts with "dataDir=<dir>". */
+static void setup(void) { config_testkit_setup("zk-seccfg", "dataDir=%s\n"); }
 
-static char dir[256]; /* fresh per test; also used as dataDir */
-static char cfg_path[400];
-static char err[1024];
-static struct zk_config cfg;
-
-static void setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/zk-seccfg-XXXXXX", base && *base ? base : "/tmp");
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(cfg_path, sizeof cfg_path, "%s/zoo.cfg", dir);
-    err[0] = '\0';
-    zk_log_set_level(ZK_LOG_ERROR);
-}
-
-static void teardown(void)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-                char p[600];
-                snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-                unlink(p);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
-TestSuite(seccfg, .init = setup, .fini = teardown);
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
-
-/* zoo.cfg: "dataDir=<dir>\n" then the text, where every %s is the test's directory. */
-static void write_cfg(const char *text)
-{
-    char buf[8192];
-    size_t o = (size_t)snprintf(buf, sizeof buf, "dataDir=%s\n", dir);
-    for (const char *p = text; *p && o < sizeof buf - 300; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", dir);
-            p++;
-        } else {
-            buf[o++] = *p;
-        }
-    }
-    buf[o] = '\0';
-    write_file(cfg_path, buf);
-}
-
-static void write_myid(const char *text)
-{
-    char p[400];
-    snprintf(p, sizeof p, "%s/myid", dir);
-    write_file(p, text);
-}
-
-static void load_props_ok(const char *const *items, int count)
-{
-    struct config_props props = {items, count};
-    int rc = config_load(cfg_path, count ? &props : NULL, &cfg, err, sizeof err);
-    cr_assert_eq(rc, 0, "config_load failed: %s", err);
-}
-
-static void load_ok(void) { load_props_ok(NULL, 0); }
-
-static void check_fails(const struct config_props *props, const char *frag1, const char *frag2)
-{
-    err[0] = '\0';
-    int rc = config_load(cfg_path, props, &cfg, err, sizeof err);
-    cr_assert_eq(rc, -1, "config_load accepted a config it must refuse (expected '%s')",
-                 frag1 ? frag1 : "");
-    cr_assert_neq(err[0], '\0', "no message");
-    if (frag1)
-        cr_assert_not_null(strstr(err, frag1), "message '%s' lacks '%s'", err, frag1);
-    if (frag2)
-        cr_assert_not_null(strstr(err, frag2), "message '%s' lacks '%s'", err, frag2);
-}
-
-/* The load must fail and the message must contain every given fragment (the key, mostly). */
-static void load_fails(const char *frag1, const char *frag2) { check_fails(NULL, frag1, frag2); }
+TestSuite(seccfg, .init = setup, .fini = config_testkit_teardown);
 
 /* One line added to a minimal config must be refused with a message naming `name`. */
 static void line_refused(const char *line, const char *name, const char *frag)
