@@ -37,3 +37,11 @@ Test(sim_members, crash_proposed) { expect_plan_clean(SIM_PLAN_CRASH_PROPOSED, 1
 Test(sim_members, crash_committed) { expect_plan_clean(SIM_PLAN_CRASH_COMMITTED, 1, 300); }
 Test(sim_members, observer_flip) { expect_plan_clean(SIM_PLAN_OBSERVER_FLIP, 1, 300); }
 Test(sim_members, dead_observers) { expect_plan_clean(SIM_PLAN_DEAD_OBSERVERS, 1, 300); }
+/* seeds past the CI range that found bugs, kept as regressions (docs/consensus.md) */
+Test(sim_members, regressions)
+{
+    /* a SNAP put the member's own never-committed pending change in force (it removed the
+     * member, which went quiet for good) */
+    expect_plan_clean(SIM_PLAN_REMOVE_LEADER, 317, 1);
+    expect_plan_clean(SIM_PLAN_REMOVE_LEADER, 798, 1);
+}
