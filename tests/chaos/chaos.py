@@ -5,7 +5,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -16,7 +15,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PY = "/usr/bin/python3"
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "compat"))
 import checker  # noqa: E402
+from zkwire import four_letter_or_empty  # noqa: E402
 
 mono = time.monotonic
 
@@ -242,18 +243,7 @@ class Ensemble:
                 p.wait()
 
     def fourlw(self, i, word, timeout=1.0):
-        try:
-            with socket.create_connection((self.host(i), self.cport(i)), timeout=timeout) as s:
-                s.sendall(word.encode())
-                buf = b""
-                while True:
-                    d = s.recv(65536)
-                    if not d:
-                        break
-                    buf += d
-                return buf.decode(errors="replace")
-        except OSError:
-            return ""
+        return four_letter_or_empty(self.cport(i), word, timeout, host=self.host(i))
 
     def mntr(self, i):
         out = {}

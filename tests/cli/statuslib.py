@@ -2,9 +2,12 @@
 --json, talk four-letter words, wait for conditions."""
 import json
 import os
-import socket
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from zkwire import four_letter_or_empty  # noqa: E402  (tests/compat)
 
 ZABCTL = os.environ.get("ZABCTL_BIN", "zabctl")
 
@@ -41,23 +44,8 @@ def table(out):
     return rows, lines[i + 1:]
 
 
-def fourlw(port, word, timeout=2.0):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-            s.sendall(word.encode())
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            return data.decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def mode(port):
-    for line in fourlw(port, "srvr").splitlines():
+    for line in four_letter_or_empty(port, "srvr", 2.0).splitlines():
         if line.startswith("Mode: "):
             return line[6:].strip()
     return None

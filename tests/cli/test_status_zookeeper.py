@@ -4,12 +4,15 @@ allowed, one with ZooKeeper's default whitelist (srvr only), a stopped one (exit
 Ports: $CLI_ZK_PORT (29426) and +1 standalone, $CLI_ZK_BASE (29430) + 1..13 the ensemble."""
 import os
 import shutil
-import signal
 import subprocess
+import sys
 
 import pytest
 
 from statuslib import mode, status, status_json, table, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
+from serverprocs import Members, quorum_peer_main  # noqa: E402  (tests/compat)
 
 SERVERCTL = os.environ["SERVERCTL"]
 TOP = os.environ["CLI_TEST_DIR"]
@@ -81,53 +84,20 @@ def test_standalone_stopped(standalone):
     assert rc == 4 and "UNREACHABLE" in out, out + err
 
 
-class Ensemble:
+class Ensemble(Members):
     """Three QuorumPeerMain processes of Debian's ZooKeeper 3.8 on loopback (server lines with
     their client ports, as ZooKeeper 3.5+ configurations have them)."""
 
-    def __init__(self, top):
-        self.top = top
-        self.procs = {}
-
-    def dir(self, i):
-        return os.path.join(self.top, "m%d" % i)
-
     def configure(self, i):
-        data = os.path.join(self.dir(i), "data")
-        os.makedirs(data)
-        with open(os.path.join(data, "myid"), "w") as f:
-            f.write("%d\n" % i)
-        lines = ["tickTime=500", "initLimit=20", "syncLimit=4", "dataDir=" + data,
+        lines = ["tickTime=500", "initLimit=20", "syncLimit=4", "dataDir=" + self.data(i),
                  "maxClientCnxns=0", "4lw.commands.whitelist=*", "admin.enableServer=false",
                  "forceSync=no"]
         lines += ["server.%d=127.0.0.1:%d:%d;%d" % (j, BASE + 5 + j, BASE + 10 + j, BASE + j)
                   for j in (1, 2, 3)]
-        with open(os.path.join(self.dir(i), "zoo.cfg"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+        self.write_config(i, lines)
 
     def start(self, i):
-        log = open(os.path.join(self.dir(i), "server.log"), "ab")
-        self.procs[i] = subprocess.Popen(
-            ["java", "-Dzookeeper.admin.enableServer=false", "-Xmx256m", "-XX:+UseSerialGC",
-             "-XX:TieredStopAtLevel=1",
-             "-cp", subprocess.run([SERVERCTL, "classpath"], capture_output=True, text=True,
-                                   check=True).stdout.strip(),
-             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-             os.path.join(self.dir(i), "zoo.cfg")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        with open(os.path.join(self.dir(i), "pid"), "w") as f:  # for ctest's clean-up
-            f.write("%d\n" % self.procs[i].pid)
-
-    def kill(self, i):
-        p = self.procs.pop(i)
-        p.send_signal(signal.SIGKILL)
-        p.wait(30)
-        os.unlink(os.path.join(self.dir(i), "pid"))
-
-    def kill_all(self):
-        for i in list(self.procs):
-            self.kill(i)
+        self.launch(i, quorum_peer_main(self.cfg(i)))
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +113,7 @@ def zk_ensemble():
                  ["follower", "follower", "leader"], 120, "the ZooKeeper ensemble to serve")
         yield e
     finally:
-        e.kill_all()
+        e.stop_all()
 
 
 def test_zookeeper_ensemble(zk_ensemble):
@@ -165,13 +135,13 @@ def test_zookeeper_ensemble(zk_ensemble):
 
     leader = lead["id"]
     followers = [i for i in (1, 2, 3) if i != leader]
-    zk_ensemble.kill(followers[0])
+    zk_ensemble.stop(followers[0])
     rc, out, err = status(hosts)
     assert rc == 0, out + err
     rows, _ = table(out)
     assert rows[followers[0] - 1]["MODE"] == "unreachable", out
     assert "voters serving: 2 of 3 (quorum 2): OK" in out, out
 
-    zk_ensemble.kill(followers[1])
+    zk_ensemble.stop(followers[1])
     rc, out, err = status(hosts)
     assert rc == 8 and "NO QUORUM" in out, out + err

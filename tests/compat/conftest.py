@@ -19,6 +19,9 @@ import time
 
 import pytest
 
+from serverprocs import pid_alive, read_pid
+from zkwire import close_clients
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERCTL = os.path.join(HERE, "..", "harness", "serverctl")
 
@@ -41,28 +44,10 @@ class Server:
         self.hosts = "127.0.0.1:%d" % port
 
     def pid(self):
-        try:
-            with open(os.path.join(self.dir, "pid")) as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return None
+        return read_pid(self.dir)
 
     def alive(self):
-        if not self.managed:
-            return True
-        p = self.pid()
-        if p is None:
-            return False
-        try:
-            os.kill(p, 0)
-        except ProcessLookupError:
-            return False
-        # a zombie is not alive
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
-        except OSError:
-            return False
+        return not self.managed or pid_alive(self.pid())
 
     def fd_count(self):
         p = self.pid()
@@ -121,12 +106,7 @@ def zk_factory(server):
         return c
 
     yield make
-    for c in made:
-        try:
-            c.stop()
-            c.close()
-        except Exception:
-            pass
+    close_clients(*made)
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ and the call never return, so the code is registered here and every call has a t
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 
 import pytest
 
-from conftest import SERVERCTL, wait_for
+from conftest import wait_for
+from serverprocs import Members, quorum_peer_main
+from zkwire import close_clients, four_letter_or_empty
 
 kazoo_client = pytest.importorskip("kazoo.client")
 from kazoo import exceptions as kex  # noqa: E402
@@ -74,17 +74,7 @@ def ids_of(text):
 
 
 def fourlw(i, word):
-    try:
-        with socket.create_connection(("127.0.0.1", BASE + i), 2) as s:
-            s.sendall(word.encode())
-            out = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    return out.decode("utf-8", "replace")
-                out += b
-    except OSError:
-        return ""
+    return four_letter_or_empty(BASE + i, word, 2)
 
 
 def mode(i):
@@ -92,15 +82,8 @@ def mode(i):
     return m.group(1) if m else None
 
 
-class Cluster:
+class Cluster(Members):
     """Members of one kind, each with its own zoo.cfg, data and log under top/m<i>."""
-
-    def __init__(self, top):
-        self.top = top
-        self.procs = {}
-
-    def dir(self, i):
-        return os.path.join(self.top, "m%d" % i)
 
     def configure(self, i, servers, wipe=False):
         """(Re)writes member i's zoo.cfg with these server ids; wipe: its data and dynamic
@@ -108,42 +91,21 @@ class Cluster:
         d = self.dir(i)
         if wipe:
             shutil.rmtree(d, ignore_errors=True)
-        data = os.path.join(d, "data")
-        os.makedirs(data, exist_ok=True)
+        os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):
             if ".dynamic." in f or f.endswith(".bak"):
                 os.unlink(os.path.join(d, f))
-        with open(os.path.join(data, "myid"), "w") as f:
-            f.write("%d\n" % i)
-        cfg = ["tickTime=" + os.environ.get("ZK_TICK_TIME", "500"), "initLimit=10", "syncLimit=5",
-               "dataDir=" + data, "maxClientCnxns=0", "4lw.commands.whitelist=*",
-               "admin.enableServer=false", "reconfigEnabled=true"] + [line(j) for j in servers]
-        with open(os.path.join(d, "zoo.cfg"), "w") as f:
-            f.write("\n".join(cfg) + "\n")
+        self.write_config(i, [
+            "tickTime=" + os.environ.get("ZK_TICK_TIME", "500"), "initLimit=10", "syncLimit=5",
+            "dataDir=" + self.data(i), "maxClientCnxns=0", "4lw.commands.whitelist=*",
+            "admin.enableServer=false", "reconfigEnabled=true"] + [line(j) for j in servers])
 
     def start(self, i):
-        cfg = os.path.join(self.dir(i), "zoo.cfg")
         prop = "-Dzookeeper.DigestAuthenticationProvider.superDigest=" + SUPER_DIGEST
         if ZAB:
-            cmd = [os.environ["ZABKEEPER_BIN"], prop, cfg]
+            self.launch(i, [os.environ["ZABKEEPER_BIN"], prop, self.cfg(i)])
         else:
-            cp = subprocess.run([SERVERCTL, "classpath"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-            cmd = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                   "-Dzookeeper.admin.enableServer=false", prop, "-cp", cp,
-                   "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg]
-        with open(os.path.join(self.dir(i), "server.log"), "ab") as log:
-            self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL)
-        with open(os.path.join(self.dir(i), "pid"), "w") as f:  # for ctest's clean-up
-            f.write("%d\n" % self.procs[i].pid)
-
-    def stop(self, i):
-        p = self.procs.pop(i, None)
-        if p:
-            p.send_signal(signal.SIGKILL)
-            p.wait(30)
-            os.unlink(os.path.join(self.dir(i), "pid"))
+            self.launch(i, quorum_peer_main(self.cfg(i), [prop]))
 
     def died(self):
         return [i for i, p in self.procs.items() if p.poll() is not None]
@@ -164,15 +126,6 @@ def client(ids, auth=False):
     c = kazoo_client.KazooClient(hosts=",".join("127.0.0.1:%d" % (BASE + i) for i in ids), **kw)
     c.start(timeout=30)
     return c
-
-
-def close(*clients):
-    for c in clients:
-        try:
-            c.stop()
-            c.close()
-        except Exception:
-            pass
 
 
 def reconfig(zk, joining=None, leaving=None, new_members=None, from_config=-1):
@@ -210,7 +163,7 @@ def config_everywhere(ids, text, timeout=30):
             wait_for(lambda: c.get("/zookeeper/config")[0].decode() == text, timeout,
                      "member %d to show %r" % (i, text))
         finally:
-            close(c)
+            close_clients(c)
 
 
 @pytest.fixture(scope="module")
@@ -242,7 +195,7 @@ def ens():
 def admin(ens):
     zk = client((1, 2, 3), auth=True)
     yield zk
-    close(zk)
+    close_clients(zk)
 
 
 # ------------------------------------------------------------------------------ getConfig
@@ -253,7 +206,7 @@ def test_getconfig_format(ens):
     zk = client((1,))
     data, stat = zk.get("/zookeeper/config")
     acl, _ = zk.get_acls("/zookeeper/config")
-    close(zk)
+    close_clients(zk)
     text = data.decode()
     lines = text.split("\n")
     assert lines[:3] == [canonical(j) for j in (1, 2, 3)], text
@@ -266,7 +219,7 @@ def test_getconfig_format(ens):
 def test_config_version_set_when_ensemble_forms(ens):
     zk = client((1,))
     text, stat = zk.get("/zookeeper/config")
-    close(zk)
+    close_clients(zk)
     version = version_of(text.decode())
     assert version != 0 and version >> 32 >= 1 and stat.mzxid == version
     for i in (1, 2, 3):
@@ -284,7 +237,7 @@ def test_noauth(ens):
     with pytest.raises(kex.NoAuthError):
         reconfig(zk, joining=line(4))
     assert zk.get("/zookeeper/config")[0] == before
-    close(zk)
+    close_clients(zk)
 
 
 def test_acl_checked_after_arguments(ens):
@@ -295,7 +248,7 @@ def test_acl_checked_after_arguments(ens):
         with pytest.raises(kex.BadVersionError):
             reconfig(zk, leaving="3", from_config=0x7777)
     finally:
-        close(zk)
+        close_clients(zk)
 
 
 def test_bad_arguments(ens, admin):
@@ -370,7 +323,7 @@ def test_watch_and_bad_version(ens, admin):
     with pytest.raises(kex.BadVersionError):
         reconfig(admin, leaving="9", from_config=v0)
     config_everywhere((1, 2, 3), text1)
-    close(watcher)
+    close_clients(watcher)
 
 
 # ------------------------------------------------------------------------ removing members
@@ -397,9 +350,9 @@ def test_remove_and_readd_member(ens):
         c = client([f])
         c.sync("/")
         assert c.exists("/removed-%d" % f) and c.exists("/readded-%d" % f)
-        close(c)
+        close_clients(c)
     finally:
-        close(zk)
+        close_clients(zk)
 
 
 def test_remove_leader(ens):
@@ -423,7 +376,7 @@ def test_remove_leader(ens):
         assert ids_of(text) == [1, 2, 3]
         leader_of((1, 2, 3))
     finally:
-        close(zk)
+        close_clients(zk)
 
 
 # ------------------------------------- what a removed member does (last: may leave it broken)
@@ -448,4 +401,4 @@ def test_removed_member_follows_and_readd_without_restart(ens):
         reconfig(zk, joining=line(f))
         wait_for(lambda: mode(f) == "follower", 10, "member %d to vote again" % f)
     finally:
-        close(zk, on_f)
+        close_clients(zk, on_f)

@@ -1,9 +1,9 @@
 """Minimal raw ZooKeeper wire helpers for the compatibility tests (jute framing by hand).
 
 Only what the tests need: frames, the ConnectRequest handshake, request bodies (ACLs,
-containers, TTL nodes, multiRead, addWatch, auth), notifications, four-letter words, and the
-request types kazoo 2.8 lacks (createContainer, createTTL) for kazoo clients. Every read has a
-bounded timeout; "closed" means the peer sent EOF or RST.
+containers, TTL nodes, multiRead, addWatch, auth), notifications, four-letter words, and for
+kazoo clients the request types kazoo 2.8 lacks (createContainer, createTTL) and closing them.
+Every read has a bounded timeout; "closed" means the peer sent EOF or RST.
 """
 import base64
 import hashlib
@@ -226,19 +226,35 @@ class Conn:
             pass
 
 
-def four_letter(port, cmd, timeout=10.0):
+def four_letter(port, cmd, timeout=10.0, host="127.0.0.1"):
     """Send a four-letter word and read until the server closes the connection."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
+    with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(cmd.encode() if isinstance(cmd, str) else cmd)
-        out = b""
+        chunks = []
         while True:
             d = s.recv(65536)
             if not d:
-                return out.decode("utf-8", "replace")
-            out += d
-    finally:
-        s.close()
+                return b"".join(chunks).decode("utf-8", "replace")
+            chunks.append(d)
+
+
+def four_letter_or_empty(port, cmd, timeout=10.0, host="127.0.0.1"):
+    """four_letter, or "" when the connection cannot be made or breaks (a server that is down,
+    not listening yet, or closing): for polling."""
+    try:
+        return four_letter(port, cmd, timeout, host)
+    except OSError:
+        return ""
+
+
+def close_clients(*clients):
+    """Stop and close KazooClients; one that is already stopped or broken is passed over."""
+    for c in clients:
+        try:
+            c.stop()
+            c.close()
+        except Exception:
+            pass
 
 
 # ---- request types kazoo 2.8 lacks, sent through a started KazooClient

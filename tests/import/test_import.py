@@ -25,7 +25,6 @@ Run by ctest (import_zookeeper) or by hand:
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, os.path.join(PROJECT, "tests", "compat"))
 import zkfiles  # noqa: E402
 import zkwire  # noqa: E402
 from ensemble import Ensemble, wait_for  # noqa: E402
+from serverprocs import Members, quorum_peer_main  # noqa: E402
 
 kazoo_client = pytest.importorskip("kazoo.client")
 from kazoo.protocol.states import KazooState  # noqa: E402
@@ -65,22 +65,8 @@ RETRY = {"max_tries": -1, "delay": 0.05, "backoff": 1.5, "max_delay": 0.5}
 
 # ---------------------------------------------------------------------------- processes, 4lw
 
-def fourlw(port, word, timeout=1.0):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout) as s:
-            s.sendall(word.encode())
-            chunks = []
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    return b"".join(chunks).decode("utf-8", "replace")
-                chunks.append(b)
-    except OSError:
-        return ""
-
-
 def srvr_field(port, field):
-    for line in fourlw(port, "srvr").splitlines():
+    for line in zkwire.four_letter_or_empty(port, "srvr", 1.0).splitlines():
         if line.startswith(field + ": "):
             return line.split(": ", 1)[1]
     return None
@@ -101,58 +87,28 @@ def client(hosts, auth=None, **kw):
     return zk
 
 
-def close(zk):
-    try:
-        zk.stop()
-        zk.close()
-    except Exception:  # already stopped
-        pass
-
-
 def hosts():
     return ",".join("127.0.0.1:%d" % (BASE + i) for i in range(1, N + 1))
 
 
-class ZooKeeperEnsemble:
+class ZooKeeperEnsemble(Members):
     """N QuorumPeerMain processes of Debian's ZooKeeper 3.8 on loopback."""
 
-    def __init__(self, top):
-        self.top = top
-        self.procs = {}
-
-    def dir(self, i):
-        return os.path.join(self.top, "m%d" % i)
-
-    def data(self, i):
-        return os.path.join(self.dir(i), "data")
-
     def configure(self, i):
-        os.makedirs(self.data(i))
-        with open(os.path.join(self.data(i), "myid"), "w") as f:
-            f.write("%d\n" % i)
         lines = ["tickTime=2000", "initLimit=10", "syncLimit=5", "dataDir=" + self.data(i),
                  "clientPort=%d" % (BASE + i), "maxClientCnxns=0", "4lw.commands.whitelist=*",
                  "admin.enableServer=false", "snapCount=2000", "forceSync=no"]
         lines += ["server.%d=127.0.0.1:%d:%d" % (j, BASE + 10 + j, BASE + 20 + j)
                   for j in range(1, N + 1)]
-        with open(os.path.join(self.dir(i), "zoo.cfg"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+        self.write_config(i, lines)
 
     def start(self, i):
-        log = open(os.path.join(self.dir(i), "server.log"), "ab")
-        props = ["-Dzookeeper.extendedTypesEnabled=true", "-Dzookeeper.snapCount=2000",
+        flags = ["-Dzookeeper.extendedTypesEnabled=true", "-Dzookeeper.snapCount=2000",
                  "-Dznode.container.checkIntervalMs=3600000",
                  "-Dzookeeper.DigestAuthenticationProvider.superDigest=" + super_digest(),
-                 "-Dzookeeper.admin.enableServer=false", "-Dzookeeper.root.logger=INFO,CONSOLE",
-                 "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"]
-        self.procs[i] = subprocess.Popen(
-            ["java"] + props + ["-cp", "/etc/zookeeper/conf:" + ZK_JAR,
-                                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                                os.path.join(self.dir(i), "zoo.cfg")],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        with open(os.path.join(self.dir(i), "pid"), "w") as f:  # for ctest's clean-up
-            f.write("%d\n" % self.procs[i].pid)
+                 "-Dzookeeper.root.logger=INFO,CONSOLE"]
+        self.launch(i, quorum_peer_main(self.cfg(i), flags, heap="512m",
+                                        classpath="/etc/zookeeper/conf:" + ZK_JAR))
 
     def up(self):
         for i in range(1, N + 1):
@@ -168,16 +124,6 @@ class ZooKeeperEnsemble:
                 return i
         return None
 
-    def stop(self, i, sig):
-        p = self.procs.pop(i, None)
-        if p:
-            p.send_signal(sig)
-            p.wait(30)
-            os.unlink(os.path.join(self.dir(i), "pid"))
-
-    def stop_all(self):
-        for i in list(self.procs):
-            self.stop(i, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------- ZooKeeper's tree
@@ -328,7 +274,7 @@ def serve_solo(cfg, fn):
         try:
             return fn(zk)
         finally:
-            close(zk)
+            zkwire.close_clients(zk)
     finally:
         p.terminate()
         p.wait(30)
@@ -461,7 +407,7 @@ def world():
     finally:
         for c in (w.loader, w.holder):
             if c:
-                close(c)
+                zkwire.close_clients(c)
         if w.ens:
             w.ens.down()
         if w.zk:
@@ -497,7 +443,7 @@ def test_tree_equals_what_zookeeper_served(world):
     try:
         got = dump(zk)
     finally:
-        close(zk)
+        zkwire.close_clients(zk)
     missing = sorted(set(world.zk_tree) - set(got))
     extra = sorted(set(got) - set(world.zk_tree))
     assert not missing and not extra, (missing[:5], extra[:5])
@@ -536,7 +482,7 @@ def test_sequentials_continue_and_zxids_are_newer(world):
         assert stat.czxid > world.zk_zxid
         assert stat.czxid >> 32 > world.zk_zxid >> 32  # a new epoch above ZooKeeper's
     finally:
-        close(zk)
+        zkwire.close_clients(zk)
 
 
 # ---------------------------------------------------------------------------- checks: damage

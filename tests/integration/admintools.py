@@ -1,8 +1,9 @@
-"""Helpers for test_admin.py and test_metrics.py: HTTP GETs with bounded time, a standalone
-zabkeeper started on its own zoo.cfg (Solo), Apache ZooKeeper 3.8 with its AdminServer (Debian's
-package: Jetty is on zookeeper.jar's manifest class path, the servlet API is not, so it is added
-here), and the JSON field names and types ZooKeeper 3.8's AdminServer answers with (taken from a
-real ZooKeeper 3.8.0: standalone, and the leader and a follower of a 3-member ensemble).
+"""Helpers for test_admin.py and test_metrics.py: HTTP GETs with bounded time, kazoo clients, a
+standalone zabkeeper started on its own zoo.cfg (Solo), Apache ZooKeeper 3.8 with its
+AdminServer (Debian's package: Jetty is on zookeeper.jar's manifest class path, the servlet API
+is not, so it is added here), and the JSON field names and types ZooKeeper 3.8's AdminServer
+answers with (taken from a real ZooKeeper 3.8.0: standalone, and the leader and a follower of a
+3-member ensemble).
 """
 import http.client
 import json
@@ -10,14 +11,17 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.abspath(os.path.join(HERE, "..", ".."))
-SERVERCTL = os.path.join(PROJECT, "tests", "harness", "serverctl")
 SERVLET_API = "/usr/share/java/servlet-api.jar"
+sys.path.insert(0, os.path.join(PROJECT, "tests", "compat"))
+from serverprocs import zookeeper_classpath  # noqa: E402  (tests/compat)
+from zkwire import four_letter_or_empty  # noqa: E402  (tests/compat)
 
 
 def zabkeeper_bin():
@@ -56,18 +60,23 @@ def port_free(port):
             return False
 
 
-def srvr(port, timeout=1.0):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout) as s:
-            s.sendall(b"srvr")
-            out = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    return out.decode("utf-8", "replace")
-                out += b
-    except OSError:
-        return ""
+def kazoo(port):
+    """A started KazooClient on 127.0.0.1:port."""
+    from kazoo.client import KazooClient
+    c = KazooClient(hosts="127.0.0.1:%d" % port, timeout=8.0)
+    c.start(timeout=15)
+    return c
+
+
+def stop_process(proc, grace=10.0):
+    """SIGTERM, then SIGKILL after grace seconds; waits for the end."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class Solo:
@@ -89,7 +98,7 @@ class Solo:
 
     def wait_serving(self, timeout=20.0):
         deadline = time.monotonic() + timeout
-        while "Mode: " not in srvr(self.port):
+        while "Mode: " not in four_letter_or_empty(self.port, "srvr", 1.0):
             if self.proc.poll() is not None:
                 pytest.fail("zabkeeper exited (%d) at start: %s" % (self.proc.returncode,
                                                                     self.log_text()[-2000:]))
@@ -121,13 +130,7 @@ class Solo:
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def zookeeper_available():
@@ -147,8 +150,7 @@ class ZooKeeper:
             f.write("tickTime=500\ndataDir=%s/data\nclientPort=%d\n4lw.commands.whitelist=*\n"
                     "admin.serverAddress=127.0.0.1\nadmin.serverPort=%d\n"
                     % (dir, client_port, admin_port))
-        cp = subprocess.run([SERVERCTL, "classpath"], capture_output=True, text=True,
-                            check=True).stdout.strip() + ":" + SERVLET_API
+        cp = zookeeper_classpath() + ":" + SERVLET_API
         self.log = os.path.join(dir, "server.log")
         self.proc = subprocess.Popen(
             ["java", "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain",
@@ -168,13 +170,7 @@ class ZooKeeper:
             time.sleep(0.2)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # ---- ZooKeeper 3.8's answers: field -> type (dict: an object, [x]: a list of x)

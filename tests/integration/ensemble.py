@@ -18,13 +18,18 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "compat"))
+from zkwire import four_letter_or_empty  # noqa: E402  (tests/compat)
+
 LOCALCLUSTER = os.environ.get("ZIT_LOCALCLUSTER",
                               os.path.join(HERE, "..", "..", "deploy", "localcluster"))
 
@@ -161,18 +166,7 @@ class Ensemble:
 
     # ---- four-letter words
     def fourlw(self, i, word, timeout=1.0):
-        try:
-            with socket.create_connection(("127.0.0.1", self.client_port(i)), timeout) as s:
-                s.sendall(word.encode())
-                chunks = []
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        break
-                    chunks.append(b)
-                return b"".join(chunks).decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return four_letter_or_empty(self.client_port(i), word, timeout)
 
     def mntr(self, i):
         out = {}
@@ -430,18 +424,24 @@ def txnrec(session_id, cxid, type_, body, auth=b"", zxid=0, time_ms=0):
             + b"".join(b"\xc6" + struct.pack(">I", len(b)) + b for b in (body, auth)))
 
 
+def closed_by_peer(sock, timeout):
+    """True if the other side closes (EOF, reset, a TLS alert) within timeout; what it sends
+    before is read and dropped."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except socket.timeout:
+        return False
+    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+        return True
+
+
 def peer_send_and_wait_closed(ens, target, payload, timeout=5.0):
     """Sends payload to the target's peer port; True if the member closes the connection within
     timeout. Ending payload with a PEER_FRAME_MAX_PROBE header makes the member close it once it
     has handled every frame before (frames are handled in order)."""
     with socket.create_connection(("127.0.0.1", ens.peer_port(target)), 2) as s:
         s.sendall(payload)
-        s.settimeout(timeout)
-        try:
-            while s.recv(4096):
-                pass
-            return True
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
+        return closed_by_peer(s, timeout)

@@ -17,12 +17,14 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from admintools import (ALIASES, LEADER_MONITOR, QUORUM_MONITOR, SCHEMA,  # noqa: E402
-                        VOTING_VIEW_SERVER, Solo, ZooKeeper, check_types, command, get,
+                        VOTING_VIEW_SERVER, Solo, ZooKeeper, check_types, command, get, kazoo,
                         port_free, shape, zookeeper_available)
 from ensemble import Ensemble, wait_for  # noqa: E402
+from zkwire import four_letter  # noqa: E402
 
-kazoo_client = pytest.importorskip("kazoo.client")
+pytest.importorskip("kazoo.client")
 
 ADMIN_BASE = int(os.environ.setdefault("ZABKEEPER_ADMIN_BASE_PORT", "27830"))
 SOLO_CLIENT, SOLO_ADMIN = 27840, 27841
@@ -33,12 +35,6 @@ NOT_SERVING = "This ZooKeeper instance is not currently serving requests"
 ENS_DIR = os.environ.get("ZABKEEPER_CLUSTER_DIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "cluster", "integ-admin", "ens")
 TOP = os.path.dirname(os.path.abspath(ENS_DIR))
-
-
-def kazoo(port):
-    c = kazoo_client.KazooClient(hosts="127.0.0.1:%d" % port, timeout=8.0)
-    c.start(timeout=15)
-    return c
 
 
 @pytest.fixture(scope="module")
@@ -126,24 +122,14 @@ def test_values_follow_the_member(solo):
         assert [c["remote_socket_address"] for c in stats["connections"]] == \
             [cons[0]["remote_socket_address"]]
         # the same numbers as the four-letter words
-        mntr = dict(l.split("\t", 1) for l in solo_fourlw("mntr").splitlines() if "\t" in l)
+        mntr = dict(l.split("\t", 1) for l in four_letter(SOLO_CLIENT, "mntr", 2).splitlines()
+                    if "\t" in l)
         assert int(mntr["zk_znode_count"]) == command(SOLO_ADMIN, "mntr")["znode_count"]
     finally:
         zk.stop()
         zk.close()
     wait_for(lambda: command(SOLO_ADMIN, "monitor")["ephemerals_count"] ==
              base["ephemerals_count"], 10, "the ephemeral to go with its session")
-
-
-def solo_fourlw(word):
-    with socket.create_connection(("127.0.0.1", SOLO_CLIENT), 2) as s:
-        s.sendall(word.encode())
-        out = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                return out.decode()
-            out += b
 
 
 def test_unknown_commands(solo):
@@ -249,7 +235,7 @@ def test_many_connections_are_bounded(solo):
         zk.create("/while-admin-is-full")
         zk.stop()
         zk.close()
-        assert "Mode: standalone" in solo_fourlw("srvr")
+        assert "Mode: standalone" in four_letter(SOLO_CLIENT, "srvr", 2)
     finally:
         for s in socks:
             s.close()

@@ -31,7 +31,9 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from ensemble import Ensemble, wait_for  # noqa: E402
+from zkwire import close_clients as close  # noqa: E402  (test_membership_pending.py uses it)
 
 kazoo_client = pytest.importorskip("kazoo.client")
 from kazoo import exceptions as kex  # noqa: E402
@@ -178,15 +180,6 @@ class Members(Ensemble):
             "member %d's zoo.cfg still has server lines:\n%s" % (i, static)
         with open(m.group(1)) as f:
             return m.group(1), f.read().strip()
-
-
-def close(*clients):
-    for c in clients:
-        try:
-            c.stop()
-            c.close()
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -21,10 +21,10 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from admintools import Solo, get  # noqa: E402
+from admintools import Solo, get, kazoo, stop_process  # noqa: E402
 from ensemble import Ensemble, wait_for  # noqa: E402
 
-kazoo_client = pytest.importorskip("kazoo.client")
+pytest.importorskip("kazoo.client")
 
 METRICS_BASE = int(os.environ.setdefault("ZABKEEPER_METRICS_BASE_PORT", "27880"))
 PROMETHEUS_PORT = 27890
@@ -104,12 +104,6 @@ def ens():
     e.up(3)
     yield e
     e.down()
-
-
-def kazoo(port):
-    c = kazoo_client.KazooClient(hosts="127.0.0.1:%d" % port, timeout=8.0)
-    c.start(timeout=15)
-    return c
 
 
 def test_standalone_metrics(solo):
@@ -262,11 +256,6 @@ def test_real_prometheus_scrapes_the_ensemble(ens):
         assert len(leaders["result"]) == 1, leaders
         print("Prometheus scraped znode_count %s" % got)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
         log.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(PROJECT, "tests", "compat"))
 sys.path.insert(0, os.path.join(PROJECT, "tests", "integration"))
 
 import zkwire  # noqa: E402  (tests/compat: jute framing by hand)
+from serverprocs import pid_alive, read_pid, zookeeper_classpath  # noqa: E402  (tests/compat)
 from ensemble import wait_for  # noqa: E402,F401  (tests/integration: bounded polling)
 from pki import Pki  # noqa: E402
 
@@ -92,19 +93,10 @@ class Server:
         self.secure_hosts = "127.0.0.1:%d" % secure_port if secure_port else None
 
     def pid(self):
-        try:
-            with open(os.path.join(self.dir, "pid")) as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return None
+        return read_pid(self.dir)
 
     def alive(self):
-        p = self.pid()
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                return f.read().split(")")[-1].split()[0] != "Z"
-        except (OSError, TypeError):
-            return False
+        return pid_alive(self.pid())
 
     def log(self):
         try:
@@ -325,20 +317,10 @@ def clients():
         return c
 
     yield make
-    for c in made:
-        try:
-            c.stop()
-            c.close()
-        except Exception:
-            pass
+    zkwire.close_clients(*made)
 
 
 # ---------------------------------------------------------------- Apache ZooKeeper's clients
-
-def zk_classpath():
-    return subprocess.run([SERVERCTL, "classpath"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
 
 def java_tls_props(pki, keystore=None, store="pem", ca="ca"):
     """-D flags of the Java client's TLS: secure, the Netty socket, key and trust stores."""
@@ -365,7 +347,7 @@ def java_client_dir():
     cls, src = os.path.join(out, "SecClient.class"), os.path.join(HERE, "SecClient.java")
     if not os.path.exists(cls) or os.path.getmtime(cls) < os.path.getmtime(src):
         os.makedirs(out, exist_ok=True)
-        subprocess.run(["javac", "-proc:none", "-implicit:none", "-cp", zk_classpath(),
+        subprocess.run(["javac", "-proc:none", "-implicit:none", "-cp", zookeeper_classpath(),
                         "-d", out, src],
                        check=True, timeout=120)
     return out
@@ -376,7 +358,7 @@ def run_java_client(hosts, path, props, acl="open", wait=10, timeout=60):
     a session; returns (exit code, stdout lines)."""
     d = java_client_dir()
     p = subprocess.run(["java", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"] + props
-                       + ["-cp", d + ":" + zk_classpath(), "SecClient", hosts, path, acl,
+                       + ["-cp", d + ":" + zookeeper_classpath(), "SecClient", hosts, path, acl,
                           str(wait)],
                        capture_output=True, text=True, timeout=timeout)
     print("java client rc=%d\n%s%s" % (p.returncode, p.stdout, p.stderr[-2000:]))
@@ -395,7 +377,7 @@ def zkcli(hosts, props, *command, timeout=60):
     if not os.path.exists(ZKCLI):
         pytest.skip("zkCli.sh (the zookeeper package) is not installed")
     env = dict(os.environ, CLIENT_JVMFLAGS=" ".join(
-        ["-cp", zk_classpath(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"] + props))
+        ["-cp", zookeeper_classpath(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"] + props))
     p = subprocess.run([ZKCLI, "-timeout", "10000", "-waitforconnection", "-server", hosts]
                        + list(command), capture_output=True, text=True, timeout=timeout,
                        env=env)

@@ -30,7 +30,8 @@ import struct
 import pytest
 
 from sectools import T, base_port, make_pki, ssl_context, wait_for, work_dir  # sets sys.path
-from ensemble import Ensemble, Ledger, PEER_FRAME_MAX_PROBE, hello, zxid_epoch  # noqa: E402
+from ensemble import (Ensemble, Ledger, PEER_FRAME_MAX_PROBE, closed_by_peer, hello,  # noqa: E402
+                      zxid_epoch)
 
 B = base_port(26750)
 REFUSAL_LOG = r"(?i)peer.*(tls|ssl|certificate|handshake)"
@@ -90,19 +91,6 @@ def peer_tls(ens, pki, member, cert, ca="ca"):
         raise
     s.settimeout(T)
     return s
-
-
-def closed_by_peer(sock, timeout):
-    """True if the other side closes (EOF, reset, a TLS alert) within timeout."""
-    sock.settimeout(timeout)
-    try:
-        while sock.recv(4096):
-            pass
-        return True
-    except socket.timeout:
-        return False
-    except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
-        return True
 
 
 def state(ens):
