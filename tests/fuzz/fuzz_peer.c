@@ -74,6 +74,9 @@ struct observed {
     struct election el;
     struct follower f;
     struct leader l;
+    struct zab_members cur, pend, act; /* the configuration state */
+    uint64_t cur_zxid, pend_zxid, act_zxid, cur_claim;
+    bool has_pend, out;
 };
 
 static void observe(const struct zab *z, struct observed *o)
@@ -92,6 +95,15 @@ static void observe(const struct zab *z, struct observed *o)
     o->el = z->el;
     o->f = z->f;
     o->l = z->l;
+    o->cur = z->cur;
+    o->pend = z->pend;
+    o->act = z->act;
+    o->cur_zxid = z->cur_zxid;
+    o->pend_zxid = z->pend_zxid;
+    o->act_zxid = z->act_zxid;
+    o->cur_claim = z->cur_claim;
+    o->has_pend = z->has_pend;
+    o->out = z->out;
 }
 
 static bool tracing; /* FUZZ_TRACE=1: print every event, to read a crashing program */
@@ -205,6 +217,44 @@ static void graft_live(const struct zab *z, uint32_t from, uint8_t what, struct 
     }
 }
 
+/* A well-formed VOTE configuration (docs/consensus.md, "Learning a configuration from votes")
+ * from the fuzz bytes: 1..4 voters among ids 1..5, a claimed zxid near the receiver's log, and
+ * sometimes the receiver's own pending change (the promotion path) or a pending one. */
+static size_t vote_config(const struct zab *z, uint8_t live, const uint8_t *b, size_t len,
+                          uint8_t *out)
+{
+    uint8_t k = len > 0 ? b[0] : 0;
+    size_t n = 0;
+    const struct zab_members *own = z->has_pend && (live & 0x40) ? &z->pend : NULL;
+    uint32_t nv = own ? own->n_voters : 1u + k % 4;
+    out[n++] = (uint8_t)nv;
+    out[n++] = own ? (uint8_t)own->n_observers : 0;
+    for (uint32_t i = 0; i < nv + (own ? own->n_observers : 0); i++) {
+        uint32_t id = own ? (i < nv ? own->voters[i] : own->observers[i - nv]) : 1u + (k + i) % 5;
+        for (int s = 0; s < 4; s++) {
+            out[n++] = (uint8_t)(id >> (8 * s));
+        }
+    }
+    uint64_t zx = own ? z->pend_zxid : ring_last(&z->log) + (uint64_t)(len > 1 ? b[1] % 8 : 1);
+    for (int s = 0; s < 8; s++) {
+        out[n++] = (uint8_t)(zx >> (8 * s));
+    }
+    if (live & 0x80) { /* a pending change above it */
+        out[n++] = 2;
+        out[n++] = 0;
+        for (uint32_t id = 4; id <= 5; id++) {
+            for (int s = 0; s < 4; s++) {
+                out[n++] = (uint8_t)(id >> (8 * s));
+            }
+        }
+        zx += 1 + (len > 2 ? b[2] % 4 : 0);
+        for (int s = 0; s < 8; s++) {
+            out[n++] = (uint8_t)(zx >> (8 * s));
+        }
+    }
+    return n;
+}
+
 static void op_forge(struct world *w, struct fz *in)
 {
     static uint8_t data[256];
@@ -224,6 +274,9 @@ static void op_forge(struct world *w, struct fz *in)
     memcpy(data, bytes, len);
     m.data = (struct zab_buf){len ? data : NULL, len};
     graft_live(w->z[to], from, live, &m);
+    if (m.type == ZAB_MSG_VOTE && (live & 0x30) != 0) {
+        m.data = (struct zab_buf){data, vote_config(w->z[to], live, bytes, len, data)};
+    }
     if (m.type >= ZAB_MSG_VOTE && m.type <= ZAB_MSG_TYPE_MAX) {
         uint8_t buf[BUF_MAX];
         size_t n; /* through the codec, as a peer's bytes would come */
@@ -317,6 +370,30 @@ static void run_op(struct world *w, struct fz *in)
     }
 }
 
+/* Config entries in the fuzz programs' SUBMITs: "CFG!", n_voters, n_observers, one byte per id. */
+static int fuzz_config_of(void *ctx, struct zab_buf b, struct zab_members *next)
+{
+    (void)ctx;
+    if (b.len < 6 || memcmp(b.data, "CFG!", 4) != 0) {
+        return 0;
+    }
+    uint32_t nv = b.data[4], no = b.data[5];
+    if (nv > ZAB_PEERS_MAX || no > ZAB_MEMBERS_MAX || b.len != 6 + (size_t)nv + no) {
+        return 0;
+    }
+    memset(next, 0, sizeof(*next));
+    next->n_voters = nv;
+    next->n_observers = no;
+    for (uint32_t i = 0; i < nv + no; i++) {
+        if (i < nv) {
+            next->voters[i] = b.data[6 + i];
+        } else {
+            next->observers[i - nv] = b.data[6 + i];
+        }
+    }
+    return 1;
+}
+
 static void start(struct world *w, uint8_t variant)
 {
     static const uint32_t windows[] = {4, 16, 64, 500};
@@ -328,6 +405,15 @@ static void start(struct world *w, uint8_t variant)
         cfg.window = windows[variant & 3];
         cfg.max_outstanding = variant & 4 ? 64 : 4;
         cfg.counter_max = counters[(variant >> 3) & 3];
+        /* the higher bits also pick the incarnation (below): configurations (issue 13), votes
+         * trusted (sslQuorum), and a window bound by bytes (issue 11) */
+        if (variant & 0x20) {
+            cfg.config_of = fuzz_config_of;
+            cfg.peers_authenticated = (variant & 0x40) != 0;
+        }
+        if (variant & 0x80) {
+            cfg.window_bytes = 256;
+        }
         w->z[i] = zab_new(&cfg);
         ZK_ASSERT(w->z[i] != NULL);
         struct zab_event ev = {.type = ZAB_START};
