@@ -587,7 +587,7 @@ static void print_table(const struct row *rows, int n, const struct summary *s)
     const char *hdr[] = {"ID", "MODE", "ZXID", "LAG", "CONNS", "OUTSTANDING", "LAT AVG/MAX MS",
                          "ADDRESS"};
     enum { NCOL = 8 };
-    static char cells[MAX_ROWS][NCOL][320];
+    static char cells[MAX_ROWS][NCOL][512]; /* the longest: address, note and error */
     size_t width[NCOL];
     for (int c = 0; c < NCOL; c++)
         width[c] = strlen(hdr[c]);

@@ -71,10 +71,23 @@ def children(pid):
         return []
 
 
+def holds_sockets(pid):
+    try:
+        return any(os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+                   for fd in os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return False
+
+
 def stop_snapshot_child(ens, i, timeout=30):
-    """Waits for member i's snapshot child (its only child process) and stops it (SIGSTOP)."""
+    """Waits for member i's snapshot child (its only child process) to be past its first steps
+    (it has closed the member's sockets and asked to die with it) and stops it (SIGSTOP). A
+    child stopped in the microseconds between fork and those steps would be a race of the
+    test's making, not one a member meets."""
     kids = wait_for(lambda: children(ens.pid(i)), timeout, "member %d to fork a snapshot" % i,
                     interval=0.0005)
+    wait_for(lambda: not holds_sockets(kids[0]), 5, "the snapshot child to close the sockets",
+             interval=0.0005)
     os.kill(kids[0], signal.SIGSTOP)
     return kids[0]
 
