@@ -403,10 +403,6 @@ static int on_receive(struct zab *z, uint32_t from, const struct zab_msg *m)
     if (!msg_check(z, from, m)) {
         return ZAB_EINVAL;
     }
-    if (z->out) {
-        /* removed members take nothing; they only tell a looking voter what they hold */
-        return m->type == ZAB_MSG_VOTE ? election_recv_out(z, from, m) : ZAB_EINVAL;
-    }
     if (m->type == ZAB_MSG_VOTE) {
         return election_recv(z, from, m);
     }

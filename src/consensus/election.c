@@ -7,11 +7,14 @@
 #include "common/assert.h"
 #include "consensus/internal.h"
 
+static bool hint_excludes(const struct zab *z, uint32_t id);
+static void adopt(struct zab *z, const struct zab_vote *v);
+
 /* A candidate votes for itself; anyone else (an observer, a joiner, a voter of a pending
  * configuration only) starts with no candidate and takes the first valid vote it gets. */
 static struct zab_vote own_vote(const struct zab *z)
 {
-    if (!candidate(z)) {
+    if (!candidate(z) || hint_excludes(z, z->cfg.my_id)) {
         return (struct zab_vote){0, 0, 0};
     }
     return (struct zab_vote){z->cfg.my_id, ring_last(&z->log), z->current_epoch};
@@ -54,6 +57,15 @@ static bool hinted(const struct zab *z, uint32_t id)
            (mem_voter(&el->hint.cur, id) || (el->hint.has_pend && mem_voter(&el->hint.pend, id)));
 }
 
+/* A newer configuration that does not name id a voter: id cannot lead it, so we do not vote for
+ * it (else a member that missed the change keeps voting for a removed candidate whose vote beats
+ * the others', and the members that know the change never get its vote: zab-sim readd-leader
+ * seed 671). */
+static bool hint_excludes(const struct zab *z, uint32_t id)
+{
+    return z->el.has_hint && id != 0 && !hinted(z, id);
+}
+
 /* A voter of ours or of the hint: its votes and answers are recorded, we send it ours. */
 static bool electorate(const struct zab *z, uint32_t id)
 {
@@ -72,9 +84,11 @@ static bool hint_quorum(const struct zab *z, const struct idset *s)
 static bool cfg_newer(const struct vote_cfg *c, uint64_t cur_zxid, const struct zab_members *cur,
                       bool has_pend, uint64_t pend_zxid)
 {
-    if (c->cur_zxid > cur_zxid && !(has_pend && c->cur_zxid <= pend_zxid)) {
-        return !mem_equal(&c->cur, cur) || has_pend;
+    if (c->cur_zxid > cur_zxid && !(has_pend && c->cur_zxid <= pend_zxid) &&
+        (!mem_equal(&c->cur, cur) || has_pend)) {
+        return true;
     }
+    /* an equal cur may still come with a newer pending change (zab-sim replace seed 378) */
     uint64_t ours = has_pend ? pend_zxid : cur_zxid;
     return c->has_pend && c->pend_zxid > ours;
 }
@@ -92,7 +106,7 @@ static bool learn_hint(struct zab *z, const struct zab_msg *m)
     }
     if (z->cfg.peers_authenticated && z->has_pend && c.cur_zxid == z->pend_zxid &&
         mem_equal(&c.cur, &z->pend)) {
-        cfg_set_cur(z, &z->pend, z->pend_zxid, true); /* cfg_settle acts on it */
+        cfg_set_cur(z, &z->pend, z->pend_zxid); /* cfg_settle acts on it */
         z->has_pend = false;
         return true;
     }
@@ -151,9 +165,7 @@ void election_start(struct zab *z)
     memset(z->el.outof, 0, sizeof(z->el.outof));
     z->el.finalizing = false;
     z->el.has_hint = false;
-    if (!z->out) {
-        broadcast_vote(z); /* a removed member stays quiet */
-    }
+    broadcast_vote(z);
 }
 
 /* Voters answer anyone's looking vote (that is how observers and joiners find the leader). */
@@ -221,13 +233,14 @@ static void decide(struct zab *z)
 static void recv_looking(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
     struct zab_vote v = {m->leader, m->zxid, m->epoch}; /* leader is counted or 0 (msg_check) */
-    bool better = v.leader != 0 &&
+    bool better = v.leader != 0 && !hint_excludes(z, v.leader) &&
                   (z->el.proposal.leader == 0 || zab_vote_beats(&v, &z->el.proposal));
     if (m->nonce > z->el.round) {
         z->el.round = m->nonce;
         memset(z->el.recv, 0, sizeof(z->el.recv));
         struct zab_vote mine = own_vote(z);
-        bool theirs = v.leader != 0 && (mine.leader == 0 || zab_vote_beats(&v, &mine));
+        bool theirs = v.leader != 0 && !hint_excludes(z, v.leader) &&
+                      (mine.leader == 0 || zab_vote_beats(&v, &mine));
         adopt(z, theirs ? &v : &mine);
     } else if (m->nonce < z->el.round) {
         send_vote(z, from, ZAB_LOOKING, &z->el.proposal); /* help it catch up */
@@ -283,19 +296,39 @@ static int recv_established(struct zab *z, uint32_t from, const struct zab_msg *
     return ZAB_OK;
 }
 
-/* A member a committed change removed takes nothing, but tells a looking candidate that asks
- * what it holds: a member that restarted without the change may need that to go on (its own
- * vote in the asker's round, for no one, so nobody answers it back). */
-int election_recv_out(struct zab *z, uint32_t from, const struct zab_msg *m)
+/* A member outside its configuration (removed by a committed change, or a joiner) that follows
+ * a leader tells a looking candidate that asks what configuration it holds: a member that
+ * restarted without the change may need that to go on. The answer is its own vote in the
+ * asker's round, for no one, so nobody answers it back. */
+static int answer_outside(struct zab *z, uint32_t from, const struct zab_msg *m)
 {
-    ZK_ASSERT(z->out);
-    if (m->state != ZAB_LOOKING || m->leader == 0 || z->cfg.config_of == NULL) {
-        return ZAB_EINVAL; /* not to a vote for no one: two removed members would echo */
+    if (m->leader == 0 || z->cfg.config_of == NULL || mem_has(&z->cur, z->cfg.my_id)) {
+        return ZAB_EINVAL; /* not to a vote for no one: two such members would echo */
     }
     struct zab_msg a = {.type = ZAB_MSG_VOTE, .state = ZAB_LOOKING, .nonce = m->nonce,
                         .data = vote_data(z)};
     out_send(z, from, &a);
     return ZAB_OK;
+}
+
+/* Does a vote count as its sender's, as far as its configuration goes? Not when the sender's own
+ * configuration (its vote's data) is newer than ours and names it no voter: a change we missed
+ * removed it, and it votes only to find whom to follow. Counted, it made a quorum of the old
+ * configuration with a member far behind, again and again (zab-sim replace seed 1286). An older
+ * configuration of the sender's does not matter (a joiner that took the leader's configuration
+ * before the change adding it: we count it as our pending change says), nor one that is our own
+ * pending change (we count by our joint quorums, which is safe: zab-sim observer-flip seed 1925,
+ * an observer that was a voter of our cur). A forged claim can only make a vote not count. */
+static bool sender_votes(const struct zab *z, const struct zab_msg *m, uint32_t from)
+{
+    struct vote_cfg c;
+    if (m->data.len == 0 || !vote_cfg_decode(m->data, &c)) {
+        return true; /* a static ensemble (msg_check refused malformed data) */
+    }
+    bool voter = mem_voter(&c.cur, from) || (c.has_pend && mem_voter(&c.pend, from));
+    bool confirms_pend = z->has_pend && mem_equal(&c.cur, &z->pend); /* our joint quorums */
+    return voter || confirms_pend || !cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend,
+                                                z->pend_zxid);
 }
 
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
@@ -304,7 +337,8 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
     bool taken = learn_hint(z, m);
     /* a vote counts only from a voter of ours, for a voter of ours (or for no one); the hint's
      * voters are recorded too, to find whom to follow */
-    bool countable = electorate(z, from) && (m->leader == 0 || electorate(z, m->leader));
+    bool countable = electorate(z, from) && (m->leader == 0 || electorate(z, m->leader)) &&
+                     sender_votes(z, m, from);
     if (is_learner(z) && from == z->leader && m->state == ZAB_LOOKING && countable &&
         z->f.phase != F_BROADCAST) {
         taken = true;
@@ -315,9 +349,11 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
         election_start(z);
     }
     if (z->role != ZAB_LOOKING) {
-        if (m->state != ZAB_LOOKING || !counted(z, z->cfg.my_id)) {
-            return taken ? ZAB_OK : ZAB_EINVAL; /* voters answer looking members; observers
-                                                 * stay silent */
+        if (m->state != ZAB_LOOKING) {
+            return taken ? ZAB_OK : ZAB_EINVAL;
+        }
+        if (!counted(z, z->cfg.my_id)) {
+            return answer_outside(z, from, m); /* observers stay silent */
         }
         election_answer(z, from);
         return ZAB_OK;
@@ -343,9 +379,6 @@ int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)
 void election_tick(struct zab *z)
 {
     ZK_ASSERT(z->role == ZAB_LOOKING);
-    if (z->out) {
-        return;
-    }
     if (z->el.finalizing && z->now >= z->el.finalize_at) {
         z->el.finalizing = false;
         /* a reordered older vote may have replaced a matching one: decide only on a quorum */

@@ -178,7 +178,7 @@ static void on_newleader(struct zab *z, const struct zab_msg *m)
         if (z->has_pend && z->pend_zxid <= cz) {
             z->has_pend = false; /* committed: cur covers it */
         }
-        cfg_set_cur(z, &cur, cz, false);
+        cfg_set_cur(z, &cur, cz);
     }
     bool replace = z->f.snapped || (act_zxid == 0 && z->act_zxid == 0);
     if (replace && (act_zxid != z->act_zxid || !mem_equal(&act, &z->act))) {

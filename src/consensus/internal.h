@@ -187,10 +187,7 @@ struct zab {
     uint64_t cur_claim; /* the zxid our votes say cur is in force from: its entry's (or a
                          * leader's word), cfg.members_zxid at START (0: unknown) */
     bool has_pend;
-    bool out;         /* a committed change removed us: quiet until restarted */
     bool cfg_changed; /* cur changed this step: effects run at the end of the step */
-    bool cfg_was_in;  /* ... and whether we were in it before */
-    bool cfg_by_entry; /* ... by a config entry (not a sync's adoption) */
 
     struct election el;
     struct follower f;
@@ -219,7 +216,7 @@ bool mem_voter(const struct zab_members *m, uint32_t id);
 bool mem_has(const struct zab_members *m, uint32_t id); /* voter or observer */
 bool mem_equal(const struct zab_members *a, const struct zab_members *b);
 bool counted(const struct zab *z, uint32_t id);  /* voter of cur or of pend */
-bool candidate(const struct zab *z);             /* may propose itself: counted, not out */
+bool candidate(const struct zab *z);             /* may propose itself: a voter of cur or pend */
 void idset_add(struct idset *s, uint32_t id);
 bool quorum_in(const struct zab_members *m, const struct idset *s);
 bool has_quorum(const struct zab *z, const struct idset *s); /* of cur, and of pend if any */
@@ -231,7 +228,7 @@ void cfg_start(struct zab *z, uint64_t at);
 void cfg_on_append(struct zab *z, uint64_t zxid, const struct zab_members *m);
 void cfg_on_truncate(struct zab *z);
 void cfg_on_reset(struct zab *z, uint64_t zxid);
-void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid, bool by_entry);
+void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid);
 void cfg_settle(struct zab *z); /* end of step: activate a committed pend, run the effects */
 size_t cfg_wire_encode(const struct zab *z, uint8_t *buf);
 bool cfg_wire_decode(struct zab_buf b, struct zab_members *cur, uint64_t *act_zxid,
@@ -254,7 +251,6 @@ void election_start(struct zab *z);
 /* The *_recv handlers get messages that passed msg_check (core.c). They return ZAB_EINVAL, having
  * changed nothing, for a message that does not fit our state; ZAB_OK once it took effect. */
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m);
-int election_recv_out(struct zab *z, uint32_t from, const struct zab_msg *m); /* removed */
 void election_tick(struct zab *z);
 void election_answer(struct zab *z, uint32_t to); /* non-looking reply to a LOOKING vote */
 

@@ -72,7 +72,7 @@ bool counted(const struct zab *z, uint32_t id)
  * quorums (pitfall 17), and that may be a voter of either side of a pending change. */
 bool candidate(const struct zab *z)
 {
-    return !z->out && counted(z, z->cfg.my_id);
+    return counted(z, z->cfg.my_id);
 }
 
 void idset_add(struct idset *s, uint32_t id)
@@ -130,14 +130,9 @@ void cfg_start(struct zab *z, uint64_t at)
     z->has_pend = false;
 }
 
-void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid, bool by_entry)
+void cfg_set_cur(struct zab *z, const struct zab_members *m, uint64_t zxid)
 {
-    if (!z->cfg_changed) {
-        z->cfg_was_in = mem_has(&z->cur, z->cfg.my_id);
-        z->cfg_by_entry = false;
-    }
     z->cfg_changed = true;
-    z->cfg_by_entry = z->cfg_by_entry || by_entry;
     z->cur = *m;
     z->cur_zxid = zxid;
     z->cur_claim = zxid;
@@ -151,7 +146,7 @@ void cfg_on_append(struct zab *z, uint64_t zxid, const struct zab_members *m)
         return; /* already in force (a stream re-delivers what a snapshot covered) */
     }
     if (z->has_pend && z->pend_zxid < zxid) {
-        cfg_set_cur(z, &z->pend, z->pend_zxid, true);
+        cfg_set_cur(z, &z->pend, z->pend_zxid);
     }
     z->pend = *m;
     z->pend_zxid = zxid;
@@ -180,7 +175,7 @@ void cfg_on_reset(struct zab *z, uint64_t zxid)
 void cfg_settle(struct zab *z)
 {
     if (z->has_pend && z->committed >= z->pend_zxid) {
-        cfg_set_cur(z, &z->pend, z->pend_zxid, true);
+        cfg_set_cur(z, &z->pend, z->pend_zxid);
         z->has_pend = false;
     }
     if (!z->cfg_changed) {
@@ -188,13 +183,9 @@ void cfg_settle(struct zab *z)
     }
     z->cfg_changed = false;
     uint32_t me = z->cfg.my_id;
-    if (z->cfg_by_entry && z->cfg_was_in && !mem_has(&z->cur, me)) {
-        z->out = true; /* removed: finish what is committed, then stay quiet */
-        if (z->role != ZAB_LOOKING) {
-            election_start(z);
-        }
-        return;
-    }
+    /* A member the change removed goes on as a learner outside the configuration, as ZooKeeper's
+     * removed server does: it follows the leader (serving its clients), votes for no one, and
+     * votes again once a later change adds it back. */
     if (z->role == ZAB_LEADING && !mem_voter(&z->cur, me)) {
         election_start(z); /* the change that removed us as a voter is committed: step down */
     } else if (is_learner(z) && learner_role(z) != z->role) {

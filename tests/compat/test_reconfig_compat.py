@@ -9,8 +9,7 @@ has client port base+i, peer base+10+i, election base+20+i; ids 1..6 are used), 
 ZK_TICK_TIME, ZABKEEPER_BIN.
 
 The tests share one ensemble and run in file order. What ZooKeeper 3.8 answers is the
-specification; the cases where zabkeeper answers otherwise are marked xfail(strict) for
-zabkeeper with the difference in `reason` (so they turn into failures once zabkeeper agrees).
+specification: both servers must pass every case (no differences are left).
 
 kazoo 2.8 does not know error -123 (ReconfigDisabled): its connection thread would die on it
 and the call never return, so the code is registered here and every call has a timeout.
@@ -44,12 +43,6 @@ if -123 not in kex.EXCEPTIONS:  # `in` does not create the entry of the defaultd
     @kex._zookeeper_exception(-123)
     class ReconfigDisabledError(kex.ZookeeperError):
         """ZooKeeper's ReconfigDisabled (-123), unknown to kazoo 2.8."""
-
-
-def diverges(reason):
-    """xfail on zabkeeper (strict: an XPASS fails, so the mark goes once zabkeeper agrees)."""
-    return pytest.mark.xfail(ZAB, reason="zabkeeper differs from ZooKeeper 3.8: " + reason,
-                             strict=True)
 
 
 def line(j, role=None):
@@ -381,12 +374,6 @@ def test_remove_leader(ens):
 
 # ------------------------------------- what a removed member does (last: may leave it broken)
 
-@diverges("a removed member stops serving (its clients are disconnected) and stays looking: "
-          "added back while it runs, it never follows again (nor after a restart with its data: "
-          "it applies its own removal again and goes looking; a wiped data directory rejoins, "
-          "but only the first time: tests/integration/test_membership_pending.py). ZooKeeper's removed server becomes a non-voting participant "
-          "(QuorumPeer.updateLearnerType: 'I'm not in the view') that keeps following and "
-          "serving, and votes again once added back")
 def test_removed_member_follows_and_readd_without_restart(ens):
     leader = leader_of((1, 2, 3))
     f = [i for i in (1, 2, 3) if i != leader][0]

@@ -33,7 +33,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compat"))
 from ensemble import Ensemble, wait_for  # noqa: E402
-from zkwire import close_clients as close  # noqa: E402  (test_membership_pending.py uses it)
+from zkwire import close_clients as close  # noqa: E402
 
 kazoo_client = pytest.importorskip("kazoo.client")
 from kazoo import exceptions as kex  # noqa: E402
@@ -632,3 +632,104 @@ def test_c_client(ens):
                        text=True, timeout=120)
     assert p.returncode == 0 and "PASS" in p.stdout, p.stdout + p.stderr
     ens.serving((1, 2, 3))
+
+
+# ----------------------------------------------------- e. removed members follow on and rejoin
+# (the rejoin case, its own ports: 28210..28239)
+
+def test_rejoin_keeps_clients_of_members_spelling_hosts_differently(ens):
+    """Members that spell a host differently (localhost / 127.0.0.1) form one ensemble; a
+    reconfig that changes no address must not make any of them drop its links or clients."""
+    ens.setup(3)
+    for i in (1, 2, 3):
+        ens.write(i, [ens.line(j, "localhost" if (i + j) % 2 else "127.0.0.1")
+                      for j in (1, 2, 3)])
+    ens.launch((1, 2, 3))
+    ens.serving((1, 2, 3))
+    clients, states = {}, {}
+    for i in (1, 2, 3):
+        clients[i] = ens.kclient((i,))
+        states[i] = []
+        clients[i].add_listener(states[i].append)
+    offsets = {i: ens.log_size(i) for i in (1, 2, 3)}
+    admin = ens.kclient((1, 2, 3), auth=True)
+    text, _ = reconfig(admin, leaving="9")  # not a member: a new version, nothing else changes
+    for i in (1, 2, 3):  # every member has applied the change
+        wait_for(lambda: version_of(ens.config(i)) == version_of(text), 15,
+                 "member %d to apply the new version" % i)
+    ens.serving((1, 2, 3))
+    close(admin, *clients.values())
+    dropped = {i: s for i, s in states.items() if KazooState.SUSPENDED in s}
+    logs = {i: [l for l in ens.log_since(i, offsets[i]).splitlines()
+                if "lost the quorum" in l or "role looking" in l] for i in (1, 2, 3)}
+    assert not dropped and not any(logs.values()), \
+        "a reconfig that changes no address disconnected clients %s; logs: %s" % (dropped, logs)
+
+
+def removed_follower(ens):
+    """Three members, a follower removed; returns (its id, the others, a super client)."""
+    leader = three(ens)
+    f = [i for i in (1, 2, 3) if i != leader][0]
+    rest = [i for i in (1, 2, 3) if i != f]
+    admin = ens.kclient(rest, auth=True)
+    reconfig(admin, leaving=str(f))
+    ens.serving(rest)
+    return f, rest, admin
+
+
+def as_joiner(ens, f, rest, wipe):
+    """Member f stopped and started with the current servers plus itself (its data wiped or
+    kept); True if it serves within 15 s."""
+    ens.stop(f)
+    d = os.path.join(ens.dir, "m%d" % f)
+    for name in os.listdir(d):
+        if ".dynamic." in name:
+            os.unlink(os.path.join(d, name))
+    if wipe:
+        shutil.rmtree(os.path.join(d, "data"))
+    ens.write(f, [ens.line(j) for j in sorted(rest + [f])])
+    ens.launch((f,))
+    try:
+        wait_for(lambda: ens.mode(f) is not None, 15, "member %d to serve as a joiner" % f)
+        return True
+    except pytest.fail.Exception:
+        return False
+
+
+def test_rejoin_removed_member_serves_and_is_readded_while_running(ens):
+    """As ZooKeeper's removed server: it follows on outside the configuration, serving its
+    clients the writes made after its removal, and votes again once added back."""
+    f, rest, admin = removed_follower(ens)
+    on_f = ens.kclient((f,))
+    try:
+        admin.create("/while-removed", b"x")
+        wait_for(lambda: on_f.exists("/while-removed"), 15,
+                 "the removed member %d to serve a write made after its removal" % f)
+        assert f not in servers_of(ens.config(f)), "member %d still lists itself" % f
+        reconfig(admin, joining=ens.line(f))
+        wait_for(lambda: ens.mode(f) == "follower", 15, "re-added member %d to follow" % f)
+        ens.serving((1, 2, 3))
+    finally:
+        close(admin, on_f)
+
+
+def test_rejoin_removed_member_restarted_with_its_data(ens):
+    f, rest, admin = removed_follower(ens)
+    assert as_joiner(ens, f, rest, wipe=False), \
+        "member %d, removed, then restarted with its data as a joiner, does not serve" % f
+    reconfig(admin, joining=ens.line(f))
+    close(admin)
+    ens.serving((1, 2, 3))
+
+
+def test_rejoin_reused_id_after_second_removal(ens):
+    """Replacing a member under the same id twice (wiped each time)."""
+    f, rest, admin = removed_follower(ens)
+    assert as_joiner(ens, f, rest, wipe=True)
+    reconfig(admin, joining=ens.line(f))
+    ens.serving((1, 2, 3))
+    reconfig(admin, leaving=str(f))
+    ens.serving(rest)
+    close(admin)
+    assert as_joiner(ens, f, rest, wipe=True), \
+        "member %d, wiped and started as a joiner after its second removal, does not serve" % f

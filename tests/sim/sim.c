@@ -472,8 +472,12 @@ static void send_one(struct sim *s, struct member *mb, const struct zab_out_msg 
     if (msg.type != ZAB_MSG_VOTE) {
         s->link_nonce[from][to] = msg.nonce;
     }
-    trace(s, "m%u -> m%u %s e%u z%#" PRIx64 " z2%#" PRIx64 " n%" PRIx64 "%s", mb->id, om->to,
-          zab_msg_type_name(msg.type), msg.epoch, msg.zxid, msg.zxid2, msg.nonce,
+    char vote[32] = "";
+    if (msg.type == ZAB_MSG_VOTE) {
+        snprintf(vote, sizeof(vote), " for m%u state %u", msg.leader, msg.state);
+    }
+    trace(s, "m%u -> m%u %s e%u z%#" PRIx64 " z2%#" PRIx64 " n%" PRIx64 "%s%s", mb->id, om->to,
+          zab_msg_type_name(msg.type), msg.epoch, msg.zxid, msg.zxid2, msg.nonce, vote,
           s->cut[from][to] ? " (cut)" : "");
     int copies = s->cut[from][to] || rng_chance(&s->rng, s->p_loss) ? 0 : 1;
     copies += copies && rng_chance(&s->rng, s->p_dup);
@@ -870,7 +874,8 @@ static bool converged(const struct sim *s)
 
 static const char *const plan_names[SIM_PLAN_COUNT] = {
     "none", "grow", "grow-twice", "shrink", "replace", "while-down", "remove-leader",
-    "crash-proposed", "crash-committed", "observer-flip", "dead-observers",
+    "crash-proposed", "crash-committed", "observer-flip", "dead-observers", "readd",
+    "readd-leader",
 };
 
 const char *sim_plan_name(enum sim_plan p) { return p < SIM_PLAN_COUNT ? plan_names[p] : "?"; }
@@ -940,6 +945,12 @@ static void plan_init(struct sim *s)
         *p = (struct plan){4, obs, 2, {voters_of(four, 4), obs}};
         break;
     }
+    case SIM_PLAN_READD:
+        *p = (struct plan){5, voters_of(five, 5), 2, {five_less(s, 1), voters_of(five, 5)}};
+        break;
+    case SIM_PLAN_READD_LEADER: /* the first target is the leader's at the time of the change */
+        *p = (struct plan){5, voters_of(five, 5), 2, {voters_of(five, 5), voters_of(five, 5)}};
+        break;
     case SIM_PLAN_DEAD_OBSERVERS: {
         struct zab_members obs = voters_of(three, 3);
         obs.n_observers = 2;
@@ -1022,7 +1033,8 @@ static void plan_tick(struct sim *s)
         return; /* no leader, or the submitted change may still commit */
     }
     struct zab_members target = s->plan.steps[s->step];
-    if (s->o.plan == SIM_PLAN_REMOVE_LEADER) {
+    if (s->o.plan == SIM_PLAN_REMOVE_LEADER ||
+        (s->o.plan == SIM_PLAN_READD_LEADER && s->step == 0)) {
         target.n_voters = 0;
         for (uint32_t i = 0; i < s->gcfg.n_voters; i++) {
             if (s->gcfg.voters[i] != l->id) {

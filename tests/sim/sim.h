@@ -30,6 +30,8 @@ struct sim_opts {
         SIM_PLAN_CRASH_COMMITTED, /* shrink 5 -> 3; the leader crashes right after committing */
         SIM_PLAN_OBSERVER_FLIP, /* 3 voters + observer 4: 4 becomes a voter, then an observer */
         SIM_PLAN_DEAD_OBSERVERS, /* 3 voters + 2 observers, both observers die for good */
+        SIM_PLAN_READD,         /* 5 voters -> one drawn at random removed -> added back */
+        SIM_PLAN_READD_LEADER,  /* 5 voters -> the leader removed -> added back */
         SIM_PLAN_COUNT,
     } plan;
 };

@@ -37,6 +37,9 @@ Test(sim_members, crash_proposed) { expect_plan_clean(SIM_PLAN_CRASH_PROPOSED, 1
 Test(sim_members, crash_committed) { expect_plan_clean(SIM_PLAN_CRASH_COMMITTED, 1, 300); }
 Test(sim_members, observer_flip) { expect_plan_clean(SIM_PLAN_OBSERVER_FLIP, 1, 300); }
 Test(sim_members, dead_observers) { expect_plan_clean(SIM_PLAN_DEAD_OBSERVERS, 1, 300); }
+/* A removed member follows on outside the configuration and votes again once added back. */
+Test(sim_members, readd) { expect_plan_clean(SIM_PLAN_READD, 1, 300); }
+Test(sim_members, readd_leader) { expect_plan_clean(SIM_PLAN_READD_LEADER, 1, 300); }
 /* seeds past the CI range that found bugs, kept as regressions (docs/consensus.md) */
 Test(sim_members, regressions)
 {
@@ -44,4 +47,14 @@ Test(sim_members, regressions)
      * member, which went quiet for good) */
     expect_plan_clean(SIM_PLAN_REMOVE_LEADER, 317, 1);
     expect_plan_clean(SIM_PLAN_REMOVE_LEADER, 798, 1);
+    /* a member that missed the removal kept voting for the removed, restarted candidate */
+    expect_plan_clean(SIM_PLAN_READD_LEADER, 671, 1);
+    /* a joiner took the first of two changes for its removal and went quiet */
+    expect_plan_clean(SIM_PLAN_GROW_TWICE, 393, 1);
+    /* a hint with our cur and a newer pending change was not taken as newer */
+    expect_plan_clean(SIM_PLAN_REPLACE, 378, 1);
+    /* a removed member's vote elected a member far behind, again and again */
+    expect_plan_clean(SIM_PLAN_REPLACE, 1286, 1);
+    /* ...but an observer that was a voter of our cur still counts by our joint quorums */
+    expect_plan_clean(SIM_PLAN_OBSERVER_FLIP, 1925, 1);
 }

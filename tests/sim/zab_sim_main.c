@@ -16,7 +16,8 @@ static void usage(void)
                     "                --hostile (a forging peer injects messages)\n"
                     "                --big (payloads up to 16 KiB, window_bytes 64 KiB)\n"
                     "                --plan grow|grow-twice|shrink|replace|while-down|remove-leader|\n"
-                    "                       crash-proposed|crash-committed|observer-flip|dead-observers\n"
+                    "                       crash-proposed|crash-committed|observer-flip|dead-observers|\n"
+                    "                       readd|readd-leader\n"
                     "                       (a membership schedule; --members is then the plan's)\n"
                     "                --sabotage new-quorum-only (with --plan)\n");
     exit(2);
