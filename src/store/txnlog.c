@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -407,21 +408,26 @@ int64_t txnlog_meta_get(struct txnlog *log, const char *name, int64_t def)
     return result;
 }
 
-/* LMDB reports its map address only for fixed maps: find our data.mdb mapping once. */
+/* LMDB reports its map address only for fixed maps: find our data.mdb mapping once, by device
+ * and inode (a path may be spelled otherwise in /proc/self/maps: "..", symlinks). */
 static void find_map(struct txnlog *log)
 {
-    char want[600], line[1024];
-    snprintf(want, sizeof want, "%s/data.mdb", log->path);
+    mdb_filehandle_t fd;
+    struct stat st;
+    if (mdb_env_get_fd(log->env, &fd) != 0 || fstat(fd, &st) != 0)
+        return;
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)
         return;
+    char line[1024];
     while (fgets(line, sizeof line, f)) {
-        unsigned long start, end, offset;
-        char *slash = strchr(line, '/');
-        if (!slash || sscanf(line, "%lx-%lx %*s %lx", &start, &end, &offset) != 3 || offset)
+        unsigned long start, end, offset, inode;
+        unsigned dev_major, dev_minor;
+        if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &start, &end, &offset, &dev_major,
+                   &dev_minor, &inode) != 6 || offset != 0)
             continue;
-        slash[strcspn(slash, "\n")] = '\0';
-        if (!strcmp(slash, want) || (strstr(slash, "/data.mdb") && strstr(want, slash))) {
+        if (inode == (unsigned long)st.st_ino && dev_major == major(st.st_dev) &&
+            dev_minor == minor(st.st_dev)) {
             log->map_addr = (void *)start;
             log->map_len = end - start;
             break;
