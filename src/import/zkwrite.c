@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/fsdir.h"
 #include "import/zkimport_internal.h"
 #include "proto/jute.h"
 #include "store/snapfile.h"
@@ -232,13 +233,7 @@ static int refuse_existing(struct zkimp *im, const char *dir, const char *name)
 
 static int fsync_dir(struct zkimp *im, const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return zkimp_fail(im, "cannot open %s: %s", dir, strerror(errno));
-    int rc = fsync(fd) == 0 ? 0 : zkimp_fail(im, "fsync %s: %s", dir, strerror(errno));
-    if (close(fd) != 0 && rc == 0)
-        rc = zkimp_fail(im, "close %s: %s", dir, strerror(errno));
-    return rc;
+    return zk_fsync_dir(dir) == 0 ? 0 : zkimp_fail(im, "fsync %s: %s", dir, strerror(errno));
 }
 
 /* The LMDB environment's files, then the directory (best effort: we are failing). */

@@ -11,6 +11,7 @@
 
 #include "common/alloc.h"
 #include "common/assert.h"
+#include "common/fsdir.h"
 #include "common/hist.h"
 #include "common/log.h"
 #include "proto/jute.h"
@@ -58,6 +59,21 @@ static int make_dir(const char *dir)
     return 0;
 }
 
+/* The names of the files and directories just opened or created (LMDB's, the journals, our
+ * directories) survive a power loss only once their directories are synced: without this a
+ * member's first acknowledged writes and epochs could vanish with a directory entry. */
+static int sync_dirs(const struct storage_config *cfg, const char *log_dir)
+{
+    const char *dirs[] = {log_dir, cfg->log_dir, cfg->data_dir};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (zk_fsync_dir(dirs[i]) != 0) {
+            ZK_ERROR("cannot sync the directory %s: %s", dirs[i], strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int storage_open(struct storage **out, struct event_base *base, const struct storage_config *cfg)
 {
     *out = NULL;
@@ -69,7 +85,8 @@ int storage_open(struct storage **out, struct event_base *base, const struct sto
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/zabkeeper-log", cfg->log_dir);
     if (make_dir(cfg->data_dir) || make_dir(cfg->log_dir) || make_dir(s->snap_dir) ||
-        make_dir(dir) || dlog_open(&s->log, base, dir, cfg->lmdb_map_bytes) != 0)
+        make_dir(dir) || dlog_open(&s->log, base, dir, cfg->lmdb_map_bytes) != 0 ||
+        sync_dirs(cfg, dir))
         goto fail;
     s->snapper = snapshotter_new(s->snap_dir);
     if (!s->snapper)

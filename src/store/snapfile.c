@@ -15,6 +15,7 @@
 
 #include "common/alloc.h"
 #include "common/assert.h"
+#include "common/fsdir.h"
 #include "proto/jute.h"
 
 #define HEADER_MAGIC "ZKSNAP02"
@@ -71,16 +72,6 @@ static int pread_all(int fd, void *p, size_t len, uint64_t off)
         off += (uint64_t)n;
     }
     return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static void make_header(uint8_t out[SNAPFILE_HEADER_LEN], int64_t zxid)
@@ -183,7 +174,7 @@ int snapfile_commit(struct snapfile_writer *w, char *err, size_t err_size)
     }
     int rc = close(w->fd);
     w->fd = -1;
-    if (rc != 0 || rename(w->tmp, w->final) != 0 || fsync_dir(w->dir) != 0) {
+    if (rc != 0 || rename(w->tmp, w->final) != 0 || zk_fsync_dir(w->dir) != 0) {
         set_err(err, err_size, "%s: %s", w->final, strerror(errno));
         snapfile_abort(w);
         return -1;
@@ -485,7 +476,7 @@ int snapfile_receive_finish(struct snapfile_receiver *r, char *err, size_t err_s
         set_err(err, err_size, "only %llu of %llu bytes", (unsigned long long)r->have,
                 (unsigned long long)r->size);
     else if (read_open_file(r->fd, r->zxid, NULL, NULL, err, err_size) == 0) {
-        if (fdatasync(r->fd) != 0 || rename(r->partial, r->final) != 0 || fsync_dir(r->dir) != 0)
+        if (fdatasync(r->fd) != 0 || rename(r->partial, r->final) != 0 || zk_fsync_dir(r->dir) != 0)
             set_err(err, err_size, "%s: %s", r->final, strerror(errno));
         else
             rc = 0;
