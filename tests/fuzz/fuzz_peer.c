@@ -11,6 +11,7 @@
 #include "common/assert.h"
 #include "consensus/internal.h"
 #include "fuzz_input.h"
+#include "sim/cfg_bytes.h"
 
 #define MEMBERS 3
 #define QUEUE_MAX 1024
@@ -76,7 +77,7 @@ struct observed {
     struct leader l;
     struct zab_members cur, pend, act; /* the configuration state */
     uint64_t cur_zxid, pend_zxid, act_zxid, cur_claim;
-    bool has_pend, out;
+    bool has_pend;
 };
 
 static void observe(const struct zab *z, struct observed *o)
@@ -103,7 +104,6 @@ static void observe(const struct zab *z, struct observed *o)
     o->act_zxid = z->act_zxid;
     o->cur_claim = z->cur_claim;
     o->has_pend = z->has_pend;
-    o->out = z->out;
 }
 
 static bool tracing; /* FUZZ_TRACE=1: print every event, to read a crashing program */
@@ -374,24 +374,7 @@ static void run_op(struct world *w, struct fz *in)
 static int fuzz_config_of(void *ctx, struct zab_buf b, struct zab_members *next)
 {
     (void)ctx;
-    if (b.len < 6 || memcmp(b.data, "CFG!", 4) != 0) {
-        return 0;
-    }
-    uint32_t nv = b.data[4], no = b.data[5];
-    if (nv > ZAB_PEERS_MAX || no > ZAB_MEMBERS_MAX || b.len != 6 + (size_t)nv + no) {
-        return 0;
-    }
-    memset(next, 0, sizeof(*next));
-    next->n_voters = nv;
-    next->n_observers = no;
-    for (uint32_t i = 0; i < nv + no; i++) {
-        if (i < nv) {
-            next->voters[i] = b.data[6 + i];
-        } else {
-            next->observers[i - nv] = b.data[6 + i];
-        }
-    }
-    return 1;
+    return cfg_bytes_decode(b.data, b.len, next);
 }
 
 static void start(struct world *w, uint8_t variant)

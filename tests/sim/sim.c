@@ -2,6 +2,8 @@
  * reordering network (messages travel encoded), a client stream, and the invariant checkers. */
 #include "sim_internal.h"
 
+#include "cfg_bytes.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -113,24 +115,7 @@ static size_t make_payload(uint64_t id, uint8_t *buf, bool big)
 static int sim_config_of(void *ctx, struct zab_buf b, struct zab_members *next)
 {
     (void)ctx;
-    if (b.len < 14 || memcmp(b.data + 8, "CFG!", 4) != 0) {
-        return 0;
-    }
-    uint32_t nv = b.data[12], no = b.data[13];
-    if (nv > ZAB_PEERS_MAX || no > ZAB_MEMBERS_MAX || b.len != 14 + (size_t)nv + no) {
-        return 0;
-    }
-    memset(next, 0, sizeof(*next));
-    next->n_voters = nv;
-    next->n_observers = no;
-    for (uint32_t i = 0; i < nv + no; i++) {
-        if (i < nv) {
-            next->voters[i] = b.data[14 + i];
-        } else {
-            next->observers[i - nv] = b.data[14 + i];
-        }
-    }
-    return 1;
+    return b.len >= 8 && cfg_bytes_decode(b.data + 8, b.len - 8, next);
 }
 
 static size_t make_config_payload(uint64_t id, const struct zab_members *m, uint8_t *buf)
