@@ -30,10 +30,11 @@ snapshotter.c forks and writes without closing anything). When the member is SIG
 child still writes (seconds for a big tree), the child keeps the client and peer listening
 sockets: the restarted member cannot bind them (`cannot bind peer port ...: Address already in
 use; retrying`) until the child exits, and clients connecting meanwhile wait in a backlog nobody
-accepts instead of being refused and moving on. test_restart_while_old_snapshot_child_runs holds
-the child with SIGSTOP (a long snapshot) and expects the restarted member to serve within 10 s.
-The fix: the child closes every inherited descriptor (Redis's child closes its listeners for the
-same reason) and asks for PR_SET_PDEATHSIG.
+accepts instead of being refused and moving on. The fix: the child closes every inherited
+descriptor (Redis's child closes its listeners for the same reason) and asks for
+PR_SET_PDEATHSIG. test_snapshot_child_dies_with_its_member holds the child with SIGSTOP (a long
+snapshot), SIGKILLs the member, expects the child to die with it and the restarted member to
+serve within 10 s.
 
 ctest: integ_snapshots_install.
 """
@@ -136,7 +137,10 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
         load.wait(timeout=60)
     fill(ens, "/past-snapcount", 12000, batch=1)
     ens.kill(f)
-    os.kill(child, signal.SIGKILL)
+    try:
+        os.kill(child, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it already died with F (the child asks for that: PR_SET_PDEATHSIG)
     # more than snapCount txns without F: the leader has a snapshot newer than F's state
     fill(ens, "/behind", 12000, batch=1, ids=[leader, g])
     # 2. F's replay starts a snapshot child (stopped); F receives the leader's file and is
@@ -187,7 +191,7 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
             ens.start(leader)
 
 
-def test_restart_while_old_snapshot_child_runs(ens):
+def test_snapshot_child_dies_with_its_member(ens):
     leader = ens.leader()
     f = next(i for i in range(1, ens.n + 1) if i != leader)
     load = subprocess.Popen([zkbench_bin(), "fill", "--connect", ens.hosts(), "--root",
@@ -199,10 +203,15 @@ def test_restart_while_old_snapshot_child_runs(ens):
         assert load.wait(timeout=120) == 0
     try:
         ens.kill(f)
+        # the child asked to die with the member (PR_SET_PDEATHSIG), stopped or not: it never
+        # keeps the member's ports or writes a file for a member that is gone
+        wait_for(lambda: state_of(child) in ("Z", "gone"), 10,
+                 "the snapshot child (pid %d) to die with member %d" % (child, f))
         ens.start(f)
-        wait_for(lambda: ens.mode(f) == "follower", 10,
-                 "member %d to serve again while its old snapshot child (pid %d) runs" % (f,
-                                                                                        child))
+        wait_for(lambda: ens.mode(f) == "follower", 10, "member %d to serve again" % f)
     finally:
-        os.kill(child, signal.SIGKILL)
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     ens.converged(60)
