@@ -447,7 +447,8 @@ static void on_ackepoch(struct zab *z, uint32_t idx, const struct zab_msg *m)
     bool voter = counted(z, p->id); /* a non-voter's history is truncated to ours, as any */
     if (voter && !z->l.synced_started &&
         zab_history_newer(m->epoch2, m->zxid, z->l.hist_epoch, z->l.hist_zxid)) {
-        election_start(z); /* pitfall 17: a follower is more recent; we must not lead */
+        election_start(z); /* a follower is more recent: a leader must hold the most
+                              * recent history of its quorum, so we must not lead */
         return;
     }
     if (!(m->flags & ZAB_MSG_F_ALREADY) && voter) {

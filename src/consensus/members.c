@@ -69,7 +69,7 @@ bool counted(const struct zab *z, uint32_t id)
 }
 
 /* Any voter of cur or pend may lead: the leader must hold the most recent history of its
- * quorums (pitfall 17), and that may be a voter of either side of a pending change. */
+ * quorums, and that may be a voter of either side of a pending change. */
 bool candidate(const struct zab *z)
 {
     return counted(z, z->cfg.my_id);

@@ -249,7 +249,7 @@ int zab_epochs_decode(const uint8_t *buf, size_t len, struct zab_epochs *e)
     }
     e->accepted_epoch = (uint32_t)read_uint(&r, UINT32_MAX);
     e->current_epoch = (uint32_t)read_uint(&r, UINT32_MAX);
-    /* acceptedEpoch >= currentEpoch is the load invariant (zab.md §1.2): refuse anything else */
+    /* acceptedEpoch >= currentEpoch is Zab's load invariant: refuse anything else */
     if (r.bad || r.left != 0 || e->current_epoch > e->accepted_epoch) {
         memset(e, 0, sizeof(*e));
         return ZAB_EMALFORMED;

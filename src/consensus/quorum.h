@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A vote as FLE compares them (zab.md §3.4). */
+/* A vote as FLE compares them: epoch, then zxid, then id (totalOrderPredicate). */
 struct zab_vote {
     uint32_t leader;
     uint64_t zxid;

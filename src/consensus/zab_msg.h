@@ -25,7 +25,7 @@ static inline uint64_t zab_zxid(uint32_t epoch, uint32_t counter)
 static inline uint32_t zab_epoch_of(uint64_t zxid) { return (uint32_t)(zxid >> 32); }
 static inline uint32_t zab_counter_of(uint64_t zxid) { return (uint32_t)(zxid & 0xffffffffu); }
 
-/* Message types. Names follow ZooKeeper's quorum packets (zab.md §2.2) plus the FLE vote. */
+/* Message types. Names follow ZooKeeper's quorum packets (Leader.java) plus the FLE vote. */
 enum zab_msg_type {
     ZAB_MSG_VOTE = 1,     /* FLE notification: state, leader, zxid, epoch (peerEpoch), round */
     ZAB_MSG_FOLLOWERINFO, /* F->L: epoch = acceptedEpoch, nonce = new sync session */

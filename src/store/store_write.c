@@ -1,5 +1,5 @@
 /* The write operations (create*, delete, setData, setACL, check, deleteContainer) with the exact
- * check order of ZooKeeper 3.8's PrepRequestProcessor (zookeeper-wire.md 5.1). Each parses its
+ * check order of ZooKeeper 3.8's PrepRequestProcessor. Each parses its
  * jute record, checks, then changes the tree through store_mutate.c (undo-logged). */
 #include <stdio.h>
 #include <string.h>

@@ -80,12 +80,12 @@ def traced_syscalls(trace, pid):
         c = re.match(r"(\d+)\s.*\bclone3?\b.*= (\d+)\s*$", line)
         if c:
             children.setdefault(c.group(1), []).append(c.group(2))
-    pids, todo = set(), [str(pid)]
-    while todo:
-        p = todo.pop()
+    pids, queue = set(), [str(pid)]
+    while queue:
+        p = queue.pop()
         if p not in pids:
             pids.add(p)
-            todo += children.get(p, [])
+            queue += children.get(p, [])
     used, started = set(), False
     for line in lines:
         m = re.match(r"(\d+)\s+(?:<\.\.\. )?(\w+)", line)

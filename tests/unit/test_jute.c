@@ -1,5 +1,5 @@
 /* Unit tests for the jute reader/writer (src/proto/jute.{h,c}) and the shared ZooKeeper records
- * (src/proto/zkproto.{h,c}). Byte expectations come from zookeeper-wire.md section 16. */
+ * (src/proto/zkproto.{h,c}). Byte expectations come from ZooKeeper's jute definitions (zookeeper.jute). */
 #include <criterion/criterion.h>
 #include <limits.h>
 #include <stdint.h>
