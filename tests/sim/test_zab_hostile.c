@@ -236,6 +236,19 @@ static void start_all(struct net *nt)
     }
 }
 
+/* Three members with an established leader l that committed one write in epoch e; f follows. */
+static void three_with_one_write(struct net *nt, uint32_t *l, uint32_t *f, uint32_t *e)
+{
+    net_init(nt, 3, ZAB_COUNTER_MAX_DEFAULT);
+    start_all(nt);
+    *l = net_establish(nt);
+    *f = (*l + 1) % 3;
+    struct zab_update up;
+    cr_assert_eq(net_submit(nt, *l, &up), ZAB_OK);
+    *e = up.epoch;
+    net_settle(nt);
+}
+
 Test(zab_hostile, followerinfo_top_epochs_refused)
 {
     struct net nt;
@@ -371,13 +384,9 @@ Test(zab_hostile, looking_vote_from_the_leader_frees_a_follower_in_discovery)
 Test(zab_hostile, one_newer_promise_does_not_depose_an_established_leader)
 {
     struct net nt;
-    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
-    start_all(&nt);
-    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    uint32_t l, f, e;
+    three_with_one_write(&nt, &l, &f, &e);
     struct zab_update up;
-    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
-    uint32_t e = up.epoch;
-    net_settle(&nt);
     struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e + 1, .nonce = 99};
     cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_OK);
     cr_assert_eq(up.flags, 0, "deposed by one message");
@@ -641,13 +650,9 @@ static bool none_lost(const struct net *nt)
 Test(zab_hostile, forged_followerinfo_against_a_live_follower_has_no_effect)
 {
     struct net nt;
-    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
-    start_all(&nt);
-    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    uint32_t l, f, e;
+    three_with_one_write(&nt, &l, &f, &e);
     struct zab_update up;
-    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
-    uint32_t e = up.epoch;
-    net_settle(&nt);
     /* the reproducer of issue 10: the current epoch, any nonce */
     struct zab_msg m = {.type = ZAB_MSG_FOLLOWERINFO, .epoch = e, .nonce = 12345};
     cr_assert_eq(forge(&nt, l, f + 1, m, &up), ZAB_OK);
@@ -745,13 +750,9 @@ Test(zab_hostile, a_restarted_follower_still_rejoins)
 Test(zab_hostile, a_follower_resync_is_not_contested)
 {
     struct net nt;
-    net_init(&nt, 3, ZAB_COUNTER_MAX_DEFAULT);
-    start_all(&nt);
-    uint32_t l = net_establish(&nt), f = (l + 1) % 3;
+    uint32_t l, f, e;
+    three_with_one_write(&nt, &l, &f, &e);
     struct zab_update up;
-    cr_assert_eq(net_submit(&nt, l, &up), ZAB_OK);
-    uint32_t e = up.epoch;
-    net_settle(&nt);
     /* a ping that shows f a gap (forged with f's leader's nonce: f resyncs, leaving its old
      * session with PING LEAVING before the new FOLLOWERINFO) */
     struct zab_msg gap = {.type = ZAB_MSG_PING, .epoch = e, .zxid2 = zab_zxid(e, 90),
