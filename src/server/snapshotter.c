@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@ struct snapshotter {
     pid_t child;
     int64_t zxid;
     int64_t started_ms;
+    int64_t fork_us; /* what the last start cost the loop: copying the page tables */
 };
 
 static int64_t mono_ms(void)
@@ -37,7 +40,46 @@ struct snapshotter *snapshotter_new(const char *dir)
     return sn;
 }
 
+int64_t snapshotter_fork_us(const struct snapshotter *sn) { return sn->fork_us; }
+
 bool snapshotter_busy(const struct snapshotter *sn) { return sn->child > 0; }
+
+/* The writer runs on what the member leaves idle: CPU at nice 19 and disk in the idle I/O class
+ * (which mq-deadline and BFQ honour), so the member's loop and its journal syncs are not slowed
+ * by the snapshot (issue 11: the snapshot window). Neither can starve it: nice 19 still gets its
+ * share of a busy CPU, and after IDLE_IO_SECONDS the writer returns to the normal I/O class (a
+ * disk kept busy by the log must not hold the snapshot, and with it the log's purge, forever).
+ * SCHED_IDLE is not used: an unprivileged process could not leave it again. Best effort: a
+ * kernel without these still gets a correct, if more intrusive, snapshot. */
+#define IDLE_IO_SECONDS 5
+enum { IOPRIO_CLASS_BE = 2, IOPRIO_CLASS_IDLE = 3, IOPRIO_CLASS_SHIFT = 13, IOPRIO_WHO_PROCESS = 1 };
+
+static long set_io_class(int io_class)
+{
+    return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, io_class << IOPRIO_CLASS_SHIFT);
+}
+
+static void back_to_normal_io(int sig)
+{
+    (void)sig;
+    (void)set_io_class(IOPRIO_CLASS_BE); /* a syscall: async-signal-safe */
+}
+
+static void yield_to_member(void)
+{
+    if (setpriority(PRIO_PROCESS, 0, 19) != 0)
+        ZK_WARN("snapshot writer: cannot lower its CPU priority: %s", strerror(errno));
+    if (set_io_class(IOPRIO_CLASS_IDLE) != 0) {
+        ZK_WARN("snapshot writer: cannot lower its I/O priority: %s", strerror(errno));
+        return;
+    }
+    struct sigaction sa = {.sa_handler = back_to_normal_io, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        (void)set_io_class(IOPRIO_CLASS_BE);
+    else
+        alarm(IDLE_IO_SECONDS);
+}
 
 /* The child: write, commit, exit. Exit status 0 means the file is durable and in place. */
 static void run_child(const struct snapshotter *sn, const struct store *st, pid_t parent)
@@ -48,6 +90,7 @@ static void run_child(const struct snapshotter *sn, const struct store *st, pid_
         _exit(1);
     if (close_range(3, ~0u, 0) != 0)
         _exit(1);
+    yield_to_member();
     char err[SNAPFILE_ERRMSG_SIZE];
     struct snapfile_writer *w;
     if (snapfile_create(&w, sn->dir, sn->zxid, err, sizeof err) != 0) {
@@ -75,6 +118,8 @@ int snapshotter_start(struct snapshotter *sn, const struct store *st)
     sn->started_ms = mono_ms();
     fflush(stderr);
     pid_t parent = getpid();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
     if (pid < 0) {
         ZK_ERROR_RL("cannot fork the snapshot writer: %s", strerror(errno));
@@ -82,6 +127,8 @@ int snapshotter_start(struct snapshotter *sn, const struct store *st)
     }
     if (pid == 0)
         run_child(sn, st, parent); /* does not return */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sn->fork_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     sn->child = pid;
     return 0;
 }

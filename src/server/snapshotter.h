@@ -20,6 +20,8 @@ void snapshotter_free(struct snapshotter *sn);
  * child is already running or fork failed (logged). */
 int snapshotter_start(struct snapshotter *sn, const struct store *st);
 bool snapshotter_busy(const struct snapshotter *sn);
+/* Microseconds the last start held the loop in fork() (copying the page tables). */
+int64_t snapshotter_fork_us(const struct snapshotter *sn);
 /* Check on the child without blocking: 1 when it finished writing the snapshot at *zxid (and
  * how long it took in *ms), -1 when it failed, 0 when still running or idle. */
 int snapshotter_poll(struct snapshotter *sn, int64_t *zxid, int64_t *ms);

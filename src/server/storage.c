@@ -310,8 +310,9 @@ static void snapshot_done(struct storage *s, int64_t zxid, int64_t ms)
     hist_add(&s->snapshot_hist, (uint64_t)(ms > 0 ? ms : 0) * 1000u);
     snapfile_prune(s->snap_dir, SNAP_KEEP);
     set_purge_target(s);
-    ZK_INFO("snapshot at zxid 0x%llx written in %lld ms (off the loop)",
-            (unsigned long long)zxid, (long long)ms);
+    ZK_INFO("snapshot at zxid 0x%llx written in %lld ms (off the loop), the fork %.1f ms",
+            (unsigned long long)zxid, (long long)ms,
+            (double)snapshotter_fork_us(s->snapper) / 1000.0);
 }
 
 static void snapshot_failed(struct storage *s, int64_t zxid)
