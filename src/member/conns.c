@@ -39,6 +39,9 @@ struct conn {
     struct conn *next, *prev;
     struct conn *fresh_prev, *fresh_next; /* on the handshake-deadline list (CONN_NEW) */
     bool on_fresh;
+    struct conn *sync_prev, *sync_next; /* on the list of connections with syncs queued */
+    bool on_sync_list;
+    size_t n_syncs;          /* REQ_SYNC among the queued requests */
     struct conns *cs;
     uint64_t id;
     enum conn_state state;
@@ -64,6 +67,7 @@ struct conns {
     struct member *m;
     struct conn *list;            /* every open connection */
     struct conn *fresh_head, *fresh_tail; /* CONN_NEW connections, oldest first */
+    struct conn *sync_head;       /* connections with syncs queued */
     struct i64map by_id;          /* conn id (also the watcher id) -> conn */
     struct i64map by_session;     /* session id -> the conn that owns it here */
     size_t n;
@@ -109,6 +113,34 @@ static void fresh_append(struct conn *c)
         cs->fresh_head = c;
     cs->fresh_tail = c;
     c->on_fresh = true;
+}
+
+/* The connections with syncs queued: a sync is answered as soon as the zxid it waits for is
+ * applied, before any later txn is (conns_on_applied), so these are visited after every
+ * applied txn; the list keeps that walk to the few connections concerned. */
+static void sync_list_remove(struct conn *c)
+{
+    if (!c->on_sync_list)
+        return;
+    if (c->sync_prev)
+        c->sync_prev->sync_next = c->sync_next;
+    else
+        c->cs->sync_head = c->sync_next;
+    if (c->sync_next)
+        c->sync_next->sync_prev = c->sync_prev;
+    c->on_sync_list = false;
+}
+
+static void sync_list_add(struct conn *c)
+{
+    if (c->on_sync_list)
+        return;
+    c->sync_prev = NULL;
+    c->sync_next = c->cs->sync_head;
+    if (c->sync_next)
+        c->sync_next->sync_prev = c;
+    c->cs->sync_head = c;
+    c->on_sync_list = true;
 }
 
 /* ---- lifetime ---- */
@@ -180,6 +212,7 @@ static void conn_free(struct conn *c)
     if (c->throttled)
         cs->n_throttled--;
     fresh_remove(c);
+    sync_list_remove(c);
     jw_free(&c->auth);
     zk_free(c);
 }
@@ -540,6 +573,8 @@ static void pop_head(struct conn *c)
     if (!c->head)
         c->tail = NULL;
     c->n_pending--;
+    if (r->kind == REQ_SYNC && --c->n_syncs == 0)
+        sync_list_remove(c);
     free_req(c->cs, r);
 }
 
@@ -587,8 +622,11 @@ static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t x
     c->tail = r;
     c->n_pending++;
     c->cs->outstanding++;
-    if (kind == REQ_SYNC)
+    if (kind == REQ_SYNC) {
         c->cs->syncs_waiting++;
+        c->n_syncs++;
+        sync_list_add(c);
+    }
     return r;
 }
 
@@ -859,9 +897,20 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
         resume_session(c, session_id, passwd);
 }
 
+/* Answer the syncs (and what queued behind them) whose zxid is now applied. */
+static void drain_ready_syncs(struct conns *cs)
+{
+    for (struct conn *c = cs->sync_head, *next; c; c = next) {
+        next = c->sync_next;
+        if (!c->closing && c->head && c->head->kind == REQ_SYNC && sync_ready(c, c->head))
+            drain(c);
+    }
+}
+
 bool conns_on_applied(struct conns *cs, const struct store_txn *txn, int32_t err,
                       const struct jute_writer *body)
 {
+    drain_ready_syncs(cs);
     if (txn->session_id == 0)
         return false; /* an internal txn (container/TTL reaping): nobody to answer */
     struct conn *c = i64map_get(&cs->by_session, txn->session_id);
@@ -906,6 +955,7 @@ void conns_on_failed(struct conns *cs, const struct store_txn *txn, int32_t err)
         conn_close(c, "the write could not be ordered (no leader)");
         return;
     }
+    drain(c); /* a ready sync ahead of the write */
     struct pending_req *r = c->head;
     if (r && r->kind == REQ_WRITE && r->xid == txn->cxid) {
         send_reply(c, r->xid, err, NULL);
@@ -1015,7 +1065,8 @@ static void drain_syncs(struct conns *cs)
         return; /* the usual case: no walk over every connection each loop turn */
     int64_t give_up_ms = (int64_t)cs->m->cfg.sync_limit * cs->m->cfg.tick_ms;
     int64_t now = member_now(cs->m);
-    for (struct conn *c = cs->list; c; c = c->next) {
+    for (struct conn *c = cs->sync_head, *next; c; c = next) {
+        next = c->sync_next; /* drain may take c off the list */
         struct pending_req *r = c->head;
         if (!r || r->kind != REQ_SYNC || c->closing)
             continue;
@@ -1210,6 +1261,8 @@ void conns_session_moved(struct conns *cs, int64_t session, int32_t xid)
 void conns_request_refused(struct conns *cs, int64_t session, int32_t xid, int32_t err)
 {
     struct conn *c = i64map_get(&cs->by_session, session);
+    if (c && !c->closing)
+        drain(c); /* a ready sync ahead of the write */
     struct pending_req *r = c && !c->closing ? c->head : NULL;
     if (!r || r->kind != REQ_WRITE || r->xid != xid)
         return; /* not what this connection waits for now (it moved, or it closed) */

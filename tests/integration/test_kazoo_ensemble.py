@@ -197,3 +197,41 @@ def test_lock_survives_leader_kill_then_fifo_handoff(ens):
     finally:
         for c in clients.values():
             c.close()
+
+
+def test_write_pipelined_behind_a_sync_is_answered(ens):
+    """A sync, then a write, sent without waiting, by one session on the leader and on a
+    follower, while other sessions keep proposals in flight: the sync waits for a zxid that
+    commits in the same turn as the write, and the write's answer must not be lost behind it
+    (it was: the member matched each commit only against the request at the head of the queue,
+    the sync not yet drained; zklock's heartbeat syncs made lock contenders hang)."""
+    leader = ens.leader()
+    follower = next(i for i in (1, 2, 3) if i != leader)
+    stop = threading.Event()
+    loaders = [Client(ens.hosts([i]), randomize=False) for i in (1, 2, 3)]
+    testers = {i: Client(ens.hosts([i]), randomize=False) for i in (leader, follower)}
+    loaders[0].zk.ensure_path("/load")
+    loaders[0].zk.ensure_path("/piped")
+
+    def load(c):
+        while not stop.is_set():
+            pending = [c.zk.set_async("/load", b"x") for _ in range(16)]
+            for p in pending:
+                p.get(timeout=30)
+
+    threads = [threading.Thread(target=load, args=(c,), daemon=True) for c in loaders]
+    for t in threads:
+        t.start()
+    try:
+        for i, c in testers.items():
+            for n in range(300):
+                s = c.zk.sync_async("/piped")
+                w = c.zk.create_async("/piped/n-", b"", ephemeral=True, sequence=True)
+                s.get(timeout=10)
+                assert w.get(timeout=10), "member %d: pair %d" % (i, n)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        for c in loaders + list(testers.values()):
+            c.close()

@@ -51,7 +51,7 @@ struct watch {
 struct ms_client {
     struct ms_world *w;
     int idx;
-    bool probe, probe_sent, probe_acked;
+    bool probe, probe_acked;
     enum cl_state state;
     int conn;
     int64_t connect_at;
@@ -346,9 +346,28 @@ static void abandon(struct ms_client *c, const char *why)
     lost(c);
 }
 
+/* Once the faults stopped, a request on a connection that stays open is answered: a member
+ * that lost a reply (a commit matched to the wrong queued request) leaves the client waiting
+ * forever, which no other check sees (it held zklock contenders up). */
+#define ANSWER_BOUND_MS 2500
+
+static const char *node_name(struct ms_client *c);
+
+static void check_answered(struct ms_client *c)
+{
+    struct ms_world *w = c->w;
+    const struct req *r = c->qn ? &c->q[c->qh] : NULL;
+    int64_t settled = w->heal_at + 2 * w->cfg.sync_limit * w->cfg.tick_ms; /* see below */
+    if (r && w->healed && r->issued >= settled && w->now - r->issued > ANSWER_BOUND_MS)
+        ms_violation(w, "liveness: c%d session 0x%" PRIx64 " xid %d (%s) unanswered by %s for "
+                     "%d ms on an open connection", c->idx, c->session, r->xid,
+                     zk_op_name(r->type), node_name(c), ANSWER_BOUND_MS);
+}
+
 static void act_up(struct ms_client *c)
 {
     struct ms_world *w = c->w;
+    check_answered(c);
     if (ms_chance(w, w->k.p_creset, MF_CONNRESET)) {
         abandon(c, "resets its connection");
         return;
@@ -359,9 +378,10 @@ static void act_up(struct ms_client *c)
         return;
     }
     if (c->probe) {
-        if (!c->probe_sent)
+        /* one write at a time until one is acknowledged: as a real client, it writes again
+         * when a write was lost with its connection or session, or refused before the log */
+        if (!c->probe_acked && c->qn == 0)
             issue_create(c, OP_CREATE, (int)rng_below(&w->rng, MS_PATHS - 1));
-        c->probe_sent = true;
     } else if (c->qn < w->k.pipeline) {
         issue_random(c);
     }
