@@ -19,6 +19,7 @@
 #define REC_HEAD 32u
 #define ZERO_CHUNK (1u << 20)
 #define SCAN_BUF (1u << 20)
+#define PAGE_BYTES 4096u
 
 struct journal {
     int fd;
@@ -102,6 +103,24 @@ static int pwrite_all(int fd, const void *p, size_t len, uint64_t off)
         b += n;
         len -= (size_t)n;
         off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Write in pieces that end on page boundaries: a write creates page-cache folios as large as
+ * itself, and a small append into a large folio later dirties (and writes back) all of it. */
+static int pwrite_pages(int fd, const void *p, size_t len, uint64_t off)
+{
+    const uint8_t *b = p;
+    while (len > 0) {
+        size_t n = PAGE_BYTES - (size_t)(off % PAGE_BYTES);
+        if (n > len)
+            n = len;
+        if (pwrite_all(fd, b, n, off) != 0)
+            return -1;
+        b += n;
+        len -= n;
+        off += n;
     }
     return 0;
 }
@@ -267,7 +286,7 @@ int journal_write(struct journal *j, const struct jute_writer *framed, char *err
         set_err(err, err_size, "%s: batch of %zu bytes does not fit", j->path, framed->len);
         return -1;
     }
-    if (pwrite_all(j->fd, framed->data, framed->len, j->pos) != 0 || fdatasync(j->fd) != 0) {
+    if (pwrite_pages(j->fd, framed->data, framed->len, j->pos) != 0 || fdatasync(j->fd) != 0) {
         set_err(err, err_size, "%s: %s", j->path, strerror(errno));
         return -1;
     }
