@@ -137,18 +137,27 @@ int snapfile_create(struct snapfile_writer **out, const char *dir, int64_t zxid,
  * never holds more than two buffers of dirty pages, so the final fdatasync is short and the
  * member's own log syncs (whose ext4 journal commits wait for dirty data allocated meanwhile)
  * never queue behind a whole snapshot. The written pages are dropped from the page cache. */
+static int range_sync(int fd, uint64_t off, uint64_t len, unsigned flags)
+{
+    int rc;
+    do /* the snapshot child takes a SIGALRM (snapshotter.c) */
+        rc = sync_file_range(fd, (off_t)off, (off_t)len, flags);
+    while (rc != 0 && errno == EINTR);
+    return rc;
+}
+
 static int pace_writeback(struct snapfile_writer *w, uint64_t off, uint64_t len)
 {
     uint64_t prev = w->started_off;
     if (off > prev) {
-        if (sync_file_range(w->fd, (off_t)prev, (off_t)(off - prev),
-                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                                SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+        if (range_sync(w->fd, prev, off - prev,
+                       SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                           SYNC_FILE_RANGE_WAIT_AFTER) != 0)
             return -1;
         (void)posix_fadvise(w->fd, (off_t)prev, (off_t)(off - prev), POSIX_FADV_DONTNEED);
     }
     w->started_off = off;
-    return sync_file_range(w->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    return range_sync(w->fd, off, len, SYNC_FILE_RANGE_WRITE);
 }
 
 static int flush_buf(struct snapfile_writer *w)
