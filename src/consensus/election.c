@@ -110,11 +110,20 @@ static bool learn_hint(struct zab *z, const struct zab_msg *m)
         z->has_pend = false;
         return true;
     }
-    if (!cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend, z->pend_zxid)) {
+    /* A claim that a pending change (ours, or the hint's) is in force is newer for the hint:
+     * the hint only chooses whom to follow, and a hint stuck on the change as pending needed
+     * the old configuration's quorum too, which a member that missed the change may never see
+     * again (zab-sim observer-flip seed 2858: a voter turned observer, one voter cut off). */
+    bool in_force = !c.has_pend && z->has_pend && c.cur_zxid == z->pend_zxid &&
+                    mem_equal(&c.cur, &z->pend);
+    if (!in_force && !cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend, z->pend_zxid)) {
         return false;
     }
-    if (z->el.has_hint && !cfg_newer(&c, z->el.hint.cur_zxid, &z->el.hint.cur,
-                                     z->el.hint.has_pend, z->el.hint.pend_zxid)) {
+    const struct vote_cfg *h = &z->el.hint;
+    bool hint_in_force = !c.has_pend && h->has_pend && c.cur_zxid == h->pend_zxid &&
+                         mem_equal(&c.cur, &h->pend);
+    if (z->el.has_hint && !hint_in_force &&
+        !cfg_newer(&c, h->cur_zxid, &h->cur, h->has_pend, h->pend_zxid)) {
         return false;
     }
     z->el.hint = c;
