@@ -70,6 +70,7 @@ def wait_connected(c, timeout, what):
 
 
 def test_ephemeral_survives_member_and_leader_death(ens):
+    ens.converged()  # every member serves: the client must land on the follower it names first
     leader = ens.leader()
     follower = next(i for i in (1, 2, 3) if i != leader)
     # connect to a follower first, so that its death is a different event from the leader's
@@ -205,6 +206,7 @@ def test_write_pipelined_behind_a_sync_is_answered(ens):
     commits in the same turn as the write, and the write's answer must not be lost behind it
     (it was: the member matched each commit only against the request at the head of the queue,
     the sync not yet drained; zklock's heartbeat syncs made lock contenders hang)."""
+    ens.converged()  # every member serves: each tester lands on the member it names
     leader = ens.leader()
     follower = next(i for i in (1, 2, 3) if i != leader)
     stop = threading.Event()
