@@ -136,6 +136,7 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
         load.terminate()  # the load was only there to make F snapshot
         load.wait(timeout=60)
     fill(ens, "/past-snapcount", 12000, batch=1)
+    f_zxid = ens.converged(60)[0]  # F's state when it dies
     ens.kill(f)
     try:
         os.kill(child, signal.SIGKILL)
@@ -143,6 +144,9 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
         pass  # it already died with F (the child asks for that: PR_SET_PDEATHSIG)
     # more than snapCount txns without F: the leader has a snapshot newer than F's state
     fill(ens, "/behind", 12000, batch=1, ids=[leader, g])
+    # the leader's snapshot child runs at low priority: let it finish one past F's state
+    wait_for(lambda: newest_file(ens, leader) > int(str(f_zxid), 0), 120,
+             "member %d to finish a snapshot newer than member %d's state" % (leader, f))
     # 2. F's replay starts a snapshot child (stopped); F receives the leader's file and is
     # stopped (SIGSTOP) before or while installing it; the child then finishes; F goes on
     off_f = ens.log_size(f)
