@@ -5,6 +5,7 @@ Ports: $ZABKEEPER_BASE_PORT (29400) + 1..23 (tests/cli/CMakeLists.txt)."""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -170,9 +171,15 @@ def test_whitelist_without_mntr_conf():
     lc("down")
     lc("up", 3, extra="4lw.commands.whitelist=srvr")
     try:
-        rc, out, err = status(ALL)
+        deadline = time.monotonic() + 30  # `up` waits for a leader; a follower may still sync
+        while True:
+            rc, out, err = status(ALL)
+            rows, tail = table(out)
+            if rc != 0 or all(r["MODE"] in ("leader", "follower") for r in rows) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert rc == 0, out + err
-        rows, tail = table(out)
         assert [r["ID"] for r in rows] == ["#1", "#2", "#3"], out
         assert sorted(r["MODE"] for r in rows) == ["follower", "follower", "leader"], out
         assert any("mntr, conf not in 4lw.commands.whitelist" in line for line in tail), out
