@@ -79,17 +79,29 @@ static bool hint_quorum(const struct zab *z, const struct idset *s)
            (!el->hint.has_pend || quorum_in(&el->hint.pend, s));
 }
 
-/* Is c newer than what we know (our cur and pend, or the hint we hold)? Configurations only
- * change by entries, so of two true claims "in force from zxid" the later one is the newer. */
-static bool cfg_newer(const struct vote_cfg *c, uint64_t cur_zxid, const struct zab_members *cur,
-                      bool has_pend, uint64_t pend_zxid)
+/* Our configuration as a vote would carry it, to compare claims with. */
+static struct vote_cfg own_cfg(const struct zab *z)
 {
-    if (c->cur_zxid > cur_zxid && !(has_pend && c->cur_zxid <= pend_zxid) &&
-        (!mem_equal(&c->cur, cur) || has_pend)) {
+    return (struct vote_cfg){z->cur, z->pend, z->cur_claim, z->pend_zxid, z->has_pend};
+}
+
+/* Is c newer than k (our configuration, or the hint we hold)? Configurations only change by
+ * entries, so of two true claims "in force from zxid" the later one is the newer. */
+static bool cfg_newer(const struct vote_cfg *c, const struct vote_cfg *k)
+{
+    /* exactly k's pending change, in force: for the hint (it only chooses whom to follow), a
+     * hint kept with the change pending needed the old configuration's quorum too, which a
+     * member that missed the change may never see again (zab-sim observer-flip seed 2858) */
+    if (k->has_pend && !c->has_pend && c->cur_zxid == k->pend_zxid &&
+        mem_equal(&c->cur, &k->pend)) {
+        return true;
+    }
+    if (c->cur_zxid > k->cur_zxid && !(k->has_pend && c->cur_zxid <= k->pend_zxid) &&
+        (!mem_equal(&c->cur, &k->cur) || k->has_pend)) {
         return true;
     }
     /* an equal cur may still come with a newer pending change (zab-sim replace seed 378) */
-    uint64_t ours = has_pend ? pend_zxid : cur_zxid;
+    uint64_t ours = k->has_pend ? k->pend_zxid : k->cur_zxid;
     return c->has_pend && c->pend_zxid > ours;
 }
 
@@ -110,20 +122,8 @@ static bool learn_hint(struct zab *z, const struct zab_msg *m)
         z->has_pend = false;
         return true;
     }
-    /* A claim that a pending change (ours, or the hint's) is in force is newer for the hint:
-     * the hint only chooses whom to follow, and a hint stuck on the change as pending needed
-     * the old configuration's quorum too, which a member that missed the change may never see
-     * again (zab-sim observer-flip seed 2858: a voter turned observer, one voter cut off). */
-    bool in_force = !c.has_pend && z->has_pend && c.cur_zxid == z->pend_zxid &&
-                    mem_equal(&c.cur, &z->pend);
-    if (!in_force && !cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend, z->pend_zxid)) {
-        return false;
-    }
-    const struct vote_cfg *h = &z->el.hint;
-    bool hint_in_force = !c.has_pend && h->has_pend && c.cur_zxid == h->pend_zxid &&
-                         mem_equal(&c.cur, &h->pend);
-    if (z->el.has_hint && !hint_in_force &&
-        !cfg_newer(&c, h->cur_zxid, &h->cur, h->has_pend, h->pend_zxid)) {
+    struct vote_cfg ours = own_cfg(z);
+    if (!cfg_newer(&c, &ours) || (z->el.has_hint && !cfg_newer(&c, &z->el.hint))) {
         return false;
     }
     z->el.hint = c;
@@ -336,8 +336,8 @@ static bool sender_votes(const struct zab *z, const struct zab_msg *m, uint32_t 
     }
     bool voter = mem_voter(&c.cur, from) || (c.has_pend && mem_voter(&c.pend, from));
     bool confirms_pend = z->has_pend && mem_equal(&c.cur, &z->pend); /* our joint quorums */
-    return voter || confirms_pend || !cfg_newer(&c, z->cur_claim, &z->cur, z->has_pend,
-                                                z->pend_zxid);
+    struct vote_cfg ours = own_cfg(z);
+    return voter || confirms_pend || !cfg_newer(&c, &ours);
 }
 
 int election_recv(struct zab *z, uint32_t from, const struct zab_msg *m)

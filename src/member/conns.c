@@ -39,8 +39,7 @@ struct conn {
     struct conn *next, *prev;
     struct conn *fresh_prev, *fresh_next; /* on the handshake-deadline list (CONN_NEW) */
     bool on_fresh;
-    struct conn *sync_prev, *sync_next; /* on the list of connections with syncs queued */
-    bool on_sync_list;
+    struct conn *sync_prev, *sync_next; /* on the sync list while n_syncs > 0 */
     size_t n_syncs;          /* REQ_SYNC among the queued requests */
     struct conns *cs;
     uint64_t id;
@@ -71,7 +70,6 @@ struct conns {
     struct i64map by_id;          /* conn id (also the watcher id) -> conn */
     struct i64map by_session;     /* session id -> the conn that owns it here */
     size_t n;
-    size_t syncs_waiting;         /* queued syncs, over all connections */
     size_t outstanding;           /* queued requests, over all connections */
     size_t n_throttled;
     bool notifying;               /* inside the store's watch walk (conns_notify) */
@@ -120,27 +118,21 @@ static void fresh_append(struct conn *c)
  * applied txn; the list keeps that walk to the few connections concerned. */
 static void sync_list_remove(struct conn *c)
 {
-    if (!c->on_sync_list)
-        return;
     if (c->sync_prev)
         c->sync_prev->sync_next = c->sync_next;
     else
         c->cs->sync_head = c->sync_next;
     if (c->sync_next)
         c->sync_next->sync_prev = c->sync_prev;
-    c->on_sync_list = false;
 }
 
 static void sync_list_add(struct conn *c)
 {
-    if (c->on_sync_list)
-        return;
     c->sync_prev = NULL;
     c->sync_next = c->cs->sync_head;
     if (c->sync_next)
         c->sync_next->sync_prev = c;
     c->cs->sync_head = c;
-    c->on_sync_list = true;
 }
 
 /* ---- lifetime ---- */
@@ -182,14 +174,9 @@ static void conn_close(struct conn *c, const char *why)
     env_of(c)->conn_close(env_of(c)->io, c->id, false);
 }
 
-/* Every queued request leaves through here: the counts of waiting syncs and of outstanding
- * requests stay exact. */
+/* Every queued request leaves through here: the count of outstanding requests stays exact. */
 static void free_req(struct conns *cs, struct pending_req *r)
 {
-    if (r->kind == REQ_SYNC) {
-        ZK_ASSERT(cs->syncs_waiting > 0);
-        cs->syncs_waiting--;
-    }
     ZK_ASSERT(cs->outstanding > 0);
     cs->outstanding--;
     zk_free(r);
@@ -212,7 +199,8 @@ static void conn_free(struct conn *c)
     if (c->throttled)
         cs->n_throttled--;
     fresh_remove(c);
-    sync_list_remove(c);
+    if (c->n_syncs > 0)
+        sync_list_remove(c);
     jw_free(&c->auth);
     zk_free(c);
 }
@@ -622,11 +610,8 @@ static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t x
     c->tail = r;
     c->n_pending++;
     c->cs->outstanding++;
-    if (kind == REQ_SYNC) {
-        c->cs->syncs_waiting++;
-        c->n_syncs++;
+    if (kind == REQ_SYNC && c->n_syncs++ == 0)
         sync_list_add(c);
-    }
     return r;
 }
 
@@ -955,7 +940,6 @@ void conns_on_failed(struct conns *cs, const struct store_txn *txn, int32_t err)
         conn_close(c, "the write could not be ordered (no leader)");
         return;
     }
-    drain(c); /* a ready sync ahead of the write */
     struct pending_req *r = c->head;
     if (r && r->kind == REQ_WRITE && r->xid == txn->cxid) {
         send_reply(c, r->xid, err, NULL);
@@ -1061,8 +1045,6 @@ static void reap_handshakes(struct conns *cs)
 /* Syncs whose leader answer was lost (a link reset) give up after syncLimit. */
 static void drain_syncs(struct conns *cs)
 {
-    if (cs->syncs_waiting == 0)
-        return; /* the usual case: no walk over every connection each loop turn */
     int64_t give_up_ms = (int64_t)cs->m->cfg.sync_limit * cs->m->cfg.tick_ms;
     int64_t now = member_now(cs->m);
     for (struct conn *c = cs->sync_head, *next; c; c = next) {
@@ -1261,8 +1243,6 @@ void conns_session_moved(struct conns *cs, int64_t session, int32_t xid)
 void conns_request_refused(struct conns *cs, int64_t session, int32_t xid, int32_t err)
 {
     struct conn *c = i64map_get(&cs->by_session, session);
-    if (c && !c->closing)
-        drain(c); /* a ready sync ahead of the write */
     struct pending_req *r = c && !c->closing ? c->head : NULL;
     if (!r || r->kind != REQ_WRITE || r->xid != xid)
         return; /* not what this connection waits for now (it moved, or it closed) */

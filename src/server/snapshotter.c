@@ -25,12 +25,14 @@ struct snapshotter {
     int64_t fork_us; /* what the last start cost the loop: copying the page tables */
 };
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+static int64_t mono_ms(void) { return mono_us() / 1000; }
 
 struct snapshotter *snapshotter_new(const char *dir)
 {
@@ -118,8 +120,7 @@ int snapshotter_start(struct snapshotter *sn, const struct store *st)
     sn->started_ms = mono_ms();
     fflush(stderr);
     pid_t parent = getpid();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t fork_at = mono_us();
     pid_t pid = fork();
     if (pid < 0) {
         ZK_ERROR_RL("cannot fork the snapshot writer: %s", strerror(errno));
@@ -127,8 +128,7 @@ int snapshotter_start(struct snapshotter *sn, const struct store *st)
     }
     if (pid == 0)
         run_child(sn, st, parent); /* does not return */
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    sn->fork_us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    sn->fork_us = mono_us() - fork_at;
     sn->child = pid;
     return 0;
 }
