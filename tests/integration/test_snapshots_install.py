@@ -145,7 +145,7 @@ def test_leader_streams_its_newest_snapshot_after_an_install(ens):
     # more than snapCount txns without F: the leader has a snapshot newer than F's state
     fill(ens, "/behind", 12000, batch=1, ids=[leader, g])
     # the leader's snapshot child runs at low priority: let it finish one past F's state
-    wait_for(lambda: newest_file(ens, leader) > int(str(f_zxid), 0), 120,
+    wait_for(lambda: newest_file(ens, leader) > int(f_zxid, 0), 120,
              "member %d to finish a snapshot newer than member %d's state" % (leader, f))
     # 2. F's replay starts a snapshot child (stopped); F receives the leader's file and is
     # stopped (SIGSTOP) before or while installing it; the child then finishes; F goes on

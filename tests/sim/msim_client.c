@@ -353,12 +353,18 @@ static void abandon(struct ms_client *c, const char *why)
 
 static const char *node_name(struct ms_client *c);
 
+/* Faults stopped, and a leader deposed while it stood still had its syncLimit to step down
+ * (see sync_is_linearizable): from here on, requests are held to the healed rules. */
+static bool issued_settled(const struct ms_world *w, const struct req *r)
+{
+    return w->healed && r->issued >= w->heal_at + 2 * w->cfg.sync_limit * w->cfg.tick_ms;
+}
+
 static void check_answered(struct ms_client *c)
 {
     struct ms_world *w = c->w;
     const struct req *r = c->qn ? &c->q[c->qh] : NULL;
-    int64_t settled = w->heal_at + 2 * w->cfg.sync_limit * w->cfg.tick_ms; /* see below */
-    if (r && w->healed && r->issued >= settled && w->now - r->issued > ANSWER_BOUND_MS)
+    if (r && issued_settled(w, r) && w->now - r->issued > ANSWER_BOUND_MS)
         ms_violation(w, "liveness: c%d session 0x%" PRIx64 " xid %d (%s) unanswered by %s for "
                      "%d ms on an open connection", c->idx, c->session, r->xid,
                      zk_op_name(r->type), node_name(c), ANSWER_BOUND_MS);
@@ -623,8 +629,7 @@ static void check_reread(struct ms_client *c, const struct req *r, int64_t zxid,
  * faults have stopped and such a leader had its syncLimit to step down. */
 static bool sync_is_linearizable(const struct ms_client *c, const struct req *r)
 {
-    const struct ms_world *w = c->w;
-    return w->healed && r->issued >= w->heal_at + 2 * w->cfg.sync_limit * w->cfg.tick_ms;
+    return issued_settled(c->w, r);
 }
 
 static void on_read(struct ms_client *c, const struct req *r, int64_t zxid, int32_t err,
