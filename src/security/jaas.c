@@ -208,7 +208,7 @@ int jaas_parse(const char *text, size_t len, const char *section,
     }
     if (!found) {
         snprintf(err, n, "no section named '%s'", section);
-        return -1;
+        return JAAS_SECTION_ABSENT;
     }
     return 0;
 }

@@ -229,7 +229,7 @@ int zsasl_init(const char *jaas_path, const char *section, char *err, size_t n)
     if (rc != 0) {
         snprintf(err, n, "JAAS file %s: %s", jaas_path, why);
         free_users();
-        return -1;
+        return rc == JAAS_SECTION_ABSENT ? JAAS_SECTION_ABSENT : -1;
     }
     if (sasl_server_init(callbacks, SERVICE) != SASL_OK ||
         sasl_auxprop_add_plugin(PLUGIN_NAME, plugin_init) != SASL_OK) {

@@ -13,15 +13,20 @@
 
 #define ZSASL_NAME_MAX 256
 
-/* Read the section of the JAAS file and start libsasl2. 0, or -1 and err (the file, the
- * section, a login module other than DigestLoginModule, no user, libsasl2's DIGEST-MD5 plugin
- * missing). Call once, before any session; zsasl_shutdown undoes it. */
+/* A JAAS file that parses but has no section of the name asked for: ZooKeeper then runs without
+ * SASL (kazoo's test harness passes an empty file this way), so this is not an error. */
+#define JAAS_SECTION_ABSENT 1
+
+/* Read the section of the JAAS file and start libsasl2. 0; JAAS_SECTION_ABSENT and err when the
+ * file has no such section (SASL stays off); or -1 and err (the file unreadable or malformed, a
+ * login module other than DigestLoginModule, no user, libsasl2's DIGEST-MD5 plugin missing).
+ * Call once, before any session; zsasl_shutdown undoes it. */
 int zsasl_init(const char *jaas_path, const char *section, char *err, size_t n);
 void zsasl_shutdown(void);
 bool zsasl_ready(void);
 
 /* Parse JAAS text: the user_ options of `section`. For each user, cb(ctx, user, password).
- * 0, or -1 and err. Exposed for the unit tests and fuzzing. */
+ * 0, JAAS_SECTION_ABSENT and err (the text is well formed), or -1 and err. Exposed for the unit tests and fuzzing. */
 int jaas_parse(const char *text, size_t len, const char *section,
                int (*cb)(void *ctx, const char *user, const char *password), void *ctx,
                char *err, size_t n);

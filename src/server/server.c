@@ -275,7 +275,12 @@ static int start_sasl(const struct zk_config *cfg)
     if (!cfg->sec.jaas_path[0])
         return 0;
     char err[512];
-    if (zsasl_init(cfg->sec.jaas_path, cfg->sec.jaas_section, err, sizeof err) != 0) {
+    int rc = zsasl_init(cfg->sec.jaas_path, cfg->sec.jaas_section, err, sizeof err);
+    if (rc == JAAS_SECTION_ABSENT) { /* ZooKeeper's configureSaslLogin goes on likewise */
+        ZK_WARN("SASL: %s: client SASL authentication is off", err);
+        return 0;
+    }
+    if (rc != 0) {
         ZK_ERROR("SASL: %s", err);
         return -1;
     }
