@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,10 @@ int ensemble_parse_server(const char *key, const char *value, struct zk_member *
 {
     struct zk_member m = {0};
     long id;
-    if (strncmp(key, "server.", 7) || parse_number(key + 7, 1, 255, &id))
-        return bad(err, n, key, "the server id is a number in 1..255");
+    /* ZooKeeper reads any positive long here; ids zabkeeper cannot serve are refused later
+     * (ensemble_check_ids), so a reconfig by someone without the right gets NoAuth first */
+    if (strncmp(key, "server.", 7) || parse_number(key + 7, 1, INT32_MAX, &id))
+        return bad(err, n, key, "the server id is a positive number");
     m.id = (int)id;
     char buf[LINE_MAX_BYTES];
     if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf)
@@ -139,6 +142,23 @@ int ensemble_parse_server(const char *key, const char *value, struct zk_member *
     if (parse_server_part(zk_trim(buf), &m, key, err, n) != 0)
         return -1;
     *out = m;
+    return 0;
+}
+
+int ensemble_check_id(int id, char *err, size_t n)
+{
+    if (id >= 1 && id <= ZK_SERVER_ID_MAX)
+        return 0;
+    snprintf(err, n, "server.%d: zabkeeper's server ids are 1..%d (a session id carries its "
+             "member's id in its top byte)", id, ZK_SERVER_ID_MAX);
+    return -1;
+}
+
+int ensemble_check_ids(const struct ensemble *e, char *err, size_t n)
+{
+    for (int i = 0; i < e->n; i++)
+        if (ensemble_check_id(e->m[i].id, err, n) != 0)
+            return -1;
     return 0;
 }
 
@@ -359,7 +379,7 @@ static int32_t apply_leaving(struct ensemble *next, const char *leaving, char *e
     }
     for (char *save = NULL, *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         long id;
-        if (parse_number(zk_trim(s), 0, 255, &id) != 0) {
+        if (parse_number(zk_trim(s), 0, INT32_MAX, &id) != 0) {
             /* ZooKeeper's Long.parseLong outside its ConfigException handler: its request
              * fails as MarshallingError, so that is what clients know */
             snprintf(err, n, "leaving server '%s' is not a server id", s);

@@ -23,6 +23,12 @@ struct ensemble {
 /* One `server.N` value (key is "server.N"). 0, or -1 and err. */
 int ensemble_parse_server(const char *key, const char *value, struct zk_member *out, char *err,
                           size_t n);
+/* Server ids zabkeeper serves: 1..ZK_SERVER_ID_MAX (ZooKeeper documents the same range). The
+ * parsers take any positive id, as ZooKeeper's; these say which cannot be served: 0, or -1 and
+ * err. */
+#define ZK_SERVER_ID_MAX 255
+int ensemble_check_id(int id, char *err, size_t n);
+int ensemble_check_ids(const struct ensemble *e, char *err, size_t n);
 /* Add or replace a member, keeping ids sorted. 0, or -1 when full. */
 int ensemble_put(struct ensemble *e, const struct zk_member *m);
 void ensemble_remove(struct ensemble *e, int id);

@@ -292,6 +292,8 @@ int32_t reconfig_prepare(struct member *m, const struct zab *core, const struct 
     /* the permission comes last, as in ZooKeeper's PrepRequestProcessor */
     if (err == ZE_OK && !may_reconfigure(m, txn))
         err = ZE_NOAUTH;
+    if (err == ZE_OK && ensemble_check_ids(&next, why, sizeof why) != 0)
+        err = ZE_BADARGUMENTS; /* an id ZooKeeper takes and we cannot serve */
     if (err != ZE_OK) {
         ZK_WARN_RL("reconfig of session 0x%llx refused: %s%s%s",
                    (unsigned long long)txn->session_id, zk_err_name(err), why[0] ? ": " : "", why);

@@ -96,7 +96,7 @@ static int parse_member(struct zk_config *cfg, const char *key, const char *val,
                         size_t n)
 {
     struct zk_member m;
-    if (ensemble_parse_server(key, val, &m, err, n) != 0)
+    if (ensemble_parse_server(key, val, &m, err, n) != 0 || ensemble_check_id(m.id, err, n) != 0)
         return -1;
     for (int i = 0; i < cfg->n_members; i++) {
         if (cfg->members[i].id == m.id) {
@@ -292,7 +292,8 @@ static int read_dynamic_config(struct zk_config *cfg, char *err, size_t n)
     fclose(f);
     struct ensemble e;
     char why[256];
-    if (failed || ensemble_parse_text(text, len, &e, why, sizeof why) != 0) {
+    if (failed || ensemble_parse_text(text, len, &e, why, sizeof why) != 0 ||
+        ensemble_check_ids(&e, why, sizeof why) != 0) {
         snprintf(err, n, "dynamicConfigFile %s: %s", cfg->dynamic_config_file,
                  failed ? "unreadable or over 64 KiB" : why);
         return -1;

@@ -521,6 +521,13 @@ def test_reconfig_errors(ens):
 
     with pytest.raises(kex.NoAuthError):
         reconfig(anon, leaving="3")
+    # an id ZooKeeper parses (kazoo's own test_no_super_auth): NoAuth first, as ZooKeeper's
+    # permission check comes after the arguments; with the right, ids over 255 are refused
+    observer_999 = "server.999=0.0.0.0:1234:2345:observer;3456"
+    with pytest.raises(kex.NoAuthError):
+        reconfig(anon, joining=observer_999)
+    with pytest.raises(kex.BadArgumentsError):
+        reconfig(zk, joining=observer_999)
     for bad in (dict(joining="server.4=not-a-server"),
                 dict(joining="server.4=127.0.0.1:%d:%d" % (ens.peer_port(4), ens.base + 24)),
                 dict(leaving="2,3"),

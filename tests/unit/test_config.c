@@ -284,6 +284,16 @@ Test(config, member_malformed)
     load_fails("server.1", "abc");
 }
 
+Test(config, server_id_beyond_255_refused)
+{
+    /* ZooKeeper parses any positive id; ours are 1..255 (a session id's top byte), said at start */
+    write_myid("1");
+    write_cfg("dataDir=%s\nserver.1=a:2888:3888\nserver.256=b:2888:3888\n");
+    load_fails("server.256", "1..255");
+    write_cfg("dataDir=%s\nserver.1=a:2888:3888\nserver.255=b:2888:3888\n");
+    load_ok();
+}
+
 Test(config, duplicate_server_id)
 {
     write_cfg("dataDir=%s\n"
