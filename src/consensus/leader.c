@@ -603,7 +603,11 @@ void leader_tick(struct zab *z)
         FOR_PEERS(i) {
             const struct lpeer *p = &z->l.peers[i];
             bool heard = p->phase == LP_SYNCED && z->now - p->last_heard <= z->cfg.sync_limit_ticks;
-            if ((heard || z->now < p->grace_until) && counted(z, p->id)) {
+            /* A peer whose link went down is gone at once, as a ZooKeeper leader's
+             * LearnerHandler dies with its socket: without it the leader steps down now, not
+             * syncLimit later (a member without a quorum turns read-only that much sooner). */
+            bool linked = p->released != REL_LINK_DOWN;
+            if (linked && (heard || z->now < p->grace_until) && counted(z, p->id)) {
                 idset_add(&alive, p->id);
             }
         }
