@@ -48,7 +48,10 @@ struct conn {
     bool close_after_write;
     bool reading_paused;
     bool throttled;          /* stopped reading: globalOutstandingLimit was reached */
-    bool ro_byte;
+    bool ro_byte;            /* the ConnectRequest had the readOnly flag: answer with one */
+    bool ro_client;          /* ...and it was true: the client takes read-only service */
+    bool read_only;          /* served read-only (the member has no quorum) */
+    bool ro_local;           /* its session is a read-only session of this member */
     int64_t opened_ms;
     int64_t session_id;
     int32_t timeout_ms;
@@ -241,6 +244,13 @@ void conns_close_all(struct conns *cs, bool after_flush)
         else
             conn_close(c, NULL);
     }
+}
+
+void conns_end_read_only(struct conns *cs)
+{
+    for (struct conn *c = cs->list; c; c = c->next)
+        if (c->read_only)
+            close_after_write(c);
 }
 
 size_t conns_count(const struct conns *cs) { return cs->n; }
@@ -707,6 +717,25 @@ static bool authenticated_enough(const struct conn *c)
     return false;
 }
 
+/* A read-only connection's request that is not a read: closeSession ends a read-only session
+ * here; writes and sync get NotReadOnly, as from ZooKeeper's ReadOnlyRequestProcessor. False
+ * for what the rest of dispatch refuses alike (unknown opcodes). */
+static bool answer_read_only(struct conn *c, int32_t xid, int32_t type)
+{
+    if (type == ZOP_CLOSESESSION) {
+        if (c->ro_local)
+            sessions_ro_close(c->cs->m->sessions, c->session_id);
+        queue_error(c, xid, type, ZE_OK); /* a session of the quorum expires there */
+        close_after_write(c);
+        return true;
+    }
+    if (type == ZOP_SYNC || zk_op_is_write(type)) {
+        queue_error(c, xid, type, ZE_NOTREADONLY);
+        return true;
+    }
+    return false;
+}
+
 static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
                      uint32_t len)
 {
@@ -731,6 +760,8 @@ static void dispatch(struct conn *c, int32_t xid, int32_t type, const uint8_t *b
             enqueue(c, REQ_LOCAL, xid, type, body, len);
         return;
     }
+    if (c->read_only && answer_read_only(c, xid, type))
+        return;
     if (type == ZOP_SYNC) {
         start_sync(c, xid, type, body, len);
         return;
@@ -773,7 +804,10 @@ static void handle_request(struct conn *c, const uint8_t *frame, uint32_t len)
         return;
     }
     struct member *m = c->cs->m;
-    sessions_touch(m->sessions, c->session_id, repl_is_leader(m->repl), member_now(m));
+    if (c->ro_local)
+        sessions_ro_touch(m->sessions, c->session_id, member_now(m));
+    else if (!c->read_only) /* a quorum session served read-only: its leader decides */
+        sessions_touch(m->sessions, c->session_id, repl_is_leader(m->repl), member_now(m));
     dispatch(c, xid, type, frame + 8, len - 8);
 }
 
@@ -792,16 +826,39 @@ static void send_connect_response(struct conn *c, bool valid)
     jw_long(jw, valid ? c->session_id : 0);
     jw_bytes(jw, valid ? c->passwd : zero_passwd, ZK_PASSWD_LEN);
     if (c->ro_byte)
-        jw_bool(jw, false);
+        jw_bool(jw, c->read_only);
     jw_end_frame(jw, mark);
     send_frame(c, jw);
     if (!valid)
         close_after_write(c);
 }
 
+static void create_read_only_session(struct conn *c)
+{
+    struct member *m = c->cs->m;
+    m->env.random(m->env.io, c->passwd, sizeof c->passwd);
+    if (sessions_ro_create(m->sessions, m->store, c->timeout_ms, c->passwd, member_now(m),
+                           &c->session_id) != 0 ||
+        i64map_put(&c->cs->by_session, c->session_id, c) != 0) {
+        ZK_WARN_RL("%s:%d: no room for another read-only session (%zu open)", c->addr, c->port,
+                   sessions_ro_count(m->sessions));
+        if (c->session_id)
+            sessions_ro_close(m->sessions, c->session_id);
+        conn_close(c, NULL);
+        return;
+    }
+    c->ro_local = true;
+    c->state = CONN_ESTABLISHED;
+    send_connect_response(c, true);
+}
+
 static void create_session(struct conn *c)
 {
     struct member *m = c->cs->m;
+    if (c->read_only) {
+        create_read_only_session(c);
+        return;
+    }
     c->session_id = sessions_new_id(m->sessions, m->store);
     m->env.random(m->env.io, c->passwd, sizeof c->passwd);
     struct jute_writer body;
@@ -819,12 +876,31 @@ static void create_session(struct conn *c)
     c->state = CONN_CONNECTING; /* the ConnectResponse waits for the createSession commit */
 }
 
+/* May the client resume this session here? Read-only, a read-only session of this member or
+ * a session of the quorum (as ZooKeeper's read-only server reopens those from its tree). */
+static enum session_resume check_resume(struct conn *c, int64_t session_id,
+                                        struct jute_bytes passwd)
+{
+    struct member *m = c->cs->m;
+    if (c->read_only) {
+        enum session_resume rr =
+            sessions_ro_check_resume(m->sessions, session_id, passwd.ptr, passwd.len);
+        if (rr == RESUME_OK) {
+            c->ro_local = true;
+            memcpy(c->passwd, passwd.ptr, ZK_PASSWD_LEN); /* checked: the session's password */
+        }
+        if (rr != RESUME_UNKNOWN)
+            return rr;
+    }
+    return sessions_check_resume(m->sessions, m->store, session_id, passwd.ptr, passwd.len,
+                                 repl_is_leader(m->repl) && !c->read_only, c->passwd);
+}
+
 static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes passwd)
 {
     struct member *m = c->cs->m;
-    bool leader = repl_is_leader(m->repl);
-    enum session_resume rr = sessions_check_resume(m->sessions, m->store, session_id, passwd.ptr,
-                                                   passwd.len, leader, c->passwd);
+    bool leader = repl_is_leader(m->repl) && !c->read_only;
+    enum session_resume rr = check_resume(c, session_id, passwd);
     /* As ZooKeeper 3.8: the session's current connection here is closed before the password
      * is checked, so a resume attempt always moves the session off its old connection. */
     struct conn *old = i64map_get(&c->cs->by_session, session_id);
@@ -843,7 +919,10 @@ static void resume_session(struct conn *c, int64_t session_id, struct jute_bytes
         return;
     }
     c->state = CONN_ESTABLISHED;
-    repl_session_here(m->repl, session_id);
+    if (c->ro_local)
+        sessions_ro_touch(m->sessions, session_id, member_now(m));
+    else if (!c->read_only)
+        repl_session_here(m->repl, session_id);
     send_connect_response(c, true);
 }
 
@@ -862,11 +941,17 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
         return;
     }
     c->ro_byte = jr_remaining(&jr) >= 1;
+    c->ro_client = c->ro_byte && jr_bool(&jr);
     fresh_remove(c); /* the handshake came in time */
     if (!repl_serving(m->repl)) {
-        /* Not part of an established quorum: the client should try another member. */
-        conn_close(c, NULL);
-        return;
+        /* Not part of an established quorum: the client should try another member, unless
+         * this member serves read-only and the client takes that (ZooKeeper refuses other
+         * clients there likewise). */
+        if (!m->read_only || !c->ro_client) {
+            conn_close(c, NULL);
+            return;
+        }
+        c->read_only = true;
     }
     if (last_zxid_seen > store_last_zxid(m->store)) {
         /* The client has seen a newer state than ours: let it find a member that has it. */

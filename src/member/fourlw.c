@@ -39,7 +39,7 @@ static void outf(struct jute_writer *out, const char *fmt, ...)
         jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *mode_name(const struct member *m) { return repl_mode(m->repl); }
+static const char *mode_name(const struct member *m) { return member_mode(m); }
 
 static size_t outstanding(const struct member *m)
 {
@@ -187,8 +187,8 @@ void fourlw_answer(struct member *m, const char *word, struct jute_writer *out)
     if (!strcmp(word, "ruok"))
         outf(out, "imok");
     else if (!strcmp(word, "isro"))
-        outf(out, repl_serving(m->repl) ? "rw" : "null");
-    else if (!repl_serving(m->repl))
+        outf(out, m->read_only ? "ro" : repl_serving(m->repl) ? "rw" : "null");
+    else if (!repl_serving(m->repl) && !m->read_only)
         outf(out, "This ZooKeeper instance is not currently serving requests\n");
     else if (!strcmp(word, "srvr")) {
         write_version_line(out);

@@ -37,8 +37,9 @@ void member_info(const struct member *m, struct member_info *out)
     memset(out, 0, sizeof *out);
     const struct member_stats *st = &m->stats;
     const struct member_storage *sto = &m->storage;
-    out->mode = repl_mode(m->repl);
+    out->mode = member_mode(m);
     out->serving = repl_serving(m->repl);
+    out->read_only = m->read_only;
     out->leader = out->serving && repl_is_leader(m->repl) && m->cfg.n_members > 0;
     out->id = (uint32_t)m->cfg.myid;
     out->leader_id = m->cfg.n_members ? repl_leader(m->repl) : 0;

@@ -44,6 +44,33 @@ void member_applied(struct member *m, size_t record_len)
     m->bytes_since_snapshot += (int64_t)record_len;
 }
 
+/* ---- read-only mode (readonlymode.enabled) ---- */
+
+/* As ZooKeeper's QuorumPeer: a member looking for max(2 s, tickTime) serves read-only clients
+ * from its tree until the election ends; clients that want a quorum are still refused. */
+void member_note_read_only(struct member *m)
+{
+    if (!m->cfg.read_only_enabled || m->cfg.n_members == 0)
+        return;
+    int64_t now = member_now(m);
+    if (!repl_looking(m->repl)) {
+        m->not_looking_ms = now;
+        if (m->read_only) {
+            m->read_only = false;
+            ZK_INFO("read-only mode ends: %zu read-only clients disconnected",
+                    sessions_ro_count(m->sessions));
+            conns_end_read_only(m->conns);
+            sessions_ro_clear(m->sessions);
+        }
+        return;
+    }
+    int64_t delay = m->cfg.tick_ms > 2000 ? m->cfg.tick_ms : 2000;
+    if (!m->read_only && now - m->not_looking_ms >= delay) {
+        m->read_only = true;
+        ZK_INFO("no quorum for %lld ms: serving read-only clients", (long long)delay);
+    }
+}
+
 /* ---- the turn ---- */
 
 void member_flush(struct member *m)
@@ -52,6 +79,7 @@ void member_flush(struct member *m)
     conns_flush(m->conns);
     maybe_snapshot(m);
     member_note_terms(m);
+    member_note_read_only(m);
 }
 
 void member_tick(struct member *m)
@@ -105,6 +133,8 @@ static void reap_containers(struct member *m)
 
 void member_session_tick(struct member *m)
 {
+    if (m->read_only)
+        sessions_ro_expire(m->sessions, member_now(m));
     if (!repl_is_leader(m->repl) || !repl_serving(m->repl))
         return; /* the leader alone decides expiry and reaping */
     int64_t now = member_now(m);
@@ -154,7 +184,10 @@ void member_peer_drained(struct member *m, uint32_t id) { repl_peer_drained(m->r
 
 bool member_serving(const struct member *m) { return repl_serving(m->repl); }
 bool member_is_leader(const struct member *m) { return repl_is_leader(m->repl); }
-const char *member_mode(const struct member *m) { return repl_mode(m->repl); }
+const char *member_mode(const struct member *m)
+{
+    return m->read_only ? "read-only" : repl_mode(m->repl);
+}
 const struct store *member_store(const struct member *m) { return m->store; }
 uint32_t member_id(const struct member *m) { return (uint32_t)m->cfg.myid; }
 
@@ -180,6 +213,7 @@ struct member *member_new(const struct member_init *init)
     m->terms.since_ms = m->start_ms;
     m->terms.looking_count = m->cfg.n_members > 0; /* a member of an ensemble starts looking */
     m->last_reap_ms = m->start_ms;
+    m->not_looking_ms = m->start_ms;
     struct sessions_config sc = {(uint32_t)m->cfg.myid, m->cfg.tick_ms,
                                  m->cfg.min_session_timeout_ms, m->cfg.max_session_timeout_ms};
     m->sessions = sessions_new(&sc, member_wall(m));

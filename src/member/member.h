@@ -163,6 +163,7 @@ struct hist;
 struct member_info {
     const char *mode;       /* member_mode */
     bool serving, leader;   /* leader: leads an ensemble (never standalone) */
+    bool read_only;         /* not serving, but serving read-only clients */
     uint32_t id, leader_id; /* leader_id: 0 when there is none (and standalone) */
     int quorum_size;        /* voters in the configuration; 0 standalone */
     /* the leader's (0 elsewhere): peers with a sync session, synced voters and observers, the

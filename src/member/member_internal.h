@@ -64,6 +64,8 @@ struct member {
     struct ensemble ensemble; /* the active configuration (reconfig.c) */
     unsigned sabotage; /* enum member_sabotage (tests only) */
     bool stopping;
+    bool read_only;         /* readonlymode.enabled, looking for a while: read-only clients */
+    int64_t not_looking_ms; /* the last time the core was not looking */
 };
 
 static inline int64_t member_now(const struct member *m) { return m->env.now_ms(m->env.io); }
@@ -76,6 +78,9 @@ static inline void member_fatal(const struct member *m, const char *why)
 }
 
 /* ---- member.c ---- */
+/* Enter or leave read-only mode as the core's role says (end of each turn, and at once when
+ * the core stops looking, before it syncs with a leader). */
+void member_note_read_only(struct member *m);
 /* A committed txn was applied to the store: count it for the snapshot trigger. */
 void member_applied(struct member *m, size_t record_len);
 
@@ -110,6 +115,9 @@ void conns_notify(void *ctx, uint64_t watcher, int32_t event_type, const char *p
 void conns_flush(struct conns *cs);
 /* The quorum is lost: every client moves to another member. */
 void conns_close_all(struct conns *cs, bool after_flush);
+/* The member leaves read-only mode: its read-only clients are disconnected (after their
+ * replies), to find a member with a quorum. */
+void conns_end_read_only(struct conns *cs);
 size_t conns_count(const struct conns *cs);
 size_t conns_outstanding(const struct conns *cs);
 /* One `stat`/`cons` line per connection. */
@@ -156,6 +164,8 @@ bool repl_is_leader(const struct repl *r);
 void repl_leader_facts(const struct repl *r, uint32_t *learners, uint32_t *synced_followers,
                        uint32_t *synced_observers, uint64_t *last_proposal_size);
 bool repl_serving(const struct repl *r);
+/* Not serving and the core is looking for a leader (not syncing with one). */
+bool repl_looking(const struct repl *r);
 const char *repl_mode(const struct repl *r);
 int64_t repl_last_proposed(const struct repl *r);
 uint32_t repl_leader(const struct repl *r); /* the leader's id, 0 if none */

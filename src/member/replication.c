@@ -86,6 +86,7 @@ void repl_leader_facts(const struct repl *r, uint32_t *learners, uint32_t *synce
     *last_proposal_size = repl_is_leader(r) ? r->last_proposal_size : 0;
 }
 bool repl_serving(const struct repl *r) { return r && r->established; }
+bool repl_looking(const struct repl *r) { return r && !r->established && r->role == ZAB_LOOKING; }
 const struct stages *repl_stages(const struct repl *r) { return r ? r->stages : NULL; }
 
 const char *repl_mode(const struct repl *r)
@@ -536,6 +537,7 @@ static void exec_update(struct repl *r, const struct zab_update *up)
 {
     bool lost = up->flags & ZAB_UPD_LOST && r->established;
     note_role(r, up);
+    member_note_read_only(r->m); /* read-only clients go before a leader's state comes in */
     if (up->flags & ZAB_UPD_INSTALL)
         install_snapshot(r, up->install_zxid);
     if (up->flags & ZAB_UPD_TRUNCATE)

@@ -251,7 +251,7 @@ static void server_stats(struct admin *a, struct json *j, const struct member_in
 {
     (void)a;
     j_str(j, "version", VERSION_TEXT);
-    j_bool(j, "read_only", false);
+    j_bool(j, "read_only", mi->read_only);
     j_open(j, "server_stats", '{');
     j_uint(j, "packets_sent", mi->packets_sent);
     j_uint(j, "packets_received", mi->packets_received);
@@ -530,8 +530,8 @@ static void run_envi(struct admin *a, struct json *j, const struct member_info *
 
 static void run_isro(struct admin *a, struct json *j, const struct member_info *mi)
 {
-    (void)a, (void)mi;
-    j_bool(j, "read_only", false); /* no read-only mode: a member without quorum serves none */
+    (void)a;
+    j_bool(j, "read_only", mi->read_only);
 }
 
 static void run_dirs(struct admin *a, struct json *j, const struct member_info *mi)
@@ -737,7 +737,7 @@ static void run_command(struct admin *a, struct evhttp_request *req, const char 
     j_open(&j, NULL, '{');
     if (!c) {
         error = "Unknown command: ";
-    } else if (c->needs_serving && !mi.serving) {
+    } else if (c->needs_serving && !mi.serving && !mi.read_only) {
         error = NOT_SERVING;
     } else {
         shown = c->names[0];

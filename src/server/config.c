@@ -181,6 +181,9 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
         return parse_int(key, val, 1, 86400000, &cfg->container_check_ms, err, n);
     if (!strcmp(key, "znode.container.maxPerMinute"))
         return parse_int(key, val, 1, INT32_MAX, &cfg->container_max_per_minute, err, n);
+    /* ZooKeeper reads it as the JVM property readonlymode.enabled only; zoo.cfg takes it too */
+    if (!strcmp(key, "readonlymode.enabled"))
+        return parse_bool(key, val, &cfg->read_only_enabled, err, n);
     if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
         return parse_bool(key, val, &cfg->extended_types, err, n);
     /* ZooKeeper turns unknown zoo.cfg keys into "zookeeper."-prefixed system properties, so
@@ -363,6 +366,7 @@ static int parse_line(struct zk_config *cfg, char *s, const char *name, int line
 static bool plain_property(const char *name)
 {
     static const char *const names[] = {"jute.maxbuffer", "java.security.auth.login.config",
+                                        "readonlymode.enabled",
                                         "znode.container.checkIntervalMs",
                                         "znode.container.maxPerMinute", NULL};
     for (int i = 0; names[i]; i++)

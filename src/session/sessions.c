@@ -9,11 +9,19 @@
 #include "session/tracker.h"
 #include "store/store.h"
 
+/* A read-only session: this member's alone, never logged. */
+struct ro_session {
+    int32_t timeout_ms;
+    uint8_t passwd[ZK_PASSWD_LEN];
+};
+
 struct sessions {
     struct sessions_config cfg;
     int64_t next_id;
     struct sess_tracker *tracker; /* leader: deadlines */
     struct i64map touched;        /* follower: active since the last report */
+    struct i64map ro;             /* read-only mode: id -> struct ro_session */
+    struct sess_tracker *ro_deadlines;
 };
 
 struct sessions *sessions_new(const struct sessions_config *cfg, int64_t wall_ms)
@@ -23,11 +31,15 @@ struct sessions *sessions_new(const struct sessions_config *cfg, int64_t wall_ms
         return NULL;
     s->cfg = *cfg;
     s->tracker = sess_tracker_new(cfg->tick_ms > 0 ? cfg->tick_ms : 1);
-    if (!s->tracker) {
+    s->ro_deadlines = sess_tracker_new(cfg->tick_ms > 0 ? cfg->tick_ms : 1);
+    if (!s->tracker || !s->ro_deadlines) {
+        sess_tracker_free(s->tracker);
+        sess_tracker_free(s->ro_deadlines);
         zk_free(s);
         return NULL;
     }
     i64map_init(&s->touched);
+    i64map_init(&s->ro);
     /* As ZooKeeper makes them: member id in the top byte, then milliseconds, so ids stay
      * unique across members and restarts. */
     s->next_id = (int64_t)(((uint64_t)wall_ms << 24) >> 8) |
@@ -39,7 +51,9 @@ void sessions_free(struct sessions *s)
 {
     if (!s)
         return;
+    sessions_ro_clear(s);
     sess_tracker_free(s->tracker);
+    sess_tracker_free(s->ro_deadlines);
     i64map_free(&s->touched);
     zk_free(s);
 }
@@ -49,7 +63,8 @@ int64_t sessions_new_id(struct sessions *s, const struct store *st)
     int64_t id;
     do {
         id = s->next_id++;
-    } while (id == 0 || id == INT64_MIN || store_session_exists(st, id));
+    } while (id == 0 || id == INT64_MIN || store_session_exists(st, id) ||
+             i64map_get(&s->ro, id));
     return id;
 }
 
@@ -173,3 +188,73 @@ void sessions_deadlines(const struct sessions *s,
 {
     sess_tracker_foreach(s->tracker, fn, ctx);
 }
+
+/* ---- read-only sessions ---- */
+
+int sessions_ro_create(struct sessions *s, const struct store *st, int32_t timeout_ms,
+                       const uint8_t passwd[ZK_PASSWD_LEN], int64_t now_ms, int64_t *id_out)
+{
+    if (i64map_count(&s->ro) >= SESSIONS_RO_MAX)
+        return -1;
+    struct ro_session *ro = zk_malloc(sizeof *ro);
+    if (!ro)
+        return -1;
+    ro->timeout_ms = timeout_ms;
+    memcpy(ro->passwd, passwd, ZK_PASSWD_LEN);
+    int64_t id = sessions_new_id(s, st);
+    if (i64map_put(&s->ro, id, ro) != 0 ||
+        sess_tracker_touch(s->ro_deadlines, id, timeout_ms, now_ms) != 0) {
+        i64map_del(&s->ro, id);
+        zk_free(ro);
+        return -1;
+    }
+    *id_out = id;
+    return 0;
+}
+
+enum session_resume sessions_ro_check_resume(const struct sessions *s, int64_t id,
+                                             const uint8_t *passwd, int32_t passwd_len)
+{
+    const struct ro_session *ro = i64map_get(&s->ro, id);
+    if (!ro)
+        return RESUME_UNKNOWN;
+    if (passwd_len != ZK_PASSWD_LEN || memcmp(ro->passwd, passwd, ZK_PASSWD_LEN) != 0)
+        return RESUME_BAD_PASSWORD;
+    return RESUME_OK;
+}
+
+void sessions_ro_touch(struct sessions *s, int64_t id, int64_t now_ms)
+{
+    sess_tracker_renew(s->ro_deadlines, id, now_ms);
+}
+
+void sessions_ro_close(struct sessions *s, int64_t id)
+{
+    sess_tracker_remove(s->ro_deadlines, id);
+    zk_free(i64map_del(&s->ro, id));
+}
+
+static void ro_expired(void *ctx, int64_t id)
+{
+    struct sessions *s = ctx;
+    ZK_INFO("read-only session 0x%llx expired", (unsigned long long)id);
+    zk_free(i64map_del(&s->ro, id));
+}
+
+void sessions_ro_expire(struct sessions *s, int64_t now_ms)
+{
+    sess_tracker_expire(s->ro_deadlines, now_ms, ro_expired, s);
+}
+
+void sessions_ro_clear(struct sessions *s)
+{
+    int64_t id;
+    void *ro;
+    for (size_t it = 0; i64map_next(&s->ro, &it, &id, &ro);) {
+        sess_tracker_remove(s->ro_deadlines, id);
+        zk_free(ro);
+    }
+    i64map_free(&s->ro);
+}
+
+size_t sessions_ro_count(const struct sessions *s) { return i64map_count(&s->ro); }

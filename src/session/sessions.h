@@ -74,4 +74,23 @@ void sessions_deadlines(const struct sessions *s,
 void sessions_expire(struct sessions *s, int64_t now_ms, void (*fn)(void *ctx, int64_t id),
                      void *ctx);
 
+/* ---- read-only sessions (readonlymode.enabled) ----
+ * A member without a quorum may serve clients that accept read-only service. The sessions they
+ * start there are this member's alone, as on ZooKeeper's read-only server: never logged,
+ * resumable on this member while it stays read-only, expired here by their timeout, and all
+ * dropped when it rejoins a quorum. */
+#define SESSIONS_RO_MAX 65536 /* bounded like everything a client can make */
+/* A new read-only session with this password: 0 and *id_out, or -1 (out of memory, or
+ * SESSIONS_RO_MAX reached). */
+int sessions_ro_create(struct sessions *s, const struct store *st, int32_t timeout_ms,
+                       const uint8_t passwd[ZK_PASSWD_LEN], int64_t now_ms, int64_t *id_out);
+enum session_resume sessions_ro_check_resume(const struct sessions *s, int64_t id,
+                                             const uint8_t *passwd, int32_t passwd_len);
+void sessions_ro_touch(struct sessions *s, int64_t id, int64_t now_ms);
+void sessions_ro_close(struct sessions *s, int64_t id);
+void sessions_ro_expire(struct sessions *s, int64_t now_ms);
+/* Forget every read-only session (the member rejoined a quorum). */
+void sessions_ro_clear(struct sessions *s);
+size_t sessions_ro_count(const struct sessions *s);
+
 #endif

@@ -44,10 +44,13 @@ def frame(body):
     return struct.pack(">i", len(body)) + body
 
 
-def connect_request(timeout_ms=10000, session_id=0, passwd=b"\0" * 16, last_zxid=0, ro=True):
+def connect_request(timeout_ms=10000, session_id=0, passwd=b"\0" * 16, last_zxid=0, ro=True,
+                    read_only=False):
+    """ro: send the trailing readOnly flag at all; read_only: its value (the client takes
+    read-only service from a member without a quorum)."""
     body = struct.pack(">iqiq", 0, last_zxid, timeout_ms, session_id) + buffer(passwd)
     if ro:
-        body += b"\0"
+        body += b"\1" if read_only else b"\0"
     return frame(body)
 
 
@@ -145,11 +148,13 @@ class Conn:
         body, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
         return body
 
-    def handshake(self, timeout_ms=10000, session_id=0, passwd=b"\0" * 16):
-        self.send(connect_request(timeout_ms, session_id, passwd))
+    def handshake(self, timeout_ms=10000, session_id=0, passwd=b"\0" * 16, read_only=False):
+        """Returns (timeout, session id, password); self.read_only is the reply's readOnly."""
+        self.send(connect_request(timeout_ms, session_id, passwd, read_only=read_only))
         body = self.recv_frame()
         proto, to, sid, plen = struct.unpack(">iiqi", body[:20])
         self.session_id, self.timeout, self.passwd = sid, to, body[20:20 + plen]
+        self.read_only = body[20 + plen:21 + plen] == b"\1"
         return to, sid, self.passwd
 
     def call(self, xid, op, body=b""):

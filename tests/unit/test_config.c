@@ -498,6 +498,24 @@ Test(config, admin_settings_as_properties)
     cr_assert_not(cfg.admin.enabled);
 }
 
+Test(config, read_only_mode_setting)
+{
+    static const char *const jvm[] = {"readonlymode.enabled=true"};
+    static const char *const prefixed[] = {"zookeeper.readonlymode.enabled=true"};
+    write_cfg("dataDir=%s\n");
+    load_ok();
+    cr_assert_not(cfg.read_only_enabled, "off unless asked for, as in ZooKeeper");
+    load_props_ok(jvm, 1);
+    cr_assert(cfg.read_only_enabled, "ZooKeeper's spelling: the JVM property, no prefix");
+    load_props_ok(prefixed, 1);
+    cr_assert(cfg.read_only_enabled);
+    write_cfg("dataDir=%s\nreadonlymode.enabled=true\n");
+    load_ok();
+    cr_assert(cfg.read_only_enabled);
+    write_cfg("dataDir=%s\nreadonlymode.enabled=maybe\n");
+    load_fails("readonlymode.enabled", NULL);
+}
+
 Test(config, admin_and_metrics_refusals)
 {
     write_cfg("dataDir=%s\nmetricsProvider.className=com.example.MyProvider\n");
