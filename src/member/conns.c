@@ -253,6 +253,14 @@ void conns_end_read_only(struct conns *cs)
             close_after_write(c);
 }
 
+void conns_session_expired(void *ctx, int64_t session)
+{
+    struct conns *cs = ctx;
+    struct conn *c = i64map_get(&cs->by_session, session);
+    if (c)
+        conn_close(c, "session expired");
+}
+
 size_t conns_count(const struct conns *cs) { return cs->n; }
 size_t conns_outstanding(const struct conns *cs) { return cs->outstanding; }
 

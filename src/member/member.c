@@ -134,7 +134,7 @@ static void reap_containers(struct member *m)
 void member_session_tick(struct member *m)
 {
     if (m->read_only)
-        sessions_ro_expire(m->sessions, member_now(m));
+        sessions_ro_expire(m->sessions, member_now(m), conns_session_expired, m->conns);
     if (!repl_is_leader(m->repl) || !repl_serving(m->repl))
         return; /* the leader alone decides expiry and reaping */
     int64_t now = member_now(m);

@@ -118,6 +118,8 @@ void conns_close_all(struct conns *cs, bool after_flush);
 /* The member leaves read-only mode: its read-only clients are disconnected (after their
  * replies), to find a member with a quorum. */
 void conns_end_read_only(struct conns *cs);
+/* A session expired here (read-only mode): its connection, if any, is closed. ctx: conns. */
+void conns_session_expired(void *ctx, int64_t session);
 size_t conns_count(const struct conns *cs);
 size_t conns_outstanding(const struct conns *cs);
 /* One `stat`/`cons` line per connection. */

@@ -234,16 +234,25 @@ void sessions_ro_close(struct sessions *s, int64_t id)
     zk_free(i64map_del(&s->ro, id));
 }
 
+struct ro_expiry {
+    struct sessions *s;
+    void (*fn)(void *ctx, int64_t id);
+    void *ctx;
+};
+
 static void ro_expired(void *ctx, int64_t id)
 {
-    struct sessions *s = ctx;
+    struct ro_expiry *e = ctx;
     ZK_INFO("read-only session 0x%llx expired", (unsigned long long)id);
-    zk_free(i64map_del(&s->ro, id));
+    zk_free(i64map_del(&e->s->ro, id));
+    e->fn(e->ctx, id);
 }
 
-void sessions_ro_expire(struct sessions *s, int64_t now_ms)
+void sessions_ro_expire(struct sessions *s, int64_t now_ms, void (*fn)(void *ctx, int64_t id),
+                        void *ctx)
 {
-    sess_tracker_expire(s->ro_deadlines, now_ms, ro_expired, s);
+    struct ro_expiry e = {s, fn, ctx};
+    sess_tracker_expire(s->ro_deadlines, now_ms, ro_expired, &e);
 }
 
 void sessions_ro_clear(struct sessions *s)

@@ -88,7 +88,10 @@ enum session_resume sessions_ro_check_resume(const struct sessions *s, int64_t i
                                              const uint8_t *passwd, int32_t passwd_len);
 void sessions_ro_touch(struct sessions *s, int64_t id, int64_t now_ms);
 void sessions_ro_close(struct sessions *s, int64_t id);
-void sessions_ro_expire(struct sessions *s, int64_t now_ms);
+/* Forget every read-only session past its deadline, reporting each to fn (which must not call
+ * back into the read-only sessions). */
+void sessions_ro_expire(struct sessions *s, int64_t now_ms, void (*fn)(void *ctx, int64_t id),
+                        void *ctx);
 /* Forget every read-only session (the member rejoined a quorum). */
 void sessions_ro_clear(struct sessions *s);
 size_t sessions_ro_count(const struct sessions *s);

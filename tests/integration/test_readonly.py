@@ -134,7 +134,14 @@ def test_read_only_service_and_back(ens):
     assert again.call(4, zkwire.OP_CLOSE)[2] == 0
     gone = raw_read_only(ens, 1, session_id=c.session_id, passwd=c.passwd)
     assert gone.session_id == 0, "a closed read-only session was resumed"
-    for conn in (c, wrong, again, gone):
+    # a silent read-only session expires here: its connection closes, it cannot be resumed
+    idle = zkwire.Conn(ens.client_port(1))
+    idle.handshake(timeout_ms=1000, read_only=True)
+    assert idle.read_only and idle.timeout == 1000
+    assert idle.wait_closed(10), "an expired read-only session kept its connection"
+    late = raw_read_only(ens, 1, session_id=idle.session_id, passwd=idle.passwd)
+    assert late.session_id == 0, "an expired read-only session was resumed"
+    for conn in (c, wrong, again, gone, idle, late):
         conn.close()
 
     # the quorum comes back: read-only clients are sent away and find read-write service
