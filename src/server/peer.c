@@ -362,6 +362,19 @@ static int learner_link(struct peer_net *pn, uint32_t id, const uint8_t *host, s
     return add_link(pn, id, name, (int)port, true);
 }
 
+/* A member that connects to us is back: our link to it, waiting out its backoff (up to
+ * BACKOFF_MAX_MS), dials now. Its answers travel on that link, so a restarted member would
+ * otherwise wait up to a second to hear the ensemble. One dial per hello, to the configured
+ * address: nothing a forged hello can amplify. */
+static void redial_now(struct link *l)
+{
+    if (!l || l->up || l->bev || l->departed)
+        return; /* connected, connecting, or leaving */
+    event_del(l->retry_ev);
+    l->backoff_ms = BACKOFF_MIN_MS;
+    link_connect(l);
+}
+
 static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
 {
     struct peer_net *pn = in->pn;
@@ -398,6 +411,7 @@ static int accept_hello(struct inbound *in, const uint8_t *p, uint32_t len)
     pn->inbound[slot] = in;
     event_del(in->hello_ev);
     in->id = id;
+    redial_now(find_link(pn, id));
     return 0;
 }
 
