@@ -11,6 +11,8 @@ packages=(build-essential cmake pkg-config libevent-dev libmsgpack-dev liblmdb-d
           libssl-dev openssl libsasl2-dev libsasl2-modules python3-pure-sasl
           libcriterion-dev libzookeeper-mt-dev zookeeper-bin zookeeper python3-kazoo
           python3-pytest default-jre-headless iproute2 procps
+          # tests/compat/kazoo-suite: kazoo's own test suite needs these two
+          python3-mock python3-objgraph
           # tests/security: javac for its Java client (ZooKeeper's client jars come with zookeeper)
           default-jdk-headless
           # tests/integration/test_metrics.py: promtool and a real Prometheus server (issue 15)
