@@ -7,9 +7,11 @@ disconnected and find a read-write member, a quorum session it served read-only 
 
 Run by ctest (integ_readonly) or by hand: /usr/bin/python3 -m pytest test_readonly.py
 """
+import json
 import os
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -23,6 +25,7 @@ from kazoo.protocol.states import KeeperState  # noqa: E402
 
 ZNOTREADONLY = -119
 SESSION_TIMEOUT = 4.0  # seconds; tick 500 ms allows 1..10 s
+ADMIN_BASE = 28350  # AdminServer of member i on ADMIN_BASE + i
 
 
 @pytest.fixture
@@ -32,6 +35,7 @@ def ens():
     yield e
     e.down()
     os.environ.pop("SERVER_JVMFLAGS", None)
+    os.environ.pop("ZABKEEPER_ADMIN_BASE_PORT", None)
 
 
 def up(ens, read_only):
@@ -41,6 +45,7 @@ def up(ens, read_only):
         os.environ["SERVER_JVMFLAGS"] = "-Dreadonlymode.enabled=true"
     else:
         os.environ.pop("SERVER_JVMFLAGS", None)
+    os.environ["ZABKEEPER_ADMIN_BASE_PORT"] = str(ADMIN_BASE)
     ens.up(3)
     ens.converged()
 
@@ -73,6 +78,12 @@ def lose_quorum(ens, keep):
     wait_for(lambda: ens.fourlw(keep, "isro") == "ro", 20, "member %d to turn read-only" % keep)
 
 
+def admin(i, command):
+    with urllib.request.urlopen("http://127.0.0.1:%d/commands/%s" % (ADMIN_BASE + i, command),
+                                timeout=10) as r:
+        return json.loads(r.read())
+
+
 def raw_read_only(ens, i, **kw):
     c = zkwire.Conn(ens.client_port(i))
     c.handshake(timeout_ms=int(SESSION_TIMEOUT * 1000), read_only=True, **kw)
@@ -93,6 +104,9 @@ def test_read_only_service_and_back(ens):
     lose_quorum(ens, keep=1)
     assert "Mode: read-only" in ens.fourlw(1, "srvr")
     assert ens.mntr(1)["zk_server_state"] == "read-only"
+    assert admin(1, "is_read_only")["read_only"] is True
+    stats = admin(1, "stats")
+    assert stats["error"] is None and stats["read_only"] is True
 
     # a client that wants a quorum is still refused: no ConnectResponse, the connection closes
     plain = zkwire.Conn(ens.client_port(1))
@@ -149,6 +163,7 @@ def test_read_only_service_and_back(ens):
     ens.start(3)
     ens.converged()
     assert ens.fourlw(1, "isro") == "rw"
+    assert admin(1, "is_read_only")["read_only"] is False
     wait_for(lambda: ro.client_state == KeeperState.CONNECTED, 30, "read-write service again")
     wait_for(lambda: kept.client_state == KeeperState.CONNECTED, 30,
              "the quorum session on a read-write member")
@@ -165,6 +180,7 @@ def test_without_the_setting_no_read_only_service(ens):
     wait_for(lambda: "not currently serving" in ens.fourlw(1, "srvr"), 20, "member 1 to stop")
     time.sleep(3)  # past the 2 s after which a member with the setting turns read-only
     assert ens.fourlw(1, "isro") == "null"
+    assert "not currently serving" in admin(1, "is_read_only")["error"]
     c = zkwire.Conn(ens.client_port(1))
     c.send(zkwire.connect_request(read_only=True))
     assert c.wait_closed(5), "read-only service without readonlymode.enabled"
