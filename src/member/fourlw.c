@@ -11,7 +11,6 @@
 #include "member/member_internal.h"
 #include "member/stages.h"
 
-#define ZK_COMPAT_VERSION MEMBER_ZK_VERSION
 
 static const char *const words[] = {"ruok", "srvr", "stat", "mntr", "conf", "isro", "envi",
                                     "cons", "wchs", "wchc", "wchp", "dirs", "crst", "srst",
@@ -49,8 +48,9 @@ static size_t outstanding(const struct member *m)
 
 static void write_version_line(struct jute_writer *out)
 {
-    outf(out, "Zookeeper version: %s, built on %s %.5s UTC\n", ZK_COMPAT_VERSION, __DATE__,
-         __TIME__);
+    char version[MEMBER_FULL_VERSION_MAX];
+    member_full_version(version, sizeof version);
+    outf(out, "Zookeeper version: %s\n", version);
 }
 
 static void write_server_stats(struct member *m, struct jute_writer *out)
@@ -97,7 +97,9 @@ static void write_mntr(struct member *m, struct jute_writer *out)
     long open_fds = -1, max_fds = -1;
     if (m->env.process_facts)
         m->env.process_facts(m->env.io, &open_fds, &max_fds);
-    outf(out, "zk_version\t%s, built on %s\n", ZK_COMPAT_VERSION, __DATE__);
+    char version[MEMBER_FULL_VERSION_MAX];
+    member_full_version(version, sizeof version);
+    outf(out, "zk_version\t%s\n", version);
     outf(out, "zk_server_state\t%s\n", mode_name(m));
     outf(out, "zk_avg_latency\t%.4f\n", avg);
     outf(out, "zk_max_latency\t%lld\n", (long long)st->latency_max_ms);
@@ -165,7 +167,9 @@ static void write_envi(struct jute_writer *out)
     char host[256] = "unknown";
     gethostname(host, sizeof host - 1);
     outf(out, "Environment:\n");
-    outf(out, "zookeeper.version=%s, built on %s\n", ZK_COMPAT_VERSION, __DATE__);
+    char version[MEMBER_FULL_VERSION_MAX];
+    member_full_version(version, sizeof version);
+    outf(out, "zookeeper.version=%s\n", version);
     outf(out, "host.name=%s\n", host);
     if (uname(&u) == 0)
         outf(out, "os.name=%s\nos.arch=%s\nos.version=%s\n", u.sysname, u.machine, u.release);

@@ -1,6 +1,7 @@
 /* Structured introspection (member.h) for the AdminServer's JSON and the Prometheus endpoint:
  * the same numbers the four-letter words print (fourlw.c), as values, plus the serving terms
  * noted at the end of each turn. */
+#include <stdio.h>
 #include <string.h>
 
 #include "member/member_internal.h"
@@ -112,4 +113,18 @@ void member_watch_summary(const struct member *m, size_t *watchers, size_t *path
                           size_t *watches)
 {
     store_watch_summary(m->store, watchers, paths, watches);
+}
+
+/* ZooKeeper's "built on" is its build time as yyyy-MM-dd HH:mm zz (Version.getFullVersion);
+ * tools parse it, so ours has that shape, from the compiler's __DATE__ ("Nov 30 2026") and
+ * __TIME__. */
+void member_full_version(char *buf, size_t n)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *date = __DATE__;
+    const char *found = strstr(months, (char[]){date[0], date[1], date[2], '\0'});
+    int month = found ? (int)(found - months) / 3 + 1 : 1;
+    int day = (date[4] == ' ' ? 0 : date[4] - '0') * 10 + (date[5] - '0');
+    snprintf(buf, n, "%s, built on %.4s-%02d-%02d %.5s UTC", MEMBER_ZK_VERSION, date + 7, month,
+             day, __TIME__);
 }

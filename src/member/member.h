@@ -159,6 +159,9 @@ bool member_is_fourlw(const uint8_t word[4]);
 struct hist;
 #define MEMBER_ZK_VERSION "3.8.0-zabkeeper-0.1" /* the ZooKeeper version clients are told */
 #define MEMBER_STAGES 8 /* the write-path stages (stages.h) */
+#define MEMBER_FULL_VERSION_MAX 96
+/* "3.8.0-zabkeeper-0.1, built on 2026-11-30 13:05 UTC": ZooKeeper's getFullVersion shape. */
+void member_full_version(char *buf, size_t n);
 
 struct member_info {
     const char *mode;       /* member_mode */

@@ -24,7 +24,6 @@
 #include "member/member.h"
 
 #define NOT_SERVING "This ZooKeeper instance is not currently serving requests"
-#define VERSION_TEXT MEMBER_ZK_VERSION ", built on " __DATE__ " " __TIME__ " UTC"
 
 struct endpoint {
     struct admin *a;
@@ -198,6 +197,14 @@ static void j_str(struct json *j, const char *key, const char *v)
         evbuffer_add(j->b, "null", 4);
 }
 
+/* ZooKeeper's full version string ("..., built on yyyy-MM-dd HH:mm UTC"). */
+static void j_version(struct json *j, const char *key)
+{
+    char version[MEMBER_FULL_VERSION_MAX];
+    member_full_version(version, sizeof version);
+    j_str(j, key, version);
+}
+
 static void j_int(struct json *j, const char *key, int64_t v)
 {
     j_key(j, key);
@@ -250,7 +257,7 @@ static void run_ruok(struct admin *a, struct json *j, const struct member_info *
 static void server_stats(struct admin *a, struct json *j, const struct member_info *mi)
 {
     (void)a;
-    j_str(j, "version", VERSION_TEXT);
+    j_version(j, "version");
     j_bool(j, "read_only", mi->read_only);
     j_open(j, "server_stats", '{');
     j_uint(j, "packets_sent", mi->packets_sent);
@@ -510,7 +517,7 @@ static void run_envi(struct admin *a, struct json *j, const struct member_info *
     (void)a, (void)mi;
     char host[256] = "unknown", cwd[1024] = "";
     gethostname(host, sizeof host - 1);
-    j_str(j, "zookeeper.version", VERSION_TEXT);
+    j_version(j, "zookeeper.version");
     j_str(j, "host.name", host);
     struct utsname u;
     if (uname(&u) == 0) {
@@ -579,7 +586,7 @@ static void run_monitor(struct admin *a, struct json *j, const struct member_inf
 {
     const struct zk_config *c = member_config(a->m);
     char text[64];
-    j_str(j, "version", VERSION_TEXT);
+    j_version(j, "version");
     j_str(j, "server_state", mi->mode);
     j_double(j, "avg_latency", mi->avg_latency_ms);
     j_int(j, "max_latency", mi->max_latency_ms);

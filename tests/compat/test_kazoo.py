@@ -623,6 +623,9 @@ def test_4lw_ruok_isro(server):
 def test_4lw_srvr(server, zk):
     srvr = fl(server, "srvr")
     assert re.search(r"^Zookeeper version: 3\.8\.", srvr, re.M), srvr
+    # the build time as ZooKeeper 3.8 prints it (yyyy-MM-dd HH:mm zz): tools parse it
+    assert re.search(r"^Zookeeper version: \S+, built on \d{4}-\d\d-\d\d \d\d:\d\d \w+$", srvr,
+                     re.M), srvr
     assert re.search(r"^Mode: standalone$", srvr, re.M), srvr
     assert re.search(r"^Zxid: 0x[0-9a-f]+$", srvr, re.M), srvr
     assert re.search(r"^Node count: \d+$", srvr, re.M), srvr
@@ -647,6 +650,7 @@ def test_4lw_stat(server, zk):
 def test_4lw_mntr(server):
     mntr = dict(l.split("\t", 1) for l in fl(server, "mntr").splitlines() if "\t" in l)
     assert mntr["zk_version"].startswith("3.8."), mntr
+    assert re.search(r", built on \d{4}-\d\d-\d\d \d\d:\d\d \w+$", mntr["zk_version"]), mntr
     assert mntr["zk_server_state"] == "standalone"
     assert int(mntr["zk_znode_count"]) >= 5
     for key in ("zk_avg_latency", "zk_max_latency", "zk_min_latency", "zk_packets_received",
