@@ -978,9 +978,11 @@ static void on_metrics_request(struct evhttp_request *req, void *arg)
 
 /* ---- start and stop ---- */
 
+/* 0 when it listens. A port it cannot listen on is fatal (-1) unless `optional`: then a
+ * warning, and 1 (the endpoint stays unbound). */
 static int bind_endpoint(struct admin *a, struct endpoint *ep, const char *what,
                          const char *host, int port, int idle_ms, void (*cb)(struct evhttp_request *, void *),
-                         const char *settings)
+                         const char *settings, bool optional)
 {
     *ep = (struct endpoint){.a = a, .what = what};
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -997,6 +999,12 @@ static int bind_endpoint(struct admin *a, struct endpoint *ep, const char *what,
                                       (int)res->ai_addrlen);
     int saved = errno;
     freeaddrinfo(res);
+    if (!ep->lev && optional) {
+        ZK_WARN("%s: cannot listen on %s:%d: %s (%s); the member runs without it, as "
+                "ZooKeeper's members of an ensemble do", what, host, port, strerror(saved),
+                settings);
+        return 1;
+    }
     if (!ep->lev) {
         ZK_ERROR("%s: cannot listen on %s:%d: %s (%s; the member does not start)", what, host,
                  port, strerror(saved), settings);
@@ -1035,17 +1043,23 @@ int admin_start(struct admin **out, struct event_base *base, const struct zk_con
         return -1;
     *a = (struct admin){.base = base, .cfg = cfg, .m = m};
     *out = a;
-    if (s->enabled &&
-        bind_endpoint(a, &a->ep[0], "AdminServer", s->address, s->port, s->idle_timeout_ms,
-                      on_admin_request, "admin.serverAddress/admin.serverPort; "
-                      "admin.enableServer=false turns it off") != 0)
+    /* As ZooKeeper: a member of an ensemble whose AdminServer cannot start goes on without it
+     * (QuorumPeer.start), a standalone server does not start (ZooKeeperServerMain); a metrics
+     * provider that cannot start stops either. */
+    int rc = s->enabled ? bind_endpoint(a, &a->ep[0], "AdminServer", s->address, s->port,
+                                        s->idle_timeout_ms, on_admin_request,
+                                        "admin.serverAddress/admin.serverPort; "
+                                        "admin.enableServer=false turns it off",
+                                        cfg->n_members > 0)
+                        : 1;
+    if (rc < 0)
         return -1;
     if (s->metrics &&
         bind_endpoint(a, &a->ep[1], "Prometheus metrics", s->metrics_host, s->metrics_port,
                       30000, on_metrics_request,
-                      "metricsProvider.httpHost/metricsProvider.httpPort") != 0)
+                      "metricsProvider.httpHost/metricsProvider.httpPort", false) != 0)
         return -1;
-    if (s->enabled)
+    if (rc == 0)
         ZK_INFO("AdminServer command URL %s", s->command_url);
     return 0;
 }

@@ -426,3 +426,35 @@ def test_a_member_without_quorum_says_so(ens):
     wait_for(lambda: all(command(admin(i), "ruok")["error"] is None for i in range(1, 4)), 30,
              "every member to serve again")
     assert sum(command(admin(i), "lead")["is_leader"] for i in range(1, 4)) == 1
+
+
+def test_a_member_whose_admin_port_is_taken_runs_without_it(ens):
+    """As ZooKeeper's QuorumPeer.start: a member of an ensemble whose AdminServer cannot listen
+    logs it and serves anyway (a standalone server does not start: above). Test runners that
+    start three local members with the default admin port 8080 rely on it."""
+    ens.kill(2)
+    busy = socket.socket()
+    busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def take_port():  # the killed member's listener may take a moment to go
+        try:
+            busy.bind(("127.0.0.1", ADMIN_BASE + 2))
+            return True
+        except OSError:
+            return False
+    wait_for(take_port, 10, "member 2's admin port to be free")
+    busy.listen(1)
+    try:
+        offset = ens.log_size(2)
+        ens.start(2)
+        ens.converged()
+        assert "AdminServer: cannot listen on 127.0.0.1:%d: Address already in use" % (
+            ADMIN_BASE + 2) in ens.log_since(2, offset)
+        assert "Mode: follower" in four_letter(ens.client_port(2), "srvr") or \
+            "Mode: leader" in four_letter(ens.client_port(2), "srvr")
+        assert command(admin(1), "ruok")["error"] is None
+    finally:
+        busy.close()
+        ens.start(2)  # with its AdminServer again, for whatever runs next
+        ens.converged()
+    wait_for(lambda: command(admin(2), "ruok")["error"] is None, 30, "member 2's AdminServer")
