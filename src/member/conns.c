@@ -311,17 +311,22 @@ static void send_frame(struct conn *c, const struct jute_writer *jw)
     }
 }
 
-static void send_reply(struct conn *c, int32_t xid, int32_t err, const struct jute_writer *body)
+static void send_reply_at(struct conn *c, int32_t xid, int64_t zxid, int32_t err,
+                          const struct jute_writer *body)
 {
-    struct member *m = c->cs->m;
     struct jute_writer *jw = &c->cs->scratch;
     jw_reset(jw);
     size_t mark = jw_begin_frame(jw);
-    zk_reply_header_write(jw, xid, store_last_zxid(m->store), err);
+    zk_reply_header_write(jw, xid, zxid, err);
     if (err == ZE_OK && body && body->len)
         jw_raw(jw, body->data, body->len);
     jw_end_frame(jw, mark);
     send_frame(c, jw);
+}
+
+static void send_reply(struct conn *c, int32_t xid, int32_t err, const struct jute_writer *body)
+{
+    send_reply_at(c, xid, store_last_zxid(c->cs->m->store), err, body);
 }
 
 static void record_latency(struct member *m, int64_t start_ms)
@@ -533,7 +538,9 @@ static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t 
     int32_t err;
     if (type == ZOP_AUTH) {
         err = handle_auth(c, body, len);
-        send_reply(c, ZXID_AUTH, err, NULL);
+        /* As ZooKeeper: the request's xid (-4 from kazoo, the C and Java clients; a counter
+         * from others, e.g. go-zookeeper, which waits for it) and zxid 0. */
+        send_reply_at(c, xid, 0, err, NULL);
         if (err != ZE_OK)
             close_after_write(c); /* as ZooKeeper: AuthFailed, then close */
         return;

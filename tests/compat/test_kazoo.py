@@ -509,6 +509,18 @@ def test_raw_bad_password_resume_drops_live_connection(server):
         c.close()
 
 
+def test_raw_auth_reply_carries_the_request_xid(server):
+    # ZooKeeper answers addAuthInfo with the request's xid and zxid 0 (kazoo, the C and Java
+    # clients send -4; go-zookeeper sends its next xid and waits for that one).
+    c = zkwire.Conn(server.port)
+    c.handshake(10000)
+    for xid in (7, -4):
+        c.send(zkwire.request(xid, zkwire.OP_AUTH, zkwire.auth_body("digest", "u:p")))
+        assert c.reply()[:3] == (xid, 0, 0)
+    assert c.call(8, zkwire.OP_EXISTS, zkwire.path_watch_body("/"))[:1] == (8,)
+    c.close()
+
+
 # --------------------------------------------------------------------------- locks
 
 def run_lock_rounds(clients, acquire, release, rounds):
