@@ -3,6 +3,7 @@ up, a killed member's row unreachable while the quorum keeps exit 0, no quorum -
 -> exit 4, --json, members found through conf's membership, a 4lw whitelist without mntr/conf.
 Ports: $ZABKEEPER_BASE_PORT (29400) + 1..23 (tests/cli/CMakeLists.txt)."""
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -145,8 +146,10 @@ def test_two_killed_no_quorum():
         lc("kill", i)
     rc, out, err = status(ALL)
     assert rc == 8, out + err
-    assert "NO QUORUM" in out and "voters serving: 1 of 3 (quorum 2)" in out, out
-    # the survivor gives up leading (syncLimit x tickTime) and looks for a leader
+    # the survivor may still lead for a tick: its followers' links closed, so it steps down at
+    # its next tick (as ZooKeeper's leader, whose LearnerHandlers die with their sockets)
+    assert "NO QUORUM" in out and re.search(r"voters serving: [01] of 3 \(quorum 2\)", out), out
+    # and then looks for a leader
     wait_for(lambda: mode(BASE + lead) is None, 30, "the survivor to stop serving")
     rc, doc = status_json(ALL)
     assert rc == 8 and doc["ok"] is False and doc["leader"] is None, doc
