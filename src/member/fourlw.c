@@ -38,8 +38,6 @@ static void outf(struct jute_writer *out, const char *fmt, ...)
         jw_raw(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-static const char *mode_name(const struct member *m) { return member_mode(m); }
-
 static size_t outstanding(const struct member *m)
 {
     int64_t n = repl_last_proposed(m->repl) - store_last_zxid(m->store);
@@ -64,7 +62,7 @@ static void write_server_stats(struct member *m, struct jute_writer *out)
     outf(out, "Connections: %zu\n", conns_count(m->conns));
     outf(out, "Outstanding: %zu\n", outstanding(m));
     outf(out, "Zxid: 0x%llx\n", (unsigned long long)store_last_zxid(m->store));
-    outf(out, "Mode: %s\n", mode_name(m));
+    outf(out, "Mode: %s\n", member_mode(m));
     /* ZooKeeper's node map counts the root twice ("" and "/"); print what it would print. */
     outf(out, "Node count: %zu\n", store_node_count(m->store) + 1);
 }
@@ -100,7 +98,7 @@ static void write_mntr(struct member *m, struct jute_writer *out)
     char version[MEMBER_FULL_VERSION_MAX];
     member_full_version(version, sizeof version);
     outf(out, "zk_version\t%s\n", version);
-    outf(out, "zk_server_state\t%s\n", mode_name(m));
+    outf(out, "zk_server_state\t%s\n", member_mode(m));
     outf(out, "zk_avg_latency\t%.4f\n", avg);
     outf(out, "zk_max_latency\t%lld\n", (long long)st->latency_max_ms);
     outf(out, "zk_min_latency\t%lld\n", (long long)st->latency_min_ms);

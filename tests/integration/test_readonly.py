@@ -61,15 +61,6 @@ def kclient(ens, ids, read_only):
     return zk, states
 
 
-def close(*clients):
-    for zk in clients:
-        try:
-            zk.stop()
-            zk.close()
-        except Exception:
-            pass
-
-
 def lose_quorum(ens, keep):
     """Kill every member but `keep`; wait until it serves read-only."""
     for i in (1, 2, 3):
@@ -99,7 +90,7 @@ def test_read_only_service_and_back(ens):
     kept.create("/ro/kept-", b"", ephemeral=True, sequence=True)
     kept_id = kept.client_id[0]
     assert ens.fourlw(1, "isro") == "rw"
-    close(rw)
+    zkwire.close_clients(rw)
 
     lose_quorum(ens, keep=1)
     assert "Mode: read-only" in ens.fourlw(1, "srvr")
@@ -170,7 +161,7 @@ def test_read_only_service_and_back(ens):
     assert kept.client_id[0] == kept_id, "the quorum session was lost"
     assert len(kept.get_children("/ro")) == 2, "its ephemeral was lost"
     ro.create("/ro/after", b"")
-    close(ro, kept)
+    zkwire.close_clients(ro, kept)
 
 
 def test_without_the_setting_no_read_only_service(ens):
