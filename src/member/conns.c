@@ -17,10 +17,31 @@
 #define PENDING_MAX 4096            /* requests queued per connection before we stop reading */
 #define AUTH_IDS_MAX 16
 #define HANDSHAKE_TIMEOUT_MS 10000  /* ZooKeeper's sessionlessCnxnTimeout */
+/* A failed SASL authentication is answered this much later (docs/security.md): it slows
+ * password guessing, and kazoo's start(), which reports "connected" before it authenticates,
+ * needs the time to see that it was (against us it otherwise raised a time-out at random). */
+#define SASL_FAILURE_DELAY_MS 200
 #define ADDR_MAX 64
 
 enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_ESTABLISHED };
 enum req_kind { REQ_WRITE, REQ_SYNC, REQ_LOCAL, REQ_ERROR };
+
+/* The lists a connection can be on besides every connection's: the FIFO ones are in deadline
+ * order, since each deadline is a fixed time after the connection joined. */
+enum conn_list {
+    LIST_FRESH,     /* CONN_NEW: its ConnectRequest is due (HANDSHAKE_TIMEOUT_MS), FIFO */
+    LIST_SYNC,      /* has syncs queued (n_syncs > 0) */
+    LIST_AUTH_FAIL, /* its SASL failure is answered at auth_fail_at_ms, FIFO */
+    CONN_LISTS
+};
+struct conn;
+struct conn_link {
+    struct conn *prev, *next;
+    bool on;
+};
+struct conn_list_head {
+    struct conn *head, *tail;
+};
 
 /* One request waiting for its turn to be answered (FIFO per connection). */
 struct pending_req {
@@ -37,9 +58,7 @@ struct pending_req {
 
 struct conn {
     struct conn *next, *prev;
-    struct conn *fresh_prev, *fresh_next; /* on the handshake-deadline list (CONN_NEW) */
-    bool on_fresh;
-    struct conn *sync_prev, *sync_next; /* on the sync list while n_syncs > 0 */
+    struct conn_link link[CONN_LISTS];
     size_t n_syncs;          /* REQ_SYNC among the queued requests */
     struct conns *cs;
     uint64_t id;
@@ -52,6 +71,9 @@ struct conn {
     bool ro_client;          /* ...and it was true: the client takes read-only service */
     bool read_only;          /* served read-only (the member has no quorum) */
     bool ro_local;           /* its session is a read-only session of this member */
+    bool auth_failing;       /* its SASL failed: reading stopped, the answer waits (LIST_AUTH_FAIL) */
+    int32_t auth_fail_xid, auth_fail_err;
+    int64_t auth_fail_at_ms;
     int64_t opened_ms;
     int64_t session_id;
     int32_t timeout_ms;
@@ -68,8 +90,7 @@ struct conn {
 struct conns {
     struct member *m;
     struct conn *list;            /* every open connection */
-    struct conn *fresh_head, *fresh_tail; /* CONN_NEW connections, oldest first */
-    struct conn *sync_head;       /* connections with syncs queued */
+    struct conn_list_head lists[CONN_LISTS];
     struct i64map by_id;          /* conn id (also the watcher id) -> conn */
     struct i64map by_session;     /* session id -> the conn that owns it here */
     size_t n;
@@ -86,56 +107,38 @@ static void close_after_write(struct conn *c);
 
 static const struct member_env *env_of(const struct conn *c) { return &c->cs->m->env; }
 
-/* The handshake-deadline list: connections in CONN_NEW, oldest first. */
-static void fresh_remove(struct conn *c)
+/* Take c off list l (if it is on it). */
+static void list_remove(struct conn *c, enum conn_list l)
 {
-    struct conns *cs = c->cs;
-    if (!c->on_fresh)
+    struct conn_link *link = &c->link[l];
+    struct conn_list_head *list = &c->cs->lists[l];
+    if (!link->on)
         return;
-    if (c->fresh_prev)
-        c->fresh_prev->fresh_next = c->fresh_next;
+    if (link->prev)
+        link->prev->link[l].next = link->next;
     else
-        cs->fresh_head = c->fresh_next;
-    if (c->fresh_next)
-        c->fresh_next->fresh_prev = c->fresh_prev;
+        list->head = link->next;
+    if (link->next)
+        link->next->link[l].prev = link->prev;
     else
-        cs->fresh_tail = c->fresh_prev;
-    c->on_fresh = false;
+        list->tail = link->prev;
+    link->on = false;
 }
 
-static void fresh_append(struct conn *c)
+/* Put c at the tail of list l. */
+static void list_append(struct conn *c, enum conn_list l)
 {
-    struct conns *cs = c->cs;
-    c->fresh_prev = cs->fresh_tail;
-    c->fresh_next = NULL;
-    if (cs->fresh_tail)
-        cs->fresh_tail->fresh_next = c;
+    struct conn_link *link = &c->link[l];
+    struct conn_list_head *list = &c->cs->lists[l];
+    ZK_ASSERT(!link->on);
+    link->prev = list->tail;
+    link->next = NULL;
+    if (list->tail)
+        list->tail->link[l].next = c;
     else
-        cs->fresh_head = c;
-    cs->fresh_tail = c;
-    c->on_fresh = true;
-}
-
-/* The connections with syncs queued: a sync is answered as soon as the zxid it waits for is
- * applied, before any later txn is (conns_on_applied), so these are visited after every
- * applied txn; the list keeps that walk to the few connections concerned. */
-static void sync_list_remove(struct conn *c)
-{
-    if (c->sync_prev)
-        c->sync_prev->sync_next = c->sync_next;
-    else
-        c->cs->sync_head = c->sync_next;
-    if (c->sync_next)
-        c->sync_next->sync_prev = c->sync_prev;
-}
-
-static void sync_list_add(struct conn *c)
-{
-    c->sync_prev = NULL;
-    c->sync_next = c->cs->sync_head;
-    if (c->sync_next)
-        c->sync_next->sync_prev = c;
-    c->cs->sync_head = c;
+        list->head = c;
+    list->tail = c;
+    link->on = true;
 }
 
 /* ---- lifetime ---- */
@@ -201,9 +204,8 @@ static void conn_free(struct conn *c)
     cs->n--;
     if (c->throttled)
         cs->n_throttled--;
-    fresh_remove(c);
-    if (c->n_syncs > 0)
-        sync_list_remove(c);
+    for (int l = 0; l < CONN_LISTS; l++)
+        list_remove(c, (enum conn_list)l);
     jw_free(&c->auth);
     zk_free(c);
 }
@@ -288,8 +290,8 @@ static void set_reading(struct conn *c, bool on)
 
 static void send_frame(struct conn *c, const struct jute_writer *jw)
 {
-    if (c->closing || c->close_after_write)
-        return;
+    if (c->closing || c->close_after_write || c->auth_failing)
+        return; /* an auth failing connection gets its answer alone, then closes */
     if (jw->err || env_of(c)->conn_send(env_of(c)->io, c->id, jw->data, jw->len) != 0) {
         conn_close(c, "out of memory queueing a reply");
         return;
@@ -469,6 +471,18 @@ static void sasl_authenticated(struct conn *c, const char *authzid)
         add_auth_id(c, "sasl", sec->let_any_sasl_user);
 }
 
+/* Stop taking c's requests and answer its failed SASL exchange (xid, err) after
+ * SASL_FAILURE_DELAY_MS (answer_auth_failures), then close it; ZooKeeper does it at once. */
+static void delay_auth_failure(struct conn *c, int32_t xid, int32_t err)
+{
+    c->auth_failing = true;
+    c->auth_fail_xid = xid;
+    c->auth_fail_err = err;
+    c->auth_fail_at_ms = member_now(c->cs->m) + SASL_FAILURE_DELAY_MS;
+    set_reading(c, false);
+    list_append(c, LIST_AUTH_FAIL);
+}
+
 /* GetSASLRequest{buffer token} -> SetSASLResponse{buffer token}. A failure ends the connection
  * (not the session) with AuthFailed, or SessionClosedRequireAuth when enforce.auth asks for
  * sasl, unless allowSaslFailedClients keeps it, as ZooKeeperServer.processSasl does. */
@@ -499,8 +513,7 @@ static void handle_sasl(struct conn *c, int32_t xid, const uint8_t *body, uint32
             send_reply(c, xid, ZE_OK, resp);
             return;
         }
-        send_reply(c, xid, required ? ZE_SESSIONCLOSEDREQUIRESASLAUTH : ZE_AUTHFAILED, NULL);
-        close_after_write(c);
+        delay_auth_failure(c, xid, required ? ZE_SESSIONCLOSEDREQUIRESASLAUTH : ZE_AUTHFAILED);
         return;
     }
     if (rc == MEMBER_SASL_DONE)
@@ -587,14 +600,14 @@ static void pop_head(struct conn *c)
         c->tail = NULL;
     c->n_pending--;
     if (r->kind == REQ_SYNC && --c->n_syncs == 0)
-        sync_list_remove(c);
+        list_remove(c, LIST_SYNC);
     free_req(c->cs, r);
 }
 
 /* Answer every queued request that no longer waits for an earlier write. */
 static void drain(struct conn *c)
 {
-    while (c->head && !c->closing) {
+    while (c->head && !c->closing && !c->auth_failing) {
         struct pending_req *r = c->head;
         if (r->kind == REQ_WRITE || (r->kind == REQ_SYNC && !sync_ready(c, r)))
             break;
@@ -636,7 +649,7 @@ static struct pending_req *enqueue(struct conn *c, enum req_kind kind, int32_t x
     c->n_pending++;
     c->cs->outstanding++;
     if (kind == REQ_SYNC && c->n_syncs++ == 0)
-        sync_list_add(c);
+        list_append(c, LIST_SYNC);
     return r;
 }
 
@@ -957,7 +970,7 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
     }
     c->ro_byte = jr_remaining(&jr) >= 1;
     c->ro_client = c->ro_byte && jr_bool(&jr);
-    fresh_remove(c); /* the handshake came in time */
+    list_remove(c, LIST_FRESH); /* the handshake came in time */
     if (!repl_serving(m->repl)) {
         /* Not part of an established quorum: the client should try another member, unless
          * this member serves read-only and the client takes that (ZooKeeper refuses other
@@ -985,8 +998,8 @@ static void handle_connect(struct conn *c, const uint8_t *frame, uint32_t len)
 /* Answer the syncs (and what queued behind them) whose zxid is now applied. */
 static void drain_ready_syncs(struct conns *cs)
 {
-    for (struct conn *c = cs->sync_head, *next; c; c = next) {
-        next = c->sync_next;
+    for (struct conn *c = cs->lists[LIST_SYNC].head, *next; c; c = next) {
+        next = c->link[LIST_SYNC].next;
         if (!c->closing && c->head && c->head->kind == REQ_SYNC && sync_ready(c, c->head))
             drain(c);
     }
@@ -1133,9 +1146,9 @@ static void unthrottle(struct conns *cs)
 static void reap_handshakes(struct conns *cs)
 {
     int64_t now = member_now(cs->m);
-    while (cs->fresh_head && now - cs->fresh_head->opened_ms >= HANDSHAKE_TIMEOUT_MS) {
-        struct conn *c = cs->fresh_head;
-        fresh_remove(c);
+    struct conn *c;
+    while ((c = cs->lists[LIST_FRESH].head) && now - c->opened_ms >= HANDSHAKE_TIMEOUT_MS) {
+        list_remove(c, LIST_FRESH);
         ZK_WARN_RL("%s:%d sent no ConnectRequest within %d ms; closing", c->addr, c->port,
                    HANDSHAKE_TIMEOUT_MS);
         conn_close(c, NULL);
@@ -1147,8 +1160,8 @@ static void drain_syncs(struct conns *cs)
 {
     int64_t give_up_ms = (int64_t)cs->m->cfg.sync_limit * cs->m->cfg.tick_ms;
     int64_t now = member_now(cs->m);
-    for (struct conn *c = cs->sync_head, *next; c; c = next) {
-        next = c->sync_next; /* drain may take c off the list */
+    for (struct conn *c = cs->lists[LIST_SYNC].head, *next; c; c = next) {
+        next = c->link[LIST_SYNC].next; /* drain may take c off the list */
         struct pending_req *r = c->head;
         if (!r || r->kind != REQ_SYNC || c->closing)
             continue;
@@ -1159,11 +1172,25 @@ static void drain_syncs(struct conns *cs)
     }
 }
 
+/* Failed SASL exchanges whose delay is over (oldest first): their answer, then close. */
+static void answer_auth_failures(struct conns *cs)
+{
+    int64_t now = member_now(cs->m);
+    struct conn *c;
+    while ((c = cs->lists[LIST_AUTH_FAIL].head) && now >= c->auth_fail_at_ms) {
+        list_remove(c, LIST_AUTH_FAIL);
+        c->auth_failing = false;
+        send_reply(c, c->auth_fail_xid, c->auth_fail_err, NULL);
+        close_after_write(c);
+    }
+}
+
 void conns_flush(struct conns *cs)
 {
     drain_syncs(cs);
     unthrottle(cs);
     reap_handshakes(cs);
+    answer_auth_failures(cs);
 }
 
 /* ---- framing ---- */
@@ -1183,20 +1210,22 @@ static void answer_fourlw(struct conn *c, const uint8_t word[4])
 /* Ask the io layer to offer this connection's buffered input again (it was paused). */
 static void process_input_again(struct conn *c)
 {
-    if (!c->closing && !c->close_after_write && !c->reading_paused && !c->throttled)
+    if (!c->closing && !c->close_after_write && !c->reading_paused && !c->throttled &&
+        !c->auth_failing)
         set_reading(c, true);
 }
 
 /* Is there room to take another frame from this connection now? */
 static bool can_take(struct conn *c)
 {
-    return !c->closing && !c->close_after_write && c->state != CONN_CONNECTING &&
-           c->n_pending < PENDING_MAX && !c->reading_paused && !throttle_if_over_limit(c);
+    return !c->closing && !c->close_after_write && !c->auth_failing &&
+           c->state != CONN_CONNECTING && c->n_pending < PENDING_MAX && !c->reading_paused &&
+           !throttle_if_over_limit(c);
 }
 
 static void update_backpressure(struct conn *c)
 {
-    if (c->closing || c->close_after_write || c->throttled)
+    if (c->closing || c->close_after_write || c->throttled || c->auth_failing)
         return;
     size_t out = queued(c);
     bool overloaded = c->n_pending >= PENDING_MAX || out > OUT_HIGH_BYTES;
@@ -1312,7 +1341,7 @@ void conns_open(struct conns *cs, uint64_t id, const char *addr, int port)
         cs->list->prev = c;
     cs->list = c;
     cs->n++;
-    fresh_append(c);
+    list_append(c, LIST_FRESH);
 }
 
 void conns_identity(struct conns *cs, uint64_t id, const char *scheme, const char *id_value)

@@ -19,12 +19,15 @@ What ZooKeeper does, and so what is checked:
     ZooKeeper only drops the connection (ServerCnxn.sendCloseSession closes the socket), so the
     session id and password still resume it on a new connection, without the sasl identity,
     until it expires.
+zabkeeper answers a failed exchange 0.2 s late (docs/security.md), and nothing behind it:
+test_failure_answered_late_and_alone.
 """
 import os
 import struct
+import time
 
 import pytest
-from kazoo.exceptions import NoAuthError
+from kazoo.exceptions import AuthFailedError, NoAuthError
 from kazoo.protocol.states import KeeperState
 from kazoo.security import ACL, Id, Permissions
 
@@ -137,6 +140,50 @@ def test_bad_credentials_kazoo(server, user, password):
     finally:
         zk.stop()
         zk.close()
+
+
+@pytest.mark.parametrize("user,password", BAD)
+def test_bad_credentials_kazoo_start(server, user, password):
+    """kazoo's start() raises AuthFailedError when its client has a chroot (kazoo's own
+    test_invalid_sasl_auth): start() returns on CONNECTED, which kazoo reports before its SASL
+    exchange, and its chroot check then fails with AUTH_FAILED. Had the failure come before
+    start() looked, it would raise a time-out instead."""
+    zk = kazoo_client(server.hosts + "/sasl-chroot", start=False,
+                      sasl_options=sasl_options(user, password))
+    try:
+        with pytest.raises(AuthFailedError):
+            zk.start(timeout=T)
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def test_failure_answered_late_and_alone(server):
+    """zabkeeper only: the AuthFailed answer comes 0.2 s after the failing token (password
+    guessing is slowed, and kazoo's start() sees CONNECTED first), and a request sent behind
+    that token is not answered before the connection closes (ZooKeeper stops reading it)."""
+    if server.kind == "zookeeper":
+        pytest.skip("Apache ZooKeeper answers at once")
+    conn = zkwire.Conn(server.port)
+    try:
+        conn.handshake()
+        cli = puresasl.SASLClient("zk-sasl-md5", service="zookeeper", mechanism="DIGEST-MD5",
+                                  username="bob", password="wrong")
+        _, _, err, body = conn.call(1, OP_SASL, zkwire.buffer(cli.process(challenge=None) or b""))
+        assert err == 0
+        (n,) = struct.unpack(">i", body[:4])
+        response = cli.process(challenge=body[4:4 + n])
+        started = time.monotonic()
+        conn.send(zkwire.request(2, OP_SASL, zkwire.buffer(response)) +
+                  zkwire.request(3, zkwire.OP_EXISTS, zkwire.path_watch_body("/")))
+        rxid, _, err, _ = conn.reply()
+        waited = time.monotonic() - started
+        assert (rxid, err) == (2, ZAUTHFAILED)
+        assert waited >= 0.2, "AuthFailed came after %.3f s" % waited
+        with pytest.raises(zkwire.Closed):
+            conn.reply()
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("user,password", BAD)
