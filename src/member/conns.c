@@ -13,7 +13,9 @@
 
 #define OUT_HIGH_BYTES (4u << 20)   /* stop reading a client whose replies pile up */
 #define OUT_LOW_BYTES (256u << 10)  /* ...and resume below this */
-#define OUT_HARD_BYTES (64u << 20)  /* a client that lets this much pile up is disconnected */
+/* A client that lets this much pile up is disconnected (one largest reply fits). */
+#define OUT_HARD_BYTES ((size_t)MEMBER_MAX_REPLY_BYTES + OUT_HIGH_BYTES)
+#define WRITER_KEEP_BYTES (2u << 20) /* reply buffers above this are freed after the turn */
 #define PENDING_MAX 4096            /* requests queued per connection before we stop reading */
 #define AUTH_IDS_MAX 16
 #define HANDSHAKE_TIMEOUT_MS 10000  /* ZooKeeper's sessionlessCnxnTimeout */
@@ -1191,6 +1193,8 @@ void conns_flush(struct conns *cs)
     unthrottle(cs);
     reap_handshakes(cs);
     answer_auth_failures(cs);
+    jw_release_above(&cs->scratch, WRITER_KEEP_BYTES);
+    jw_release_above(&cs->body, WRITER_KEEP_BYTES);
 }
 
 /* ---- framing ---- */

@@ -223,7 +223,8 @@ struct member *member_new(const struct member_init *init)
         .extended_types = m->cfg.extended_types,
         .notify = conns_notify,
         .notify_ctx = m->conns,
-        .max_reply_len = m->cfg.max_buffer,
+        .max_reply_len = MEMBER_MAX_REPLY_BYTES,
+        .max_multiread_reply_len = m->cfg.max_buffer,
     };
     m->store = m->conns ? store_new(&opts) : NULL;
     m->repl = m->store && m->sessions ? repl_new(m) : NULL;

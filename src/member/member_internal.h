@@ -23,6 +23,11 @@
 #include "proto/jute.h"
 #include "store/store.h"
 
+/* The largest read reply (a children list of millions of names); multiReads stay within
+ * jute.maxbuffer (store_options). ZooKeeper has no bound; a client's own jute.maxbuffer may
+ * still refuse such a reply (the Java client's default is 1 MiB). */
+#define MEMBER_MAX_REPLY_BYTES (64 << 20)
+
 struct sessions;
 struct repl;
 struct conns;

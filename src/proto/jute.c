@@ -101,6 +101,12 @@ void jw_reset(struct jute_writer *jw)
     jw->err = 0;
 }
 
+void jw_release_above(struct jute_writer *jw, size_t keep)
+{
+    if (jw->cap > keep)
+        jw_free(jw);
+}
+
 static uint8_t *grow(struct jute_writer *jw, size_t n)
 {
     if (jw->err)

@@ -46,6 +46,8 @@ struct jute_writer {
 void jw_init(struct jute_writer *jw);
 void jw_free(struct jute_writer *jw);
 void jw_reset(struct jute_writer *jw); /* keep capacity, drop contents */
+/* Give the buffer back if it grew beyond keep bytes (one huge reply must not stay resident). */
+void jw_release_above(struct jute_writer *jw, size_t keep);
 void jw_int(struct jute_writer *jw, int32_t v);
 void jw_long(struct jute_writer *jw, int64_t v);
 void jw_bool(struct jute_writer *jw, bool v);

@@ -57,10 +57,12 @@ struct store_options {
     bool extended_types;      /* allow TTL nodes (ZooKeeper: extendedTypesEnabled) */
     store_notify_fn notify;   /* may be NULL */
     void *notify_ctx;
-    /* Largest read reply built (0: unbounded). A read whose reply would exceed it (a multiRead
-     * of many large nodes, a huge children list) gets ZE_MARSHALLINGERROR: no client reads
-     * more than jute.maxbuffer, and a 5 KB request must not make a member build 300 MB. */
+    /* Largest read reply built (0: unbounded); a read whose reply would exceed it gets
+     * ZE_MARSHALLINGERROR. One read (a huge children list) answers what one node holds;
+     * ZooKeeper sets no bound there, so a member's is large. A multiRead multiplies data by
+     * its ops (5 KB asking for 300 MB), so its bound is jute.maxbuffer. */
     int32_t max_reply_len;
+    int32_t max_multiread_reply_len;
 };
 
 /* A fresh tree holds /, /zookeeper, /zookeeper/quota, /zookeeper/config (as ZooKeeper 3.8). */

@@ -229,9 +229,10 @@ static int32_t read_watch_check(struct read_ctx *rc, struct jute_reader *jr, boo
     return found ? 0 : ZE_NOWATCHER;
 }
 
-static bool reply_too_big(const struct read_ctx *rc)
+static bool reply_too_big(const struct read_ctx *rc, int32_t type)
 {
-    int32_t max = rc->st->opts.max_reply_len;
+    const struct store_options *o = &rc->st->opts;
+    int32_t max = type == ZOP_MULTIREAD ? o->max_multiread_reply_len : o->max_reply_len;
     return max > 0 && rc->out->len - rc->mark > (size_t)max;
 }
 
@@ -277,7 +278,7 @@ int32_t store_read_as(struct store *st, int32_t type, const uint8_t *body, size_
     }
     if (err == 0 && rc.out->err)
         err = ZE_SYSTEMERROR;
-    if (err == 0 && reply_too_big(&rc))
+    if (err == 0 && reply_too_big(&rc, type))
         err = ZE_MARSHALLINGERROR;
     if (err != 0 && rc.out->data)
         rc.out->len = mark;
@@ -334,7 +335,7 @@ static int32_t store_read_multi(struct read_ctx *rc, struct jute_reader *jr)
             write_children(rc->out, n);
         else
             write_data(rc->out, n);
-        if (reply_too_big(rc))
+        if (reply_too_big(rc, ZOP_MULTIREAD))
             return ZE_MARSHALLINGERROR; /* stop before the next sub-read adds more */
     }
     jw_int(rc->out, -1);

@@ -44,16 +44,23 @@ static inline void tk_notify(void *ctx, uint64_t watcher, int32_t type, const ch
     snprintf(e->path, sizeof e->path, "%s", path);
 }
 
-static inline void tk_init_opts(struct tk *t, bool extended)
+/* A store with options o (its notifications come to t). */
+static inline void tk_init_with(struct tk *t, struct store_options o)
 {
     memset(t, 0, sizeof *t);
-    struct store_options o = {.max_data_len = ZK_MAX_BUFFER_DEFAULT, .extended_types = extended,
-                              .notify = tk_notify, .notify_ctx = t};
+    o.notify = tk_notify;
+    o.notify_ctx = t;
     t->st = store_new(&o);
     ZK_ASSERT(t->st != NULL);
     t->zxid = 0x100000000LL;
     t->time_ms = 1000;
     jw_init(&t->reply);
+}
+
+static inline void tk_init_opts(struct tk *t, bool extended)
+{
+    tk_init_with(t, (struct store_options){.max_data_len = ZK_MAX_BUFFER_DEFAULT,
+                                           .extended_types = extended});
 }
 
 static inline void tk_init(struct tk *t) { tk_init_opts(t, true); }

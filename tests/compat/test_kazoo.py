@@ -151,6 +151,20 @@ def test_errors(zk):
     assert zk.exists("/err").version == 0
 
 
+def test_children_list_larger_than_jute_maxbuffer(zk):
+    """ZooKeeper bounds what it reads by jute.maxbuffer (1 MiB), not what it answers: a list of
+    600 children of 2,000-byte names (1.2 MB) comes back whole, to kazoo as to the C client and
+    go-zookeeper (the Java client's own jute.maxbuffer would refuse it). A multiRead stays
+    within jute.maxbuffer on zabkeeper (test_robustness_client)."""
+    zk.create("/bigkids")
+    names = sorted("%04d-" % i + "n" * 1995 for i in range(600))
+    for r in [zk.create_async("/bigkids/" + n) for n in names]:
+        r.get(timeout=T)
+    assert sorted(zk.get_children("/bigkids")) == names
+    kids, stat = zk.get_children("/bigkids", include_data=True)
+    assert sorted(kids) == names and stat.numChildren == 600
+
+
 # kazoo normalises paths itself ("/a/" -> "/a", "//" collapsed) and raises ValueError for "."
 # and ".." components, so those never reach the server through kazoo (test_badinput.py and the
 # C client test send them raw). These reach the server and must be rejected there.

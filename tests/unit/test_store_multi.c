@@ -216,3 +216,39 @@ Test(store_multi, multi_read_independent)
                  ZE_MARSHALLINGERROR);
     jw_free(&b);
 }
+
+/* A read's reply is bounded by max_reply_len, a multiRead's by max_multiread_reply_len. */
+Test(store_multi, reply_bounds)
+{
+    struct tk b;
+    tk_init_with(&b, (struct store_options){.max_data_len = 1000, .max_reply_len = 700,
+                                            .max_multiread_reply_len = 300});
+    tk_session(&b, SID);
+    char name[64];
+    cr_assert_eq(tk_create(&b, SID, "/r", "0123456789", 0), 0);
+    for (int i = 0; i < 40; i++) { /* 40 names of 9 bytes: 4 + 40 * (4 + 9) = 524 bytes */
+        snprintf(name, sizeof name, "/r/child-%03d", i);
+        cr_assert_eq(tk_create(&b, SID, name, NULL, 0), 0);
+    }
+    cr_expect_eq(tk_read(&b, ZOP_GETCHILDREN, "/r", 0, 5), 0);
+    cr_expect_eq(b.reply.len, 524);
+    struct jute_writer m;
+    jw_init(&m);
+    for (int i = 0; i < 8; i++) { /* 8 getData of /r: about 8 * 90 bytes */
+        op_header(&m, ZOP_GETDATA);
+        jw_string(&m, "/r");
+        jw_bool(&m, false);
+    }
+    end_multi(&m);
+    jw_reset(&b.reply);
+    cr_expect_eq(store_read(b.st, ZOP_MULTIREAD, m.data, m.len, SID, 5, &b.reply),
+                 ZE_MARSHALLINGERROR);
+    cr_expect_eq(b.reply.len, 0); /* nothing of it is left */
+    for (int i = 40; i < 60; i++) {
+        snprintf(name, sizeof name, "/r/child-%03d", i);
+        cr_assert_eq(tk_create(&b, SID, name, NULL, 0), 0);
+    }
+    cr_expect_eq(tk_read(&b, ZOP_GETCHILDREN, "/r", 0, 5), ZE_MARSHALLINGERROR); /* 784 */
+    jw_free(&m);
+    tk_fini(&b);
+}
