@@ -152,7 +152,8 @@ static void check_snapshot(struct pair *p)
     jw_init(&b);
     fzs_snapshot(st, &a);
     int32_t max = p->small_data ? 1024 : ZK_MAX_BUFFER_DEFAULT;
-    struct store_options o = {max, p->extended, NULL, NULL, max};
+    struct store_options o = {.max_data_len = max, .extended_types = p->extended,
+                              .max_reply_len = max, .max_multiread_reply_len = max};
     struct store *fresh = store_new(&o);
     ZK_ASSERT(fresh != NULL);
     ZK_ASSERT(store_snapshot_read(fresh, a.data, a.len) == 0);

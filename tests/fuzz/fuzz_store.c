@@ -103,7 +103,9 @@ void fzs_init(struct fzs *s, bool extended, bool small_data)
 {
     memset(s, 0, sizeof(*s));
     int32_t max = small_data ? 1024 : ZK_MAX_BUFFER_DEFAULT;
-    struct store_options o = {max, extended, on_notify, s, max};
+    struct store_options o = {.max_data_len = max, .extended_types = extended,
+                              .notify = on_notify, .notify_ctx = s, .max_reply_len = max,
+                              .max_multiread_reply_len = max};
     s->st = store_new(&o);
     ZK_ASSERT(s->st != NULL);
     s->zxid = 0x100000000LL;
