@@ -218,6 +218,24 @@ int mutate_delete(struct store *st, struct znode *n);
 int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t data_len);
 int mutate_set_acl(struct store *st, struct znode *n, struct acl_list *acl);
 
+/* ---- quotas (store_quota.c) ---- */
+/* A prepared update of a quota's stats node (its new data), applied by mutate_quota_stats. */
+struct quota_update {
+    struct znode *stats; /* NULL: nothing to update */
+    uint8_t *data;
+    int32_t len;
+};
+/* The update for count_diff nodes and bytes_diff data bytes changing at path: 0 (q->stats may
+ * be NULL) or STORE_ERR_NOMEM. */
+int quota_prepare_change(struct store *st, const char *path, size_t len, int64_t count_diff,
+                         int64_t bytes_diff, struct quota_update *q);
+/* n, about to be created under parent, is a quota's zookeeper_stats node: its data becomes the
+ * counts of the subtree it names. 0 (also when n is no such node) or STORE_ERR_NOMEM. */
+int quota_fill_stats_node(struct store *st, struct znode *parent, struct znode *n);
+void quota_discard(struct quota_update *q);
+/* Apply a prepared update (one undo slot reserved): the data only, no version, no event. */
+void mutate_quota_stats(struct store *st, struct quota_update *q);
+
 /* ---- write ops (store_write.c) ---- */
 /* Internal result meaning "out of memory" (positive, so it never collides with a ZE_ code). */
 #define STORE_ERR_NOMEM 1

@@ -6,10 +6,24 @@
 #include "common/assert.h"
 #include "store/store_internal.h"
 
+/* The reserve for an op and its quota update: on failure the update is dropped. */
+static int reserve_with_quota(struct store *st, size_t events, struct quota_update *q)
+{
+    if (txn_reserve(st, q->stats ? 2 : 1, events)) {
+        quota_discard(q);
+        return STORE_ERR_NOMEM;
+    }
+    return 0;
+}
+
 int mutate_create(struct store *st, struct znode *parent, struct znode *n)
 {
     ZK_ASSERT(parent != NULL && n->parent == NULL);
-    if (txn_reserve(st, 1, 2))
+    struct quota_update q;
+    if (quota_fill_stats_node(st, parent, n) ||
+        quota_prepare_change(st, n->path, n->path_len, 1, n->data_len > 0 ? n->data_len : 0, &q))
+        return STORE_ERR_NOMEM;
+    if (reserve_with_quota(st, 2, &q))
         return STORE_ERR_NOMEM;
     struct undo_entry *e = txn_push_undo(st, UNDO_CREATE);
     e->node = n;
@@ -29,6 +43,7 @@ int mutate_create(struct store *st, struct znode *parent, struct znode *n)
     }
     txn_push_event(st, ZEV_CREATED, n);
     txn_push_event(st, ZEV_CHILDREN_CHANGED, parent);
+    mutate_quota_stats(st, &q);
     return 0;
 }
 
@@ -36,7 +51,10 @@ int mutate_delete(struct store *st, struct znode *n)
 {
     struct znode *parent = n->parent;
     ZK_ASSERT(parent != NULL && n->num_children == 0);
-    if (txn_reserve(st, 1, 2))
+    struct quota_update q;
+    if (quota_prepare_change(st, n->path, n->path_len, -1, n->data_len > 0 ? -n->data_len : 0,
+                             &q) ||
+        reserve_with_quota(st, 2, &q))
         return STORE_ERR_NOMEM;
     struct undo_entry *e = txn_push_undo(st, UNDO_DELETE);
     e->node = n;
@@ -49,13 +67,14 @@ int mutate_delete(struct store *st, struct znode *n)
     store_digest_add_node(st, parent);
     txn_push_event(st, ZEV_DELETED, n);
     txn_push_event(st, ZEV_CHILDREN_CHANGED, parent);
+    mutate_quota_stats(st, &q);
     return 0;
 }
 
-int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t data_len)
+/* Replace n's data, undoably; as_write also makes it a write (version, mzxid, mtime). */
+static void replace_data(struct store *st, struct znode *n, uint8_t *data, int32_t data_len,
+                         bool as_write)
 {
-    if (txn_reserve(st, 1, 1))
-        return STORE_ERR_NOMEM;
     struct undo_entry *e = txn_push_undo(st, UNDO_SET_DATA);
     e->node = n;
     e->saved_data = n->data;
@@ -69,12 +88,35 @@ int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t da
     n->data = data;
     n->data_len = data_len;
     n->data_hash = data_len > 0 ? store_hash_bytes(data, (size_t)data_len) : 0;
-    n->version++;
-    n->mzxid = st->txn.zxid;
-    n->mtime = st->txn.time_ms;
+    if (as_write) {
+        n->version++;
+        n->mzxid = st->txn.zxid;
+        n->mtime = st->txn.time_ms;
+    }
     st->data_size += data_len > 0 ? (uint64_t)data_len : 0;
     store_digest_add_node(st, n);
+}
+
+void mutate_quota_stats(struct store *st, struct quota_update *q)
+{
+    if (!q->stats)
+        return;
+    replace_data(st, q->stats, q->data, q->len, false);
+    q->data = NULL;
+    q->stats = NULL;
+}
+
+int mutate_set_data(struct store *st, struct znode *n, uint8_t *data, int32_t data_len)
+{
+    int32_t old_len = n->data_len > 0 ? n->data_len : 0;
+    struct quota_update q;
+    if (quota_prepare_change(st, n->path, n->path_len, 0,
+                             (int64_t)(data_len > 0 ? data_len : 0) - old_len, &q) ||
+        reserve_with_quota(st, 1, &q))
+        return STORE_ERR_NOMEM;
+    replace_data(st, n, data, data_len, true);
     txn_push_event(st, ZEV_DATA_CHANGED, n);
+    mutate_quota_stats(st, &q);
     return 0;
 }
 

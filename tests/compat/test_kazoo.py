@@ -165,6 +165,28 @@ def test_children_list_larger_than_jute_maxbuffer(zk):
     assert sorted(kids) == names and stat.numChildren == 600
 
 
+def test_quota_stats_follow_the_subtree(zk):
+    """What zkCli setquota creates (zookeeper_stats, then zookeeper_limits under
+    /zookeeper/quota/<path>): the server sets the stats from the subtree and keeps them as
+    nodes come, change and go below, the data only (DataTree.updateQuotaStat)."""
+    zk.create("/quota/q/a", b"xx", makepath=True)
+    zk.ensure_path("/zookeeper/quota/quota/q")
+    stats = "/zookeeper/quota/quota/q/zookeeper_stats"
+    zk.create(stats, b"count=0,bytes=0")
+    zk.create("/zookeeper/quota/quota/q/zookeeper_limits", b"count=5,bytes=-1")
+    assert zk.get(stats)[0] == b"count=2,bytes=2"
+    zk.create("/quota/q/b", b"abc")
+    zk.create("/quota/q/b/c", ephemeral=True)
+    zk.set("/quota/q/a", b"x")
+    assert zk.get(stats)[0] == b"count=4,bytes=4"
+    zk.delete("/quota/q/b", recursive=True)
+    zk.create("/quota/elsewhere", b"not counted")
+    data, st = zk.get(stats)
+    assert data == b"count=2,bytes=1" and st.version == 0 and st.mzxid == st.czxid
+    zk.delete("/zookeeper/quota/quota", recursive=True)  # zkCli delquota -> no quota
+    zk.create("/quota/q/d", b"d")
+
+
 # kazoo normalises paths itself ("/a/" -> "/a", "//" collapsed) and raises ValueError for "."
 # and ".." components, so those never reach the server through kazoo (test_badinput.py and the
 # C client test send them raw). These reach the server and must be rejected there.

@@ -537,3 +537,15 @@ Test(config, admin_and_metrics_refusals)
               "metricsProvider.httpPort=8080\n");
     load_fails("admin.serverPort", "metricsProvider.httpPort");
 }
+
+Test(config, enforce_quota_refused_when_on)
+{
+    static const char *const off[] = {"zookeeper.enforceQuota=false"};
+    static const char *const on[] = {"zookeeper.enforceQuota=true"};
+    write_cfg("dataDir=%s\n");
+    load_props_ok(off, 1); /* ZooKeeper's default: quotas are counted, not enforced */
+    write_cfg("dataDir=%s\nenforceQuota=true\n");
+    load_fails("enforceQuota=true", "not implemented");
+    write_cfg("dataDir=%s\n");
+    check_fails(&(struct config_props){on, 1}, "zookeeper.enforceQuota", "hard quotas");
+}

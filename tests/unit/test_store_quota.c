@@ -1,0 +1,142 @@
+/* Unit tests of quota stats (store_quota.c): what zkCli setquota creates under /zookeeper/quota
+ * is kept up to date by every create, delete and setData below the quota'd node, as ZooKeeper's
+ * DataTree does: the data only, the deepest quota, undone with a failed multi. */
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "store/store_testkit.h"
+
+#define SID 0x2000000000000001LL
+
+static struct tk t;
+
+static void setup(void)
+{
+    tk_init(&t);
+    tk_session(&t, SID);
+}
+static void teardown(void) { tk_fini(&t); }
+
+TestSuite(store_quota, .init = setup, .fini = teardown);
+
+/* The data of path, as a string (empty for none). */
+static const char *data_of(const char *path)
+{
+    static char buf[256];
+    cr_assert_eq(tk_read(&t, ZOP_GETDATA, path, 0, 0), 0, "getData %s", path);
+    struct jute_reader jr;
+    jr_init(&jr, t.reply.data, t.reply.len);
+    struct jute_bytes d = jr_bytes(&jr);
+    size_t n = d.len > 0 ? (size_t)d.len : 0;
+    cr_assert_lt(n, sizeof buf);
+    memcpy(buf, d.ptr, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* zkCli setquota -n count PATH: the quota path's parents, stats, then limits. */
+static void set_quota(const char *path, const char *limits)
+{
+    char p[256];
+    snprintf(p, sizeof p, "/zookeeper/quota%s", path);
+    for (char *slash = strchr(p + 17, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        (void)tk_create(&t, SID, p, NULL, 0); /* the parents (NodeExists when there) */
+        *slash = '/';
+    }
+    (void)tk_create(&t, SID, p, NULL, 0);
+    char leaf[300];
+    snprintf(leaf, sizeof leaf, "%s/zookeeper_stats", p);
+    cr_assert_eq(tk_create(&t, SID, leaf, "count=0,bytes=0", 0), 0);
+    snprintf(leaf, sizeof leaf, "%s/zookeeper_limits", p);
+    cr_assert_eq(tk_create(&t, SID, leaf, limits, 0), 0);
+}
+
+Test(store_quota, stats_follow_creates_sets_and_deletes)
+{
+    cr_assert_eq(tk_create(&t, SID, "/q", "abcd", 0), 0);
+    cr_assert_eq(tk_create(&t, SID, "/q/a", "xx", 0), 0);
+    cr_assert_eq(tk_create(&t, SID, "/other", "zzz", 0), 0);
+    set_quota("/q", "count=10,bytes=-1");
+    /* creating the stats node computed the subtree: /q and /q/a, 4 + 2 bytes */
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=2,bytes=6");
+    struct zk_stat before = tk_stat(&t, "/zookeeper/quota/q/zookeeper_stats");
+    cr_assert_eq(tk_create(&t, SID, "/q/b", "abc", 0), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=3,bytes=9");
+    cr_assert_eq(tk_create(&t, SID, "/q/b/c", NULL, 0), 0); /* null data: 0 bytes */
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=4,bytes=9");
+    cr_assert_eq(tk_set(&t, SID, "/q/a", "x", -1), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=4,bytes=8");
+    cr_assert_eq(tk_delete(&t, SID, "/q/b/c", -1), 0);
+    cr_assert_eq(tk_delete(&t, SID, "/q/b", -1), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=2,bytes=5");
+    cr_assert_eq(tk_set(&t, SID, "/other", "more data", -1), 0); /* no quota there */
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_stats"), "count=2,bytes=5");
+    /* the data alone changes: ZooKeeper writes it in place */
+    struct zk_stat after = tk_stat(&t, "/zookeeper/quota/q/zookeeper_stats");
+    cr_expect_eq(after.version, before.version);
+    cr_expect_eq(after.mzxid, before.mzxid);
+    /* the limits node is what ZooKeeper wrote */
+    cr_expect_str_eq(data_of("/zookeeper/quota/q/zookeeper_limits"), "count=10,bytes=-1");
+}
+
+Test(store_quota, the_deepest_quota_counts)
+{
+    cr_assert_eq(tk_create(&t, SID, "/d", NULL, 0), 0);
+    cr_assert_eq(tk_create(&t, SID, "/d/e", NULL, 0), 0);
+    set_quota("/d", "count=-1,bytes=100");
+    set_quota("/d/e", "count=5,bytes=-1");
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/zookeeper_stats"), "count=2,bytes=0");
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/e/zookeeper_stats"), "count=1,bytes=0");
+    cr_assert_eq(tk_create(&t, SID, "/d/e/f", "12", 0), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/e/zookeeper_stats"), "count=2,bytes=2");
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/zookeeper_stats"), "count=2,bytes=0");
+    cr_assert_eq(tk_create(&t, SID, "/d/g", "1", 0), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/zookeeper_stats"), "count=3,bytes=1");
+    /* the limits gone, the quota is gone: /d counts again */
+    cr_assert_eq(tk_delete(&t, SID, "/zookeeper/quota/d/e/zookeeper_limits", -1), 0);
+    cr_assert_eq(tk_create(&t, SID, "/d/e/h", NULL, 0), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/zookeeper_stats"), "count=4,bytes=1");
+    cr_expect_str_eq(data_of("/zookeeper/quota/d/e/zookeeper_stats"), "count=2,bytes=2");
+}
+
+Test(store_quota, a_failed_multi_leaves_the_stats)
+{
+    cr_assert_eq(tk_create(&t, SID, "/m", NULL, 0), 0);
+    set_quota("/m", "count=3,bytes=-1");
+    struct jute_writer b;
+    jw_init(&b);
+    jw_int(&b, ZOP_CREATE); /* create /m/x, then delete a node that is not there */
+    jw_bool(&b, false);
+    jw_int(&b, -1);
+    tk_create_body(&b, "/m/x", "data", 0);
+    jw_int(&b, ZOP_DELETE);
+    jw_bool(&b, false);
+    jw_int(&b, -1);
+    jw_string(&b, "/m/missing");
+    jw_int(&b, -1);
+    jw_int(&b, -1);
+    jw_bool(&b, true);
+    jw_int(&b, -1);
+    uint64_t digest = store_digest(t.st);
+    cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
+    cr_expect_eq(tk_read(&t, ZOP_EXISTS, "/m/x", 0, 0), ZE_NONODE); /* rolled back */
+    cr_expect_str_eq(data_of("/zookeeper/quota/m/zookeeper_stats"), "count=1,bytes=0");
+    cr_expect_eq(store_digest(t.st), digest);
+    jw_free(&b);
+}
+
+Test(store_quota, stats_a_client_overwrote_are_left_alone)
+{
+    cr_assert_eq(tk_create(&t, SID, "/g", NULL, 0), 0);
+    set_quota("/g", "count=3,bytes=-1");
+    cr_assert_eq(tk_set(&t, SID, "/zookeeper/quota/g/zookeeper_stats", "garbage", -1), 0);
+    cr_assert_eq(tk_create(&t, SID, "/g/a", NULL, 0), 0); /* nothing to update, no failure */
+    cr_expect_str_eq(data_of("/zookeeper/quota/g/zookeeper_stats"), "garbage");
+    cr_assert_eq(tk_set(&t, SID, "/zookeeper/quota/g/zookeeper_stats",
+                        "count=7,bytes=5=;byteHardLimit=9;countHardLimit=8", -1), 0);
+    cr_assert_eq(tk_create(&t, SID, "/g/b", "z", 0), 0); /* ZooKeeper's own format, extended */
+    cr_expect_str_eq(data_of("/zookeeper/quota/g/zookeeper_stats"),
+                     "count=8,bytes=6=;byteHardLimit=9;countHardLimit=8");
+}
