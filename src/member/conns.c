@@ -16,6 +16,9 @@
 /* A client that lets this much pile up is disconnected (one largest reply fits). */
 #define OUT_HARD_BYTES ((size_t)MEMBER_MAX_REPLY_BYTES + OUT_HIGH_BYTES)
 #define WRITER_KEEP_BYTES (2u << 20) /* reply buffers above this are freed after the turn */
+/* Client output (all connections) that a reply over jute.maxbuffer may join: many clients
+ * asking for huge children lists must not add up to gigabytes. */
+#define BIG_REPLIES_BUDGET (256u << 20)
 #define PENDING_MAX 4096            /* requests queued per connection before we stop reading */
 #define AUTH_IDS_MAX 16
 #define HANDSHAKE_TIMEOUT_MS 10000  /* ZooKeeper's sessionlessCnxnTimeout */
@@ -544,6 +547,29 @@ static void write_whoami(struct conn *c, struct jute_writer *out)
 
 /* ---- executing requests in FIFO order ---- */
 
+/* Bytes queued for every client: O(connections), asked only for replies over jute.maxbuffer. */
+static size_t queued_total(const struct conns *cs)
+{
+    size_t total = 0;
+    for (const struct conn *c = cs->list; c; c = c->next)
+        total += queued(c);
+    return total;
+}
+
+/* A reply over jute.maxbuffer goes out only while all client output stays within
+ * BIG_REPLIES_BUDGET; otherwise the read gets MarshallingError (the client may retry). */
+static bool big_reply_fits(const struct conn *c, size_t len)
+{
+    if (len <= (size_t)c->cs->m->cfg.max_buffer)
+        return true;
+    size_t total = queued_total(c->cs);
+    if (total + len <= BIG_REPLIES_BUDGET)
+        return true;
+    ZK_WARN_RL("%s:%d: a %zu-byte reply refused: %zu bytes already queued for clients", c->addr,
+               c->port, len, total);
+    return false;
+}
+
 static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t *body,
                        uint32_t len)
 {
@@ -572,7 +598,10 @@ static void exec_local(struct conn *c, int32_t xid, int32_t type, const uint8_t 
                             (uint32_t)c->auth.len, out);
         if (err == ZE_MARSHALLINGERROR)
             ZK_WARN_RL("%s:%d: read (opcode %d) refused: malformed, or its reply would exceed "
-                       "jute.maxbuffer (%d)", c->addr, c->port, (int)type, m->cfg.max_buffer);
+                       "%d bytes (a multiRead's: jute.maxbuffer, %d)", c->addr, c->port,
+                       (int)type, MEMBER_MAX_REPLY_BYTES, m->cfg.max_buffer);
+        if (err == ZE_OK && !big_reply_fits(c, out->len))
+            err = ZE_MARSHALLINGERROR;
     }
     send_reply(c, xid, err, out);
 }

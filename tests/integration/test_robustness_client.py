@@ -255,6 +255,68 @@ def test_multiread_of_a_huge_reply(ens, zk, ledger):
     check_survival(ens, ledger, "multiread", pids)
 
 
+# ---- 8b. huge children lists asked for by many connections that never read
+
+def reply_header(c):
+    """The length, xid, zxid and err of the next reply, without reading its body."""
+    c.sock.settimeout(30)
+    head = b""
+    while len(head) < 20:
+        d = c.sock.recv(20 - len(head))
+        if not d:
+            raise zkwire.Closed("eof")
+        head += d
+    return struct.unpack(">iiqi", head)
+
+
+KIDS, KID_NAME = 10000, 2000  # a getChildren reply of 20 MB (go-zookeeper's TestChildren):
+CONNS = 50                    # over jute.maxbuffer; 50 of them would queue 1 GB
+
+
+def test_huge_children_lists_for_connections_that_never_read(ens, zk, ledger):
+    """One getChildren over jute.maxbuffer is answered (as by ZooKeeper, which bounds only what
+    it reads), but replies that large join the member's client output only while it stays
+    within 256 MiB: past that the read gets MarshallingError, so 50 connections (under
+    maxClientCnxns) asking for 20 MB each and reading nothing do not make it grow by 1 GB
+    (the kernel's socket buffers take a few MB of each)."""
+    pids = ens.pids()
+    ledger.write("kids-before")
+    zk.ensure_path("/rob/kids")
+    for start in range(0, KIDS, 500):
+        for r in [zk.create_async("/rob/kids/%05d-%s" % (i, "k" * (KID_NAME - 6)))
+                  for i in range(start, min(KIDS, start + 500))]:
+            r.get(timeout=30)
+    leader = ens.leader()
+    port = ens.client_port(leader)
+    c = session(port)
+    c.send(zkwire.request(1, zkwire.OP_GETCHILDREN, zkwire.path_watch_body("/rob/kids")))
+    length, rxid, _, err = reply_header(c)
+    assert (rxid, err) == (1, 0) and length > KIDS * KID_NAME, (rxid, err, length)
+    c.close()
+    hwm0 = ens.rss_kb(leader, "VmHWM")
+    conns = [session(port) for _ in range(CONNS)]
+    for k, s in enumerate(conns):
+        s.send(zkwire.request(10 + k, zkwire.OP_GETCHILDREN, zkwire.path_watch_body("/rob/kids")))
+    with ens.member_client(leader) as other:  # the member answers others meanwhile
+        t0 = time.monotonic()
+        assert other.exists("/rob/kids").numChildren == KIDS
+        served = time.monotonic() - t0
+    hwm1 = ens.rss_kb(leader, "VmHWM")
+    outcomes = {}
+    for s in conns:
+        err = reply_header(s)[3]
+        outcomes[err] = outcomes.get(err, 0) + 1
+        s.close()
+    print("KIDS: %s; leader VmHWM %d kB -> %d kB (+%d kB); another client served in %.0f ms" %
+          (outcomes, hwm0, hwm1, hwm1 - hwm0, served * 1000))
+    assert set(outcomes) <= {0, zkwire.ZMARSHALLINGERROR} and outcomes.get(0, 0) >= 8, outcomes
+    assert outcomes.get(zkwire.ZMARSHALLINGERROR, 0) >= 1, outcomes
+    assert hwm1 - hwm0 < 320 * 1024, "the member's peak RSS grew by %d kB" % (hwm1 - hwm0)
+    assert served < 2.0
+    zk.delete("/rob/kids", recursive=True)
+    check_survival(ens, ledger, "kids", pids)
+
+
 # ---- 9. ACLs of 87,000 entries
 
 class LatencyProbe:
