@@ -7,6 +7,7 @@
  * the data changes: no version, no mzxid, no watch event, as in ZooKeeper. The updates are
  * part of the txn (undone with it), so every member computes the same bytes. Limits are not
  * enforced (ZooKeeper logs nothing either; zookeeper.enforceQuota is refused at start). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #define QUOTA_LIMITS "zookeeper_limits"
 #define QUOTA_STATS "zookeeper_stats"
 #define STATS_TEXT_MAX 4096 /* what a stats node written by a client may hold for us to update */
+#define STATS_VALUE_MAX (1LL << 60)
 
 static bool under_zookeeper(const char *path, size_t len)
 {
@@ -82,8 +84,10 @@ static bool parse_value(const char *v, size_t n, int64_t *out)
     memcpy(num, v, n);
     num[n] = '\0';
     char *end;
+    errno = 0;
     long long x = strtoll(num, &end, 10);
-    if (*end != '\0')
+    /* far from INT64's ends, so adding a change to it cannot overflow */
+    if (*end != '\0' || errno || x > STATS_VALUE_MAX || x < -STATS_VALUE_MAX)
         return false;
     *out = x;
     return true;

@@ -139,4 +139,10 @@ Test(store_quota, stats_a_client_overwrote_are_left_alone)
     cr_assert_eq(tk_create(&t, SID, "/g/b", "z", 0), 0); /* ZooKeeper's own format, extended */
     cr_expect_str_eq(data_of("/zookeeper/quota/g/zookeeper_stats"),
                      "count=8,bytes=6=;byteHardLimit=9;countHardLimit=8");
+    /* values at INT64's end are left alone: adding to them would overflow */
+    cr_assert_eq(tk_set(&t, SID, "/zookeeper/quota/g/zookeeper_stats",
+                        "count=9223372036854775807,bytes=0", -1), 0);
+    cr_assert_eq(tk_create(&t, SID, "/g/c", NULL, 0), 0);
+    cr_expect_str_eq(data_of("/zookeeper/quota/g/zookeeper_stats"),
+                     "count=9223372036854775807,bytes=0");
 }
