@@ -210,9 +210,18 @@ static void put_path(struct fz *in, struct jute_writer *b)
         "/s-0000000000", "/new", "/new/kid", "/c/new", "/t/kid", "/e/kid", "/zookeeper",
         "/zookeeper/quota", "/zookeeper/config", "/a/", "//a", "/a/./b", "/a/../b", "", "a",
     };
+    static const char *const quota_paths[] = { /* what zkCli setquota makes (store_quota.c) */
+        "/zookeeper/quota/a", "/zookeeper/quota/a/zookeeper_stats",
+        "/zookeeper/quota/a/zookeeper_limits", "/zookeeper/quota/a/b",
+        "/zookeeper/quota/a/b/zookeeper_stats", "/zookeeper/quota/a/b/zookeeper_limits",
+    };
     uint8_t k = fz_u8(in);
-    if (k < 240) {
+    if (k < 232) {
         jw_string(b, paths[k % (sizeof(paths) / sizeof(paths[0]))]);
+        return;
+    }
+    if (k < 240) {
+        jw_string(b, quota_paths[k % (sizeof(quota_paths) / sizeof(quota_paths[0]))]);
         return;
     }
     size_t n;
@@ -226,6 +235,11 @@ static void put_data(struct fz *in, struct jute_writer *b)
     uint8_t k = fz_u8(in);
     if (k < 30) {
         jw_bytes(b, NULL, -1);
+    } else if (k >= 224 && k < 230) { /* a quota's stats or limits text */
+        char text[64];
+        int n = snprintf(text, sizeof text, "count=%d,bytes=%d", (int)(int8_t)fz_u8(in),
+                         (int)(int16_t)fz_u16(in));
+        jw_bytes(b, text, n);
     } else if (k < 230) {
         size_t n;
         const uint8_t *raw = fz_bytes(in, k % 32, &n);
