@@ -533,16 +533,23 @@ static void write_whoami(struct conn *c, struct jute_writer *out)
 {
     struct jute_reader jr;
     jr_init(&jr, c->auth.data, c->auth.len);
-    int32_t n = jr_vector_count(&jr, 8);
-    jw_int(out, n);
+    int32_t n = jr_vector_count(&jr, 8), shown = 0;
+    size_t count_at = out->len;
+    jw_int(out, 0);
     for (int32_t i = 0; i < n; i++) {
         struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
         ZK_ASSERT(jr_ok(&jr)); /* we built it */
+        size_t mark_len = strlen(STORE_ENFORCE_QUOTA_SCHEME);
+        if ((size_t)scheme.len == mark_len &&
+            !memcmp(scheme.ptr, STORE_ENFORCE_QUOTA_SCHEME, mark_len))
+            continue; /* the enforceQuota mark is nobody's identity */
+        shown++;
         const uint8_t *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
         bool digest = scheme.len == 6 && !memcmp(scheme.ptr, "digest", 6);
         jw_bytes(out, scheme.ptr, scheme.len);
         jw_bytes(out, id.ptr, digest && colon ? (int32_t)(colon - id.ptr) : id.len);
     }
+    jw_put_int_at(out, count_at, shown);
 }
 
 /* ---- executing requests in FIFO order ---- */
@@ -1366,6 +1373,8 @@ void conns_open(struct conns *cs, uint64_t id, const char *addr, int port)
     jw_init(&c->auth);
     snprintf(c->addr, sizeof c->addr, "%s", addr);
     add_auth_id(c, "ip", addr);
+    if (cs->m->cfg.enforce_quota) /* its txns carry the setting to every member (store.h) */
+        add_auth_id(c, STORE_ENFORCE_QUOTA_SCHEME, STORE_ENFORCE_QUOTA_ID);
     if (cs->m->cfg.sec.skip_acl)
         add_auth_id(c, "super", ""); /* skipACL=yes: every check passes, as for super */
     c->port = port;

@@ -78,6 +78,7 @@ const char *zk_err_name(int32_t err)
     case ZE_NOWATCHER: return "NoWatcher";
     case ZE_RECONFIGDISABLED: return "ReconfigDisabled";
     case ZE_SESSIONCLOSEDREQUIRESASLAUTH: return "SessionClosedRequireAuth";
+    case ZE_QUOTAEXCEEDED: return "QuotaExceeded";
     default: return "Unknown";
     }
 }

@@ -76,6 +76,7 @@ enum zk_err {
     ZE_NOWATCHER = -121,
     ZE_RECONFIGDISABLED = -123,
     ZE_SESSIONCLOSEDREQUIRESASLAUTH = -124, /* enforce.auth: the session is not authenticated */
+    ZE_QUOTAEXCEEDED = -125, /* zookeeper.enforceQuota: a hard quota would be exceeded */
 };
 
 enum zk_event_type {

@@ -132,21 +132,6 @@ static bool is_ignored(const char *key)
     return false;
 }
 
-/* zookeeper.enforceQuota=true turns quotas into limits (QuotaExceeded), which zabkeeper does
- * not do: refused rather than ignored. The stats are kept either way (store_quota.c). */
-static int refuse_enforce_quota(const char *key, const char *val, char *err, size_t n)
-{
-    bool on = false;
-    if (parse_bool(key, val, &on, err, n))
-        return -1;
-    if (on) {
-        snprintf(err, n, "%s=true: hard quotas (QuotaExceeded) are not implemented in zabkeeper; "
-                 "quota stats are kept (docs/operations.md)", key);
-        return -1;
-    }
-    return 0;
-}
-
 static int apply_key(struct zk_config *cfg, const char *key, char *val, char *err, size_t n)
 {
     /* ZooKeeper reads "zookeeper.X" system properties; the same name in zoo.cfg means X. */
@@ -202,7 +187,7 @@ static int apply_key(struct zk_config *cfg, const char *key, char *val, char *er
     if (!strcmp(key, "extendedTypesEnabled") || !strcmp(key, "zookeeper.extendedTypesEnabled"))
         return parse_bool(key, val, &cfg->extended_types, err, n);
     if (!strcmp(key, "enforceQuota") || !strcmp(key, "zookeeper.enforceQuota"))
-        return refuse_enforce_quota(key, val, err, n);
+        return parse_bool(key, val, &cfg->enforce_quota, err, n);
     /* ZooKeeper turns unknown zoo.cfg keys into "zookeeper."-prefixed system properties, so
      * DigestAuthenticationProvider.superDigest in zoo.cfg sets the super digest there too. */
     if (!strcmp(key, "superDigest") || !strcmp(key, "DigestAuthenticationProvider.superDigest"))

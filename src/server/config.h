@@ -88,6 +88,7 @@ struct zk_config {
     struct zk_admin admin;
     bool reconfig_enabled;   /* reconfigEnabled: the reconfig request is served */
     bool read_only_enabled;  /* readonlymode.enabled: without a quorum, serve read-only clients */
+    bool enforce_quota;      /* zookeeper.enforceQuota: hard quotas refuse writes (QuotaExceeded) */
     bool standalone_enabled; /* standaloneEnabled: a reconfig keeps at least 2 voters */
     bool peer_type_observer; /* peerType=observer (the server line decides) */
     char dynamic_config_file[ZK_PATH_MAX]; /* dynamicConfigFile, if any */

@@ -36,6 +36,12 @@ struct store_txn {
     uint32_t auth_len;
 };
 
+/* The identity a member stamps on its connections' txns when zookeeper.enforceQuota is on:
+ * the txns it forwards then fail with QuotaExceeded past a hard quota, the same on every member
+ * (the log carries the decision's input, not each member's setting). No ACL can name it. */
+#define STORE_ENFORCE_QUOTA_SCHEME "zabkeeper"
+#define STORE_ENFORCE_QUOTA_ID "enforceQuota"
+
 /* Bodies of the server-generated txns:
  *   ZOP_CREATESESSION: int timeout_ms, buffer passwd (16 bytes)
  *   ZOP_CLOSESESSION : empty (closes txn.session_id; its ephemerals are deleted in this txn)

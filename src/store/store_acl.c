@@ -285,8 +285,10 @@ static int32_t expand_auth(struct jute_writer *jw, int32_t perms, const uint8_t 
     for (int32_t i = 0; i < count && jr_ok(&jr); i++) {
         struct jute_bytes scheme = jr_bytes(&jr);
         struct jute_bytes id = jr_bytes(&jr);
-        /* ip and super ids are not "authenticated" providers in ZooKeeper's fixupACL. */
-        if (!jr_ok(&jr) || scheme.len <= 0 || bytes_eq(scheme, "ip") || bytes_eq(scheme, "super"))
+        /* ip and super ids are not "authenticated" providers in ZooKeeper's fixupACL, and the
+         * enforceQuota mark is no identity at all. */
+        if (!jr_ok(&jr) || scheme.len <= 0 || bytes_eq(scheme, "ip") || bytes_eq(scheme, "super") ||
+            bytes_eq(scheme, STORE_ENFORCE_QUOTA_SCHEME))
             continue;
         write_entry(jw, perms, scheme, id);
         added++;

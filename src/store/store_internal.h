@@ -233,6 +233,11 @@ int quota_prepare_change(struct store *st, const char *path, size_t len, int64_t
  * counts of the subtree it names. 0 (also when n is no such node) or STORE_ERR_NOMEM. */
 int quota_fill_stats_node(struct store *st, struct znode *parent, struct znode *n);
 void quota_discard(struct quota_update *q);
+/* ZooKeeperServer.checkQuota: ZE_QUOTAEXCEEDED when txn carries the enforceQuota identity and
+ * the change would take the deepest quota on path past a hard limit (countHardLimit,
+ * byteHardLimit), else 0. */
+int32_t quota_check(const struct store *st, const struct store_txn *txn, const char *path,
+                    size_t len, int64_t count_diff, int64_t bytes_diff);
 /* Apply a prepared update (one undo slot reserved): the data only, no version, no event. */
 void mutate_quota_stats(struct store *st, struct quota_update *q);
 

@@ -5,8 +5,10 @@
  * updates the stats of the deepest quota above it (DataTree.getMaxPrefixWithQuota and
  * updateQuotaStat); creating a stats node sets it from the subtree (updateQuotaForPath). Only
  * the data changes: no version, no mzxid, no watch event, as in ZooKeeper. The updates are
- * part of the txn (undone with it), so every member computes the same bytes. Limits are not
- * enforced (ZooKeeper logs nothing either; zookeeper.enforceQuota is refused at start). */
+ * part of the txn (undone with it), so every member computes the same bytes. Hard limits
+ * (countHardLimit, byteHardLimit) refuse a create or setData with QuotaExceeded when the txn
+ * carries the enforceQuota identity (zookeeper.enforceQuota on the member that took the
+ * request: store.h), as ZooKeeperServer.checkQuota does on the leader. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,11 +42,13 @@ static struct znode *quota_node(const struct store *st, char *buf, const char *p
     return node_lookup(st, buf, root + prefix_len + 1 + leaf_len);
 }
 
-/* DataTree.getMaxPrefixWithQuota + Quotas.statPath: the stats node of the deepest quota on
- * path or an ancestor (not the root, nothing under /zookeeper), or NULL. */
+/* DataTree.getMaxPrefixWithQuota + Quotas.limitPath/statPath: the limits and stats nodes of
+ * the deepest quota on path or an ancestor (not the root, nothing under /zookeeper). Returns
+ * the stats node (NULL: none, or no stats), *limits the limits node (NULL: no quota). */
 static struct znode *stats_node_for(const struct store *st, const char *path, size_t len,
-                                    int *nomem)
+                                    struct znode **limits, int *nomem)
 {
+    *limits = NULL;
     const struct znode *root = node_lookup(st, QUOTA_ROOT, strlen(QUOTA_ROOT));
     if (!root || root->num_children == 0 || under_zookeeper(path, len))
         return NULL;
@@ -55,7 +59,7 @@ static struct znode *stats_node_for(const struct store *st, const char *path, si
     }
     struct znode *stats = NULL;
     for (long plen = (long)len; plen > 1; plen = path_last_slash(path, (size_t)plen)) {
-        if (quota_node(st, buf, path, (size_t)plen, QUOTA_LIMITS)) {
+        if ((*limits = quota_node(st, buf, path, (size_t)plen, QUOTA_LIMITS))) {
             stats = quota_node(st, buf, path, (size_t)plen, QUOTA_STATS);
             break; /* ZooKeeper's trie: the deepest prefix with limits, its stats or none */
         }
@@ -68,7 +72,8 @@ static struct znode *stats_node_for(const struct store *st, const char *path, si
  * (ours keep the order they came in, which is ZooKeeper's for the text it wrote). */
 struct stats_text {
     int64_t count, bytes;
-    const char *rest; /* the other pairs, as found */
+    int64_t count_hard, byte_hard; /* countHardLimit, byteHardLimit (limits nodes) */
+    const char *rest; /* the pairs after count and bytes, as found */
     size_t rest_len;
 };
 
@@ -97,7 +102,7 @@ static bool parse_value(const char *v, size_t n, int64_t *out)
 static bool parse_stats(const uint8_t *data, int32_t len, struct stats_text *out)
 {
     memset(out, 0, sizeof *out);
-    out->count = out->bytes = -1;
+    out->count = out->bytes = out->count_hard = out->byte_hard = -1;
     const char *p = (const char *)data, *end = p + (len > 0 ? len : 0);
     while (p < end) {
         while (p < end && (*p == ',' || *p == ';'))
@@ -118,9 +123,16 @@ static bool parse_stats(const uint8_t *data, int32_t len, struct stats_text *out
         } else if (key_len == 5 && !memcmp(pair, "bytes", 5)) {
             if (!parse_value(val, val_len, &out->bytes))
                 return false;
-        } else if (!out->rest) {
-            out->rest = pair;
-            out->rest_len = (size_t)(end - pair);
+        } else {
+            if (!out->rest) {
+                out->rest = pair;
+                out->rest_len = (size_t)(end - pair);
+            }
+            int64_t *hard = key_len == 14 && !memcmp(pair, "countHardLimit", 14) ? &out->count_hard
+                            : key_len == 13 && !memcmp(pair, "byteHardLimit", 13) ? &out->byte_hard
+                                                                                   : NULL;
+            if (hard && !parse_value(val, val_len, hard))
+                return false;
         }
     }
     return true;
@@ -149,7 +161,8 @@ int quota_prepare_change(struct store *st, const char *path, size_t len, int64_t
 {
     memset(q, 0, sizeof *q);
     int nomem = 0;
-    struct znode *stats = stats_node_for(st, path, len, &nomem);
+    struct znode *limits;
+    struct znode *stats = stats_node_for(st, path, len, &limits, &nomem);
     if (nomem)
         return STORE_ERR_NOMEM;
     if (!stats)
@@ -191,7 +204,7 @@ int quota_fill_stats_node(struct store *st, struct znode *parent, struct znode *
         n->path_len != parent->path_len + 1 + leaf ||
         memcmp(n->path + parent->path_len + 1, QUOTA_STATS, leaf) != 0)
         return 0; /* not /zookeeper/quota/<path>/zookeeper_stats */
-    struct stats_text s = {0, 0, NULL, 0};
+    struct stats_text s = {0, 0, -1, -1, NULL, 0};
     const struct znode *top = node_lookup(st, parent->path + root, parent->path_len - root);
     if (top)
         subtree_counts(top, &s.count, &s.bytes);
@@ -210,4 +223,60 @@ void quota_discard(struct quota_update *q)
     zk_free(q->data);
     q->data = NULL;
     q->stats = NULL;
+}
+
+static bool enforcing(const struct store_txn *txn)
+{
+    struct jute_reader jr;
+    jr_init(&jr, txn->auth, txn->auth_len);
+    int32_t n = txn->auth_len ? jr_vector_count(&jr, 8) : 0;
+    size_t sl = strlen(STORE_ENFORCE_QUOTA_SCHEME), il = strlen(STORE_ENFORCE_QUOTA_ID);
+    for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
+        struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
+        if (jr_ok(&jr) && scheme.len == (int32_t)sl && id.len == (int32_t)il &&
+            !memcmp(scheme.ptr, STORE_ENFORCE_QUOTA_SCHEME, sl) &&
+            !memcmp(id.ptr, STORE_ENFORCE_QUOTA_ID, il))
+            return true;
+    }
+    return false;
+}
+
+/* One limit of ZooKeeperServer.checkQuota: the hard one if set, else the soft one (logged). */
+static bool over_limit(const char *quota, const char *what, int64_t now, int64_t soft,
+                       int64_t hard)
+{
+    int64_t limit = hard > -1 ? hard : soft;
+    if (limit < 0 || now <= limit)
+        return false;
+    ZK_WARN_RL("Quota exceeded: %s [current %s=%" PRId64 ", %s%sLimit=%" PRId64 "]", quota, what,
+               now, hard > -1 ? "hard" : "soft", what[0] == 'c' ? "Count" : "Byte", limit);
+    return hard > -1;
+}
+
+int32_t quota_check(const struct store *st, const struct store_txn *txn, const char *path,
+                    size_t len, int64_t count_diff, int64_t bytes_diff)
+{
+    if (!enforcing(txn))
+        return 0;
+    int nomem = 0;
+    struct znode *limits;
+    const struct znode *stats = stats_node_for(st, path, len, &limits, &nomem);
+    if (nomem)
+        return STORE_ERR_NOMEM;
+    struct stats_text lim, now;
+    if (!stats || !limits || limits->data_len > STATS_TEXT_MAX || stats->data_len > STATS_TEXT_MAX ||
+        !parse_stats(limits->data, limits->data_len, &lim) ||
+        !parse_stats(stats->data, stats->data_len, &now))
+        return 0; /* ZooKeeper: "Missing limit node" and the like are logged and let through */
+    const char *quota = limits->path + strlen(QUOTA_ROOT);
+    size_t quota_len = limits->path_len - strlen(QUOTA_ROOT) - 1 - strlen(QUOTA_LIMITS);
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)(quota_len < 255 ? quota_len : 255), quota);
+    if (count_diff != 0 && over_limit(name, "count", now.count + count_diff, lim.count,
+                                      lim.count_hard))
+        return ZE_QUOTAEXCEEDED;
+    if (bytes_diff != 0 && over_limit(name, "bytes", now.bytes + bytes_diff, lim.bytes,
+                                      lim.byte_hard))
+        return ZE_QUOTAEXCEEDED;
+    return 0;
 }

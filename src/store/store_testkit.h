@@ -30,6 +30,8 @@ struct tk {
     struct jute_writer reply;
     struct tk_event events[TK_MAX_EVENTS];
     int nevents;
+    const uint8_t *auth; /* the identities stamped on every txn (jute vector<Id>), or NULL */
+    uint32_t auth_len;
 };
 
 static inline void tk_notify(void *ctx, uint64_t watcher, int32_t type, const char *path,
@@ -76,7 +78,8 @@ static inline void tk_fini(struct tk *t)
 static inline int tk_apply(struct tk *t, int64_t session, int32_t type, const struct jute_writer *body)
 {
     struct store_txn txn = {++t->zxid, ++t->time_ms, session, 1, type,
-                            body ? body->data : NULL, body ? (uint32_t)body->len : 0, NULL, 0};
+                            body ? body->data : NULL, body ? (uint32_t)body->len : 0, t->auth,
+                            t->auth_len};
     jw_reset(&t->reply);
     t->err = 12345;
     return store_apply(t->st, &txn, &t->reply, &t->err);

@@ -112,6 +112,8 @@ static int32_t create_insert(struct store *st, const struct store_txn *txn,
         rc = ZE_NODEEXISTS;
     else if (parent->kind == ZK_KIND_EPHEMERAL)
         rc = ZE_NOCHILDRENFOREPHEMERALS;
+    else
+        rc = quota_check(st, txn, path, len, 1, rq->data.len > 0 ? rq->data.len : 0);
     struct znode *n = NULL;
     if (rc == 0) {
         n = node_alloc(path, len, rq->data.ptr, rq->data.len);
@@ -216,6 +218,9 @@ int32_t op_set_data(struct store *st, const struct store_txn *txn, struct jute_r
     if (!n)
         return ZE_NONODE;
     int32_t rc = store_acl_check(n, ZPERM_WRITE, txn);
+    if (!rc) /* as ZooKeeper's PrepRequestProcessor: the quota before the version */
+        rc = quota_check(st, txn, n->path, n->path_len, 0,
+                         (int64_t)(data.len > 0 ? data.len : 0) - (n->data_len > 0 ? n->data_len : 0));
     if (rc || (rc = version_matches(version, n->version)))
         return rc;
     uint8_t *copy = NULL;

@@ -538,14 +538,17 @@ Test(config, admin_and_metrics_refusals)
     load_fails("admin.serverPort", "metricsProvider.httpPort");
 }
 
-Test(config, enforce_quota_refused_when_on)
+Test(config, enforce_quota_setting)
 {
-    static const char *const off[] = {"zookeeper.enforceQuota=false"};
     static const char *const on[] = {"zookeeper.enforceQuota=true"};
     write_cfg("dataDir=%s\n");
-    load_props_ok(off, 1); /* ZooKeeper's default: quotas are counted, not enforced */
+    load_ok();
+    cr_assert_not(cfg.enforce_quota, "off unless asked for, as in ZooKeeper");
+    load_props_ok(on, 1);
+    cr_assert(cfg.enforce_quota, "the JVM property ZooKeeper reads");
     write_cfg("dataDir=%s\nenforceQuota=true\n");
-    load_fails("enforceQuota=true", "not implemented");
-    write_cfg("dataDir=%s\n");
-    check_fails(&(struct config_props){on, 1}, "zookeeper.enforceQuota", "hard quotas");
+    load_ok();
+    cr_assert(cfg.enforce_quota, "zoo.cfg: ZooKeeper turns it into zookeeper.enforceQuota");
+    write_cfg("dataDir=%s\nenforceQuota=sometimes\n");
+    load_fails("enforceQuota", NULL);
 }

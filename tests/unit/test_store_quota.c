@@ -1,6 +1,7 @@
-/* Unit tests of quota stats (store_quota.c): what zkCli setquota creates under /zookeeper/quota
- * is kept up to date by every create, delete and setData below the quota'd node, as ZooKeeper's
- * DataTree does: the data only, the deepest quota, undone with a failed multi. */
+/* Unit tests of quotas (store_quota.c): what zkCli setquota creates under /zookeeper/quota is
+ * kept up to date by every create, delete and setData below the quota'd node, as ZooKeeper's
+ * DataTree does: the data only, the deepest quota, undone with a failed multi. Hard limits
+ * refuse writes whose txn carries the enforceQuota identity. */
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -145,4 +146,46 @@ Test(store_quota, stats_a_client_overwrote_are_left_alone)
     cr_assert_eq(tk_create(&t, SID, "/g/c", NULL, 0), 0);
     cr_expect_str_eq(data_of("/zookeeper/quota/g/zookeeper_stats"),
                      "count=9223372036854775807,bytes=0");
+}
+
+/* The identities of a connection of a member with zookeeper.enforceQuota=true. */
+static void stamp_enforce(struct jute_writer *ids)
+{
+    jw_init(ids);
+    jw_int(ids, 2);
+    jw_string(ids, "ip");
+    jw_string(ids, "127.0.0.1");
+    jw_string(ids, STORE_ENFORCE_QUOTA_SCHEME);
+    jw_string(ids, STORE_ENFORCE_QUOTA_ID);
+    t.auth = ids->data;
+    t.auth_len = (uint32_t)ids->len;
+}
+
+Test(store_quota, hard_limits_refuse_when_enforced)
+{
+    cr_assert_eq(tk_create(&t, SID, "/h", "12", 0), 0);
+    /* setquota -N 3 -B 10 /h: soft limits unset, hard ones set */
+    set_quota("/h", "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=3");
+    cr_assert_eq(tk_create(&t, SID, "/h/a", NULL, 0), 0);
+    cr_assert_eq(tk_create(&t, SID, "/h/b", NULL, 0), 0); /* not enforced: over the limit */
+    cr_expect_str_eq(data_of("/zookeeper/quota/h/zookeeper_stats"), "count=3,bytes=2");
+    struct jute_writer ids;
+    stamp_enforce(&ids);
+    cr_expect_eq(tk_create(&t, SID, "/h/c", NULL, 0), ZE_QUOTAEXCEEDED); /* 4 > 3 */
+    cr_expect_eq(tk_read(&t, ZOP_EXISTS, "/h/c", 0, 0), ZE_NONODE);
+    cr_assert_eq(tk_delete(&t, SID, "/h/b", -1), 0);
+    cr_expect_eq(tk_create(&t, SID, "/h/c", NULL, 0), 0); /* 3, the limit itself */
+    cr_expect_eq(tk_set(&t, SID, "/h/a", "123456789", -1), ZE_QUOTAEXCEEDED); /* 11 > 10 */
+    /* the quota comes before the version check, as in ZooKeeper */
+    cr_expect_eq(tk_set(&t, SID, "/h/a", "123456789", 7), ZE_QUOTAEXCEEDED);
+    cr_expect_eq(tk_set(&t, SID, "/h/a", "12345678", -1), 0); /* 10 */
+    cr_expect_eq(tk_set(&t, SID, "/h", "", -1), 0); /* shrinking: 8 */
+    cr_expect_str_eq(data_of("/zookeeper/quota/h/zookeeper_stats"), "count=3,bytes=8");
+    /* soft limits alone are only logged, as in ZooKeeper */
+    cr_assert_eq(tk_set(&t, SID, "/zookeeper/quota/h/zookeeper_limits", "count=1,bytes=1", -1),
+                 0);
+    cr_expect_eq(tk_create(&t, SID, "/h/d", "xyz", 0), 0);
+    jw_free(&ids);
+    t.auth = NULL;
+    t.auth_len = 0;
 }
