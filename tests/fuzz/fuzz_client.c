@@ -47,7 +47,7 @@ static bool is_local_read(int32_t type)
 /* The identities a connection has: chosen by the low bits of its protocolVersion. */
 static void pick_identities(struct conn *c, int32_t protocol_version)
 {
-    uint8_t sel = (uint8_t)(40 + (protocol_version & 3)); /* fzs_identities' fixed sets */
+    uint8_t sel = (uint8_t)(40 + (protocol_version & 7) % 5); /* fzs_identities' fixed sets */
     struct fz one = {&sel, 1};
     c->ids = fzs_identities(&one, &c->ids_len);
 }

@@ -148,10 +148,11 @@ int64_t fzs_session(struct fz *in)
 
 const uint8_t *fzs_identities(struct fz *in, uint32_t *len)
 {
-    static struct jute_writer ids[4];
+    enum { SETS = 5 };
+    static struct jute_writer ids[SETS];
     static bool built;
     if (!built) {
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < SETS; i++) {
             jw_init(&ids[i]);
             jw_int(&ids[i], i == 0 ? 1 : 2);
             jw_string(&ids[i], "ip");
@@ -163,6 +164,8 @@ const uint8_t *fzs_identities(struct fz *in, uint32_t *len)
         jw_string(&ids[2], "");
         jw_string(&ids[3], "ip");
         jw_string(&ids[3], "10.1.2.3");
+        jw_string(&ids[4], STORE_ENFORCE_QUOTA_SCHEME); /* a member with enforceQuota */
+        jw_string(&ids[4], STORE_ENFORCE_QUOTA_ID);
         built = true;
     }
     uint8_t k = fz_u8(in);
@@ -171,8 +174,8 @@ const uint8_t *fzs_identities(struct fz *in, uint32_t *len)
         return NULL;
     }
     if (k < 240) {
-        *len = (uint32_t)ids[k % 4].len;
-        return ids[k % 4].data;
+        *len = (uint32_t)ids[k % SETS].len;
+        return ids[k % SETS].data;
     }
     size_t n;
     const uint8_t *raw = fz_bytes(in, fz_u8(in), &n);
