@@ -25,14 +25,17 @@
 
 #define NOT_SERVING "This ZooKeeper instance is not currently serving requests"
 
+struct tracked_conn;
+
 struct endpoint {
     struct admin *a;
     const char *what; /* for log lines */
     struct evhttp *http;
     struct evconnlistener *lev; /* owned by http once bound */
     int conns;                  /* open connections */
-    bool paused;                /* accepting stopped at ADMIN_CONNS_MAX */
+    bool paused;                /* accepting stopped at ADMIN_CONNS_HARD_MAX */
     bool closing;
+    struct tracked_conn *oldest, *newest; /* connections with a close callback, by age */
 };
 
 struct admin {
@@ -42,28 +45,37 @@ struct admin {
     struct endpoint ep[2]; /* the AdminServer, the metrics endpoint */
 };
 
-/* ---- connections: counted, and at most ADMIN_CONNS_MAX per endpoint ----
+/* ---- connections: counted, at most ADMIN_CONNS_MAX per endpoint, the oldest evicted ----
  * evhttp 2.1 has no connection limit. Every connection it accepts gets its bufferevent from
  * on_new_conn (evhttp_set_bevcb), which counts it; on the next loop turn its evhttp_connection
  * (the bufferevent's callback argument) gets a close callback, which fires once when evhttp
- * closes it, however that happens. A reference held meanwhile keeps the bufferevent readable
- * even if evhttp dropped the connection at once. At the bound the listener stops accepting. */
+ * closes it, however that happens, and joins the endpoint's list by age. A reference held
+ * meanwhile keeps the bufferevent readable even if evhttp dropped the connection at once.
+ * Past ADMIN_CONNS_MAX the oldest connection is closed, so clients that open connections and
+ * send nothing (or a request a byte at a time) cannot lock a Prometheus scrape out until
+ * admin.idleTimeout; past ADMIN_CONNS_HARD_MAX (within one loop turn) the listener waits. */
 
 struct fresh_conn {
     struct endpoint *ep;
     struct bufferevent *bev;
 };
 
+struct tracked_conn {
+    struct endpoint *ep;
+    struct evhttp_connection *evcon;
+    struct tracked_conn *older, *newer;
+};
+
 static void update_accepting(struct endpoint *ep)
 {
     if (ep->closing || !ep->lev)
         return;
-    if (!ep->paused && ep->conns >= ADMIN_CONNS_MAX) {
+    if (!ep->paused && ep->conns >= ADMIN_CONNS_HARD_MAX) {
         ep->paused = true;
         evconnlistener_disable(ep->lev);
         ZK_WARN_RL("%s: %d connections open; new ones wait until some close", ep->what,
                    ep->conns);
-    } else if (ep->paused && ep->conns < ADMIN_CONNS_MAX) {
+    } else if (ep->paused && ep->conns < ADMIN_CONNS_HARD_MAX) {
         ep->paused = false;
         evconnlistener_enable(ep->lev);
     }
@@ -77,26 +89,72 @@ static void conn_gone(struct endpoint *ep)
     update_accepting(ep);
 }
 
+static void untrack(struct tracked_conn *t)
+{
+    struct endpoint *ep = t->ep;
+    if (t->older)
+        t->older->newer = t->newer;
+    else
+        ep->oldest = t->newer;
+    if (t->newer)
+        t->newer->older = t->older;
+    else
+        ep->newest = t->older;
+}
+
 static void on_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
-    conn_gone(arg);
+    struct tracked_conn *t = arg;
+    struct endpoint *ep = t->ep;
+    untrack(t);
+    free(t);
+    conn_gone(ep);
+}
+
+/* Over ADMIN_CONNS_MAX: close the oldest connections (uncounted here, their callback unset,
+ * whatever evhttp_connection_free does with it). */
+static void evict_oldest(struct endpoint *ep)
+{
+    while (ep->conns > ADMIN_CONNS_MAX && ep->oldest) {
+        ZK_WARN_RL("%s: %d connections open; closing the oldest", ep->what, ep->conns);
+        struct tracked_conn *t = ep->oldest;
+        untrack(t);
+        evhttp_connection_set_closecb(t->evcon, NULL, NULL);
+        evhttp_connection_free(t->evcon);
+        free(t);
+        conn_gone(ep);
+    }
 }
 
 static void on_conn_created(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd, (void)what;
     struct fresh_conn *fc = arg;
+    struct endpoint *ep = fc->ep;
     bufferevent_data_cb r, w;
     bufferevent_event_cb e = NULL;
     void *evcon = NULL;
     bufferevent_getcb(fc->bev, &r, &w, &e, &evcon);
-    if (e && evcon && !fc->ep->closing)
-        evhttp_connection_set_closecb(evcon, on_conn_closed, fc->ep);
-    else
-        conn_gone(fc->ep); /* evhttp already let it go */
+    struct tracked_conn *t = e && evcon && !ep->closing ? malloc(sizeof *t) : NULL;
+    if (t) {
+        *t = (struct tracked_conn){ep, evcon, ep->newest, NULL};
+        if (ep->newest)
+            ep->newest->newer = t;
+        else
+            ep->oldest = t;
+        ep->newest = t;
+        evhttp_connection_set_closecb(evcon, on_conn_closed, t);
+    } else if (e && evcon && !ep->closing) {
+        evhttp_connection_set_closecb(evcon, NULL, NULL); /* out of memory: left uncounted */
+        conn_gone(ep);
+    } else {
+        conn_gone(ep); /* evhttp already let it go */
+    }
     bufferevent_decref(fc->bev);
     free(fc);
+    if (!ep->closing)
+        evict_oldest(ep);
 }
 
 static struct bufferevent *on_new_conn(struct event_base *base, void *arg)

@@ -22,7 +22,8 @@ struct event_base;
 struct member;
 struct admin;
 
-#define ADMIN_CONNS_MAX 64     /* open HTTP connections per endpoint */
+#define ADMIN_CONNS_MAX 64     /* open HTTP connections per endpoint: past it the oldest closes */
+#define ADMIN_CONNS_HARD_MAX 256 /* ...and past this (within one loop turn) accepting waits */
 #define ADMIN_HEADERS_MAX 8192 /* request line and headers, as Jetty's default */
 #define ADMIN_BODY_MAX 4096    /* a body (GET and HEAD need none) */
 #define ADMIN_INPUT_MAX 65536  /* bytes read ahead on a connection: a client that pipelines
