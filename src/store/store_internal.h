@@ -155,6 +155,9 @@ void node_free(struct store *st, struct znode *n);
 void node_attach(struct store *st, struct znode *parent, struct znode *n);
 void node_detach(struct store *st, struct znode *n);
 void node_fill_stat(const struct znode *n, struct zk_stat *out);
+/* The node after n in a walk of top's subtree, parents before children, without a stack; NULL
+ * after the last. Start with n = top. */
+const struct znode *node_next_preorder(const struct znode *top, const struct znode *n);
 void owner_list_append(struct owner_list *l, struct znode *n);
 void owner_list_remove(struct owner_list *l, struct znode *n);
 struct owner_list *node_owner_list(struct store *st, struct znode *n);

@@ -184,16 +184,9 @@ int quota_prepare_change(struct store *st, const char *path, size_t len, int64_t
 static void subtree_counts(const struct znode *top, int64_t *count, int64_t *bytes)
 {
     *count = 0, *bytes = 0;
-    for (const struct znode *n = top; n;) {
+    for (const struct znode *n = top; n; n = node_next_preorder(top, n)) {
         *count += 1;
         *bytes += n->data_len > 0 ? n->data_len : 0;
-        if (n->first_child) {
-            n = n->first_child;
-            continue;
-        }
-        while (n != top && !n->next_sibling)
-            n = n->parent;
-        n = n == top ? NULL : n->next_sibling;
     }
 }
 

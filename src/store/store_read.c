@@ -136,21 +136,12 @@ static int32_t read_acl(struct read_ctx *rc, struct jute_reader *jr)
     return 0;
 }
 
-/* Descendants of n, walking the sibling lists without a stack. */
+/* Descendants of top. */
 static int32_t count_descendants(const struct znode *top)
 {
     int32_t count = 0;
-    const struct znode *n = top->first_child;
-    while (n) {
+    for (const struct znode *n = node_next_preorder(top, top); n; n = node_next_preorder(top, n))
         count++;
-        if (n->first_child) {
-            n = n->first_child;
-            continue;
-        }
-        while (n != top && !n->next_sibling)
-            n = n->parent;
-        n = n == top ? NULL : n->next_sibling;
-    }
     return count;
 }
 

@@ -180,22 +180,14 @@ static int write_node(struct store_snap_writer *w, const struct znode *n)
     return store_snap_encode_node(w, &r);
 }
 
-/* Pre-order walk (parents before children) without a stack. */
+/* Parents before children, as loading needs them. */
 static int write_nodes(const struct store *st, struct store_snap_writer *w)
 {
     size_t written = 0;
     int rc = 0;
-    const struct znode *n = st->root;
-    while (n && (rc = write_node(w, n)) == 0) {
+    for (const struct znode *n = st->root; n && (rc = write_node(w, n)) == 0;
+         n = node_next_preorder(st->root, n))
         written++;
-        if (n->first_child) {
-            n = n->first_child;
-            continue;
-        }
-        while (n && !n->next_sibling)
-            n = n->parent;
-        n = n ? n->next_sibling : NULL;
-    }
     ZK_ASSERT(rc != 0 || written == st->nodes.count);
     return rc;
 }

@@ -22,6 +22,15 @@ struct znode *node_lookup(const struct store *st, const char *path, size_t len)
     return node_lookup_hashed(st, path, len, store_hash_bytes(path, len));
 }
 
+const struct znode *node_next_preorder(const struct znode *top, const struct znode *n)
+{
+    if (n->first_child)
+        return n->first_child;
+    while (n != top && !n->next_sibling)
+        n = n->parent;
+    return n == top ? NULL : n->next_sibling;
+}
+
 struct znode *node_alloc(const char *path, size_t len, const uint8_t *data, int32_t data_len)
 {
     ZK_ASSERT(len > 0 && len < UINT32_MAX);
