@@ -74,6 +74,41 @@ static inline void tk_fini(struct tk *t)
     jw_free(&t->reply);
 }
 
+/* A Criterion suite whose every test starts with a fresh store `t` and session sid open. */
+#define TK_SUITE_WITH_SESSION(suite, sid)                                                      \
+    static struct tk t;                                                                        \
+    static void tk_suite_setup(void)                                                           \
+    {                                                                                          \
+        tk_init(&t);                                                                           \
+        tk_session(&t, sid);                                                                   \
+    }                                                                                          \
+    static void tk_suite_teardown(void) { tk_fini(&t); }                                       \
+    TestSuite(suite, .init = tk_suite_setup, .fini = tk_suite_teardown)
+
+/* multi bodies: each op's MultiHeader{type, done=false, err=-1}, then its request; the end. */
+static inline void tk_multi_op(struct jute_writer *b, int32_t type)
+{
+    jw_int(b, type);
+    jw_bool(b, false);
+    jw_int(b, -1);
+}
+
+static inline void tk_multi_end(struct jute_writer *b)
+{
+    jw_int(b, -1);
+    jw_bool(b, true);
+    jw_int(b, -1);
+}
+
+/* A delete or check op: path and version. */
+static inline void tk_multi_path_version(struct jute_writer *b, int32_t type, const char *path,
+                                         int32_t version)
+{
+    tk_multi_op(b, type);
+    jw_string(b, path);
+    jw_int(b, version);
+}
+
 /* Apply a txn; returns store_apply's result, err in t->err, reply body in t->reply. */
 static inline int tk_apply(struct tk *t, int64_t session, int32_t type, const struct jute_writer *body)
 {

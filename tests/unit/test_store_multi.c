@@ -6,37 +6,7 @@
 
 #define SID 0x2000000000000001LL
 
-static struct tk t;
-
-static void setup(void)
-{
-    tk_init(&t);
-    tk_session(&t, SID);
-}
-static void teardown(void) { tk_fini(&t); }
-
-TestSuite(store_multi, .init = setup, .fini = teardown);
-
-static void op_header(struct jute_writer *b, int32_t type)
-{
-    jw_int(b, type);
-    jw_bool(b, false);
-    jw_int(b, -1);
-}
-
-static void end_multi(struct jute_writer *b)
-{
-    jw_int(b, -1);
-    jw_bool(b, true);
-    jw_int(b, -1);
-}
-
-static void path_version(struct jute_writer *b, int32_t type, const char *path, int32_t version)
-{
-    op_header(b, type);
-    jw_string(b, path);
-    jw_int(b, version);
-}
+TK_SUITE_WITH_SESSION(store_multi, SID);
 
 Test(store_multi, success_results_and_one_zxid)
 {
@@ -44,17 +14,17 @@ Test(store_multi, success_results_and_one_zxid)
     cr_assert_eq(tk_read(&t, ZOP_GETCHILDREN, "/m", 1, 7), 0);
     struct jute_writer b;
     jw_init(&b);
-    op_header(&b, ZOP_CREATE);
+    tk_multi_op(&b, ZOP_CREATE);
     tk_create_body(&b, "/m/a", "1", 0);
-    op_header(&b, ZOP_CREATE2);
+    tk_multi_op(&b, ZOP_CREATE2);
     tk_create_body(&b, "/m/b", "2", 0);
-    op_header(&b, ZOP_SETDATA);
+    tk_multi_op(&b, ZOP_SETDATA);
     jw_string(&b, "/m/a");
     jw_bytes(&b, "xyz", 3);
     jw_int(&b, 0);
-    path_version(&b, ZOP_CHECK, "/m/b", 0);
-    path_version(&b, ZOP_DELETE, "/m/b", 0);
-    end_multi(&b);
+    tk_multi_path_version(&b, ZOP_CHECK, "/m/b", 0);
+    tk_multi_path_version(&b, ZOP_DELETE, "/m/b", 0);
+    tk_multi_end(&b);
     cr_expect_eq(store_validate_write(ZOP_MULTI, b.data, b.len, ZK_MAX_BUFFER_DEFAULT), 0);
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_assert_eq(t.err, 0);
@@ -107,15 +77,15 @@ Test(store_multi, rollback_on_failure)
     struct zk_stat before = tk_stat(&t, "/r");
     struct jute_writer b;
     jw_init(&b);
-    op_header(&b, ZOP_CREATE);
+    tk_multi_op(&b, ZOP_CREATE);
     tk_create_body(&b, "/r/new", NULL, 0);
-    op_header(&b, ZOP_SETDATA);
+    tk_multi_op(&b, ZOP_SETDATA);
     jw_string(&b, "/r");
     jw_bytes(&b, "w", 1);
     jw_int(&b, -1);
-    path_version(&b, ZOP_DELETE, "/r", -1); /* NotEmpty: /r/new exists now */
-    path_version(&b, ZOP_CHECK, "/r", 0);
-    end_multi(&b);
+    tk_multi_path_version(&b, ZOP_DELETE, "/r", -1); /* NotEmpty: /r/new exists now */
+    tk_multi_path_version(&b, ZOP_CHECK, "/r", 0);
+    tk_multi_end(&b);
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(t.err, 0);
     struct jute_reader jr;
@@ -145,20 +115,20 @@ Test(store_multi, malformed_and_mixed)
 {
     struct jute_writer b;
     jw_init(&b);
-    op_header(&b, ZOP_GETDATA);
+    tk_multi_op(&b, ZOP_GETDATA);
     jw_string(&b, "/");
     jw_bool(&b, false);
-    end_multi(&b);
+    tk_multi_end(&b);
     cr_expect_eq(store_validate_write(ZOP_MULTI, b.data, b.len, 100), ZE_MARSHALLINGERROR);
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(t.err, ZE_MARSHALLINGERROR);
     jw_reset(&b);
-    op_header(&b, ZOP_CREATE);
+    tk_multi_op(&b, ZOP_CREATE);
     jw_string(&b, "/x");
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(t.err, ZE_MARSHALLINGERROR);
     jw_reset(&b);
-    end_multi(&b); /* empty multi */
+    tk_multi_end(&b); /* empty multi */
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(t.err, 0);
     cr_expect_eq(t.reply.len, 9);
@@ -173,16 +143,16 @@ Test(store_multi, multi_read_independent)
     cr_assert_eq(tk_create(&t, SID, "/mr/k", NULL, 0), 0);
     struct jute_writer b;
     jw_init(&b);
-    op_header(&b, ZOP_GETCHILDREN);
+    tk_multi_op(&b, ZOP_GETCHILDREN);
     jw_string(&b, "/mr");
     jw_bool(&b, true);
-    op_header(&b, ZOP_GETDATA);
+    tk_multi_op(&b, ZOP_GETDATA);
     jw_string(&b, "/missing");
     jw_bool(&b, false);
-    op_header(&b, ZOP_GETDATA);
+    tk_multi_op(&b, ZOP_GETDATA);
     jw_string(&b, "/mr");
     jw_bool(&b, false);
-    end_multi(&b);
+    tk_multi_end(&b);
     jw_reset(&t.reply);
     cr_assert_eq(store_read(t.st, ZOP_MULTIREAD, b.data, b.len, SID, 5, &t.reply), 0);
     struct jute_reader jr;
@@ -209,9 +179,9 @@ Test(store_multi, multi_read_independent)
     cr_expect_eq(jr_remaining(&jr), 0);
     cr_expect_eq(store_watch_count(t.st), 0); /* watch flags are ignored */
     jw_reset(&b);
-    op_header(&b, ZOP_CREATE);
+    tk_multi_op(&b, ZOP_CREATE);
     tk_create_body(&b, "/x", NULL, 0);
-    end_multi(&b);
+    tk_multi_end(&b);
     cr_expect_eq(store_read(t.st, ZOP_MULTIREAD, b.data, b.len, SID, 5, &t.reply),
                  ZE_MARSHALLINGERROR);
     jw_free(&b);
@@ -235,11 +205,11 @@ Test(store_multi, reply_bounds)
     struct jute_writer m;
     jw_init(&m);
     for (int i = 0; i < 8; i++) { /* 8 getData of /r: about 8 * 90 bytes */
-        op_header(&m, ZOP_GETDATA);
+        tk_multi_op(&m, ZOP_GETDATA);
         jw_string(&m, "/r");
         jw_bool(&m, false);
     }
-    end_multi(&m);
+    tk_multi_end(&m);
     jw_reset(&b.reply);
     cr_expect_eq(store_read(b.st, ZOP_MULTIREAD, m.data, m.len, SID, 5, &b.reply),
                  ZE_MARSHALLINGERROR);

@@ -7,16 +7,7 @@
 
 #define SID 0x1000000000000001LL
 
-static struct tk t;
-
-static void setup(void)
-{
-    tk_init(&t);
-    tk_session(&t, SID);
-}
-static void teardown(void) { tk_fini(&t); }
-
-TestSuite(store_ops, .init = setup, .fini = teardown);
+TK_SUITE_WITH_SESSION(store_ops, SID);
 
 Test(store_ops, fresh_tree)
 {

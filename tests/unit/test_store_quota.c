@@ -10,16 +10,7 @@
 
 #define SID 0x2000000000000001LL
 
-static struct tk t;
-
-static void setup(void)
-{
-    tk_init(&t);
-    tk_session(&t, SID);
-}
-static void teardown(void) { tk_fini(&t); }
-
-TestSuite(store_quota, .init = setup, .fini = teardown);
+TK_SUITE_WITH_SESSION(store_quota, SID);
 
 /* The data of path, as a string (empty for none). */
 static const char *data_of(const char *path)
@@ -108,18 +99,10 @@ Test(store_quota, a_failed_multi_leaves_the_stats)
     set_quota("/m", "count=3,bytes=-1");
     struct jute_writer b;
     jw_init(&b);
-    jw_int(&b, ZOP_CREATE); /* create /m/x, then delete a node that is not there */
-    jw_bool(&b, false);
-    jw_int(&b, -1);
+    tk_multi_op(&b, ZOP_CREATE); /* create /m/x, then delete a node that is not there */
     tk_create_body(&b, "/m/x", "data", 0);
-    jw_int(&b, ZOP_DELETE);
-    jw_bool(&b, false);
-    jw_int(&b, -1);
-    jw_string(&b, "/m/missing");
-    jw_int(&b, -1);
-    jw_int(&b, -1);
-    jw_bool(&b, true);
-    jw_int(&b, -1);
+    tk_multi_path_version(&b, ZOP_DELETE, "/m/missing", -1);
+    tk_multi_end(&b);
     uint64_t digest = store_digest(t.st);
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(tk_read(&t, ZOP_EXISTS, "/m/x", 0, 0), ZE_NONODE); /* rolled back */

@@ -429,25 +429,15 @@ Test(store_state, oom_injection_on_apply)
     jw_init(&b);
     const char *names[] = {"/o/a", "/o/b", "/o/c"};
     for (int i = 0; i < 3; i++) {
-        jw_int(&b, ZOP_CREATE2);
-        jw_bool(&b, false);
-        jw_int(&b, -1);
+        tk_multi_op(&b, ZOP_CREATE2);
         tk_create_body(&b, names[i], "payload", i == 2 ? ZCM_EPHEMERAL : 0);
     }
-    jw_int(&b, ZOP_SETDATA);
-    jw_bool(&b, false);
-    jw_int(&b, -1);
+    tk_multi_op(&b, ZOP_SETDATA);
     jw_string(&b, "/o");
     jw_bytes(&b, "new", 3);
     jw_int(&b, -1);
-    jw_int(&b, ZOP_DELETE);
-    jw_bool(&b, false);
-    jw_int(&b, -1);
-    jw_string(&b, "/o/a");
-    jw_int(&b, -1);
-    jw_int(&b, -1);
-    jw_bool(&b, true);
-    jw_int(&b, -1);
+    tk_multi_path_version(&b, ZOP_DELETE, "/o/a", -1);
+    tk_multi_end(&b);
     uint64_t d = store_digest(t.st);
     size_t nodes = store_node_count(t.st);
     int64_t last = store_last_zxid(t.st);

@@ -7,16 +7,7 @@
 
 #define SID 0x3000000000000001LL
 
-static struct tk t;
-
-static void setup(void)
-{
-    tk_init(&t);
-    tk_session(&t, SID);
-}
-static void teardown(void) { tk_fini(&t); }
-
-TestSuite(store_watch, .init = setup, .fini = teardown);
+TK_SUITE_WITH_SESSION(store_watch, SID);
 
 static int32_t add_watch(uint64_t watcher, const char *path, int32_t mode)
 {
@@ -121,16 +112,12 @@ Test(store_watch, one_notification_per_watcher_per_txn)
     struct jute_writer b;
     jw_init(&b);
     for (int i = 0; i < 2; i++) {
-        jw_int(&b, ZOP_SETDATA);
-        jw_bool(&b, false);
-        jw_int(&b, -1);
+        tk_multi_op(&b, ZOP_SETDATA);
         jw_string(&b, "/d");
         jw_bytes(&b, "q", 1);
         jw_int(&b, -1);
     }
-    jw_int(&b, -1);
-    jw_bool(&b, true);
-    jw_int(&b, -1);
+    tk_multi_end(&b);
     cr_assert_eq(tk_apply(&t, SID, ZOP_MULTI, &b), 0);
     cr_expect_eq(tk_count_events(&t, 7, ZEV_DATA_CHANGED, "/d"), 2);
     jw_free(&b);
