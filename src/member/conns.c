@@ -76,7 +76,6 @@ struct conn {
     bool ro_client;          /* ...and it was true: the client takes read-only service */
     bool read_only;          /* served read-only (the member has no quorum) */
     bool ro_local;           /* its session is a read-only session of this member */
-    bool auth_failing;       /* its SASL failed: reading stopped, the answer waits (LIST_AUTH_FAIL) */
     int32_t auth_fail_xid, auth_fail_err;
     int64_t auth_fail_at_ms;
     int64_t opened_ms;
@@ -111,6 +110,9 @@ static void drain(struct conn *c);
 static void close_after_write(struct conn *c);
 
 static const struct member_env *env_of(const struct conn *c) { return &c->cs->m->env; }
+
+/* Its SASL exchange failed: nothing more is read or answered until its AuthFailed goes out. */
+static bool auth_failing(const struct conn *c) { return c->link[LIST_AUTH_FAIL].on; }
 
 /* Take c off list l (if it is on it). */
 static void list_remove(struct conn *c, enum conn_list l)
@@ -295,7 +297,7 @@ static void set_reading(struct conn *c, bool on)
 
 static void send_frame(struct conn *c, const struct jute_writer *jw)
 {
-    if (c->closing || c->close_after_write || c->auth_failing)
+    if (c->closing || c->close_after_write || auth_failing(c))
         return; /* an auth failing connection gets its answer alone, then closes */
     if (jw->err || env_of(c)->conn_send(env_of(c)->io, c->id, jw->data, jw->len) != 0) {
         conn_close(c, "out of memory queueing a reply");
@@ -480,7 +482,6 @@ static void sasl_authenticated(struct conn *c, const char *authzid)
  * SASL_FAILURE_DELAY_MS (answer_auth_failures), then close it; ZooKeeper does it at once. */
 static void delay_auth_failure(struct conn *c, int32_t xid, int32_t err)
 {
-    c->auth_failing = true;
     c->auth_fail_xid = xid;
     c->auth_fail_err = err;
     c->auth_fail_at_ms = member_now(c->cs->m) + SASL_FAILURE_DELAY_MS;
@@ -539,9 +540,7 @@ static void write_whoami(struct conn *c, struct jute_writer *out)
     for (int32_t i = 0; i < n; i++) {
         struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
         ZK_ASSERT(jr_ok(&jr)); /* we built it */
-        size_t mark_len = strlen(STORE_ENFORCE_QUOTA_SCHEME);
-        if ((size_t)scheme.len == mark_len &&
-            !memcmp(scheme.ptr, STORE_ENFORCE_QUOTA_SCHEME, mark_len))
+        if (store_is_quota_mark(scheme))
             continue; /* the enforceQuota mark is nobody's identity */
         shown++;
         const uint8_t *colon = id.len > 0 ? memchr(id.ptr, ':', (size_t)id.len) : NULL;
@@ -645,7 +644,7 @@ static void pop_head(struct conn *c)
 /* Answer every queued request that no longer waits for an earlier write. */
 static void drain(struct conn *c)
 {
-    while (c->head && !c->closing && !c->auth_failing) {
+    while (c->head && !c->closing && !auth_failing(c)) {
         struct pending_req *r = c->head;
         if (r->kind == REQ_WRITE || (r->kind == REQ_SYNC && !sync_ready(c, r)))
             break;
@@ -1217,7 +1216,6 @@ static void answer_auth_failures(struct conns *cs)
     struct conn *c;
     while ((c = cs->lists[LIST_AUTH_FAIL].head) && now >= c->auth_fail_at_ms) {
         list_remove(c, LIST_AUTH_FAIL);
-        c->auth_failing = false;
         send_reply(c, c->auth_fail_xid, c->auth_fail_err, NULL);
         close_after_write(c);
     }
@@ -1251,21 +1249,21 @@ static void answer_fourlw(struct conn *c, const uint8_t word[4])
 static void process_input_again(struct conn *c)
 {
     if (!c->closing && !c->close_after_write && !c->reading_paused && !c->throttled &&
-        !c->auth_failing)
+        !auth_failing(c))
         set_reading(c, true);
 }
 
 /* Is there room to take another frame from this connection now? */
 static bool can_take(struct conn *c)
 {
-    return !c->closing && !c->close_after_write && !c->auth_failing &&
+    return !c->closing && !c->close_after_write && !auth_failing(c) &&
            c->state != CONN_CONNECTING && c->n_pending < PENDING_MAX && !c->reading_paused &&
            !throttle_if_over_limit(c);
 }
 
 static void update_backpressure(struct conn *c)
 {
-    if (c->closing || c->close_after_write || c->throttled || c->auth_failing)
+    if (c->closing || c->close_after_write || c->throttled || auth_failing(c))
         return;
     size_t out = queued(c);
     bool overloaded = c->n_pending >= PENDING_MAX || out > OUT_HIGH_BYTES;

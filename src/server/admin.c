@@ -145,11 +145,8 @@ static void on_conn_created(evutil_socket_t fd, short what, void *arg)
             ep->oldest = t;
         ep->newest = t;
         evhttp_connection_set_closecb(evcon, on_conn_closed, t);
-    } else if (e && evcon && !ep->closing) {
-        evhttp_connection_set_closecb(evcon, NULL, NULL); /* out of memory: left uncounted */
-        conn_gone(ep);
     } else {
-        conn_gone(ep); /* evhttp already let it go */
+        conn_gone(ep); /* evhttp already let it go (or out of memory: it goes uncounted) */
     }
     bufferevent_decref(fc->bev);
     free(fc);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proto/jute.h"
 #include "proto/zkproto.h"
@@ -41,6 +42,12 @@ struct store_txn {
  * (the log carries the decision's input, not each member's setting). No ACL can name it. */
 #define STORE_ENFORCE_QUOTA_SCHEME "zabkeeper"
 #define STORE_ENFORCE_QUOTA_ID "enforceQuota"
+/* Is an identity's scheme that mark? (No client can claim the scheme: addAuth refuses it.) */
+static inline bool store_is_quota_mark(struct jute_bytes scheme)
+{
+    return scheme.len == (int32_t)sizeof STORE_ENFORCE_QUOTA_SCHEME - 1 &&
+           !memcmp(scheme.ptr, STORE_ENFORCE_QUOTA_SCHEME, sizeof STORE_ENFORCE_QUOTA_SCHEME - 1);
+}
 
 /* Bodies of the server-generated txns:
  *   ZOP_CREATESESSION: int timeout_ms, buffer passwd (16 bytes)

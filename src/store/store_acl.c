@@ -288,7 +288,7 @@ static int32_t expand_auth(struct jute_writer *jw, int32_t perms, const uint8_t 
         /* ip and super ids are not "authenticated" providers in ZooKeeper's fixupACL, and the
          * enforceQuota mark is no identity at all. */
         if (!jr_ok(&jr) || scheme.len <= 0 || bytes_eq(scheme, "ip") || bytes_eq(scheme, "super") ||
-            bytes_eq(scheme, STORE_ENFORCE_QUOTA_SCHEME))
+            store_is_quota_mark(scheme))
             continue;
         write_entry(jw, perms, scheme, id);
         added++;

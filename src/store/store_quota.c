@@ -223,12 +223,10 @@ static bool enforcing(const struct store_txn *txn)
     struct jute_reader jr;
     jr_init(&jr, txn->auth, txn->auth_len);
     int32_t n = txn->auth_len ? jr_vector_count(&jr, 8) : 0;
-    size_t sl = strlen(STORE_ENFORCE_QUOTA_SCHEME), il = strlen(STORE_ENFORCE_QUOTA_ID);
     for (int32_t i = 0; i < n && jr_ok(&jr); i++) {
-        struct jute_bytes scheme = jr_bytes(&jr), id = jr_bytes(&jr);
-        if (jr_ok(&jr) && scheme.len == (int32_t)sl && id.len == (int32_t)il &&
-            !memcmp(scheme.ptr, STORE_ENFORCE_QUOTA_SCHEME, sl) &&
-            !memcmp(id.ptr, STORE_ENFORCE_QUOTA_ID, il))
+        struct jute_bytes scheme = jr_bytes(&jr);
+        (void)jr_bytes(&jr);
+        if (jr_ok(&jr) && store_is_quota_mark(scheme))
             return true;
     }
     return false;
